@@ -1,0 +1,65 @@
+"""The contract between the engine and the per-format walkers.
+
+A walker is a function `walk(reader: Reader, limits: Limits) -> Structure`. It follows
+the format from its first byte to its logical end, accounts for the trailers the format
+legitimately carries (MPF images, motion-photo video, vendor footers...), and names the
+regions whose bytes are metadata (so the engine can look inside them for payloads).
+It never raises for malformed input: problems are findings in `Structure.findings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.inspect.limits import Limits
+from agent.inspect.reader import Reader
+from agent.model import Finding
+
+
+@dataclass(frozen=True)
+class Region:
+    """A byte range [start, end) of the file, with a label for evidence ("APP1 Exif")."""
+
+    start: int
+    end: int
+    label: str
+
+    @property
+    def length(self) -> int:
+        """Number of bytes in the region."""
+        return max(0, self.end - self.start)
+
+
+@dataclass
+class Structure:
+    """What a walker learned about one file.
+
+    end:        offset just past the last byte the format's own structure covers
+                (JPEG EOI, PNG IEND chunk, GIF trailer...). None when the walker could
+                not tell (then the engine judges no trailer).
+    accounted:  byte ranges at or after `end` that are known benign trailers (MPF extra
+                images, motion-photo video, Samsung SEFT, vendor footers, zero padding).
+                Whatever lies after `end` and outside these is "left over" and judged.
+    metadata:   regions holding metadata or comments (JPEG COM/APPn, PNG text chunks,
+                GIF comment/application extensions, DICOM private OB elements, Exif).
+    texts:      decompressed metadata the engine cannot see in the raw bytes
+                (zTXt/iTXt/compressed XMP): (label, offset of the chunk, bytes).
+    pixels:     declared width*height of the largest image (None when unknown).
+    frames:     declared number of frames/images (None when unknown).
+    width/height: declared size of the primary image, when known.
+    """
+
+    type: str
+    end: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    accounted: list[Region] = field(default_factory=list)
+    metadata: list[Region] = field(default_factory=list)
+    texts: list[tuple[str, int, bytes]] = field(default_factory=list)
+    pixels: int | None = None
+    frames: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+Walker = Callable[[Reader, Limits], Structure]
