@@ -1,0 +1,1 @@
+"""One module per `photogate` subcommand; each exposes `register(subparsers)`."""

@@ -1,0 +1,18 @@
+"""`photogate run` (placeholder until its owner lands the real command)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the `run` subcommand."""
+    parser = subparsers.add_parser("run", help="(not available in this build yet)")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    print("photogate: 'run' is not available in this build yet", file=sys.stderr)
+    return 2
