@@ -1,0 +1,242 @@
+"""ISO base media file walker (HEIF/HEIC, AVIF, MP4, MOV): top-level boxes.
+
+The logical end is the end of the last well-formed top-level box. Phone motion photos
+carry their video in top-level `mpvd` boxes and Samsung SEF records in `sefd`: both are
+ordinary boxes here. Dimensions come from `ispe` properties in meta/iprp/ipco; the
+top-level `meta` box, and the Exif/XMP items it locates, are metadata regions.
+"""
+
+from __future__ import annotations
+
+from agent.inspect.base import Region, Structure
+from agent.inspect.limits import MAX_STRUCTURES, Limits
+from agent.inspect.reader import Reader
+from agent.model import Finding, Severity
+
+MAX_BOX_DEPTH = 8  # nesting levels followed inside `meta` (meta/iprp/ipco/ispe is 3)
+MAX_CHILD_BOXES = 4096  # child boxes listed per container box
+MAX_ILOC_ITEMS = 4096  # items read from one `iloc` box
+
+KNOWN_TOP_LEVEL = frozenset(
+    {
+        b"ftyp",
+        b"meta",
+        b"mdat",
+        b"moov",
+        b"free",
+        b"skip",
+        b"uuid",
+        b"mpvd",
+        b"sefd",
+        b"idat",
+        b"wide",
+        b"pdin",
+        b"moof",
+        b"mfra",
+        b"styp",
+        b"sidx",
+        b"ssix",
+        b"prft",
+        b"emsg",
+        b"pnot",
+        b"jumb",
+        b"mdia",
+        b"udta",
+        b"PICT",
+        b"junk",
+        b"Xtra",
+        b"meco",
+    }
+)
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2", b"MiHB"}
+)
+METADATA_ITEM_TYPES = {b"Exif": "HEIF Exif item", b"mime": "HEIF XMP item"}
+
+
+def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
+    return Finding(code=code, severity=severity, message=message, offset=offset, detail=detail)
+
+
+def _box_header(reader: Reader, pos: int, limit: int) -> tuple[bytes, int, int] | None:
+    """(type, header size, box end) of the box at `pos`, or None when it is not one.
+
+    Size 0 means "to the end of the enclosing space"; size 1 means a 64-bit size follows.
+    """
+    size = reader.u32be(pos)
+    box_type = reader.read(pos + 4, 4)
+    if size is None or len(box_type) < 4 or not all(0x20 <= b <= 0x7E for b in box_type):
+        return None
+    header = 8
+    if size == 1:
+        large = reader.unpack(">Q", pos + 8)
+        if large is None:
+            return None
+        size, header = large[0], 16
+    elif size == 0:
+        size = limit - pos
+    if size < header:
+        return None
+    return box_type, header, pos + size
+
+
+def _children(reader: Reader, start: int, stop: int) -> list[tuple[bytes, int, int]]:
+    """(type, content start, end) of the boxes inside [start, stop)."""
+    found: list[tuple[bytes, int, int]] = []
+    pos = start
+    while pos + 8 <= stop and len(found) < MAX_CHILD_BOXES:
+        head = _box_header(reader, pos, stop)
+        if head is None or head[2] > stop:
+            break
+        found.append((head[0], pos + head[1], head[2]))
+        pos = head[2]
+    return found
+
+
+def _brand_type(reader: Reader) -> str:
+    """ "avif", "heif" or "mp4" from the ftyp major and compatible brands."""
+    if reader.read(4, 4) != b"ftyp":
+        return "mp4"
+    size = min(reader.u32be(0) or 0, 4096)
+    brands = [reader.read(8, 4)] + [reader.read(o, 4) for o in range(16, size, 4)]
+    if brands[0] in AVIF_BRANDS:
+        return "avif"
+    if brands[0] in HEIF_BRANDS:
+        return "heif"
+    if any(b in AVIF_BRANDS for b in brands):
+        return "avif"
+    return "heif" if any(b in HEIF_BRANDS for b in brands) else "mp4"
+
+
+def walk(reader: Reader, limits: Limits) -> Structure:
+    """Walk the top-level boxes of an ISO-BMFF file. Never raises for malformed input."""
+    del limits
+    kind = _brand_type(reader)
+    st = Structure(type=kind)
+    pos = 0
+    for _ in range(MAX_STRUCTURES):
+        reader.check_deadline()
+        if pos >= reader.size:
+            break
+        head = _box_header(reader, pos, reader.size)
+        if head is None:
+            st.findings.append(
+                _finding(
+                    f"{kind}.malformed",
+                    Severity.LOW,
+                    "The file's structure is damaged.",
+                    pos,
+                    f"no valid box header at offset {pos}",
+                )
+            )
+            break
+        box_type, header, box_end = head
+        if box_end > reader.size:
+            if box_type not in KNOWN_TOP_LEVEL:
+                st.findings.append(
+                    _finding(
+                        f"{kind}.malformed",
+                        Severity.LOW,
+                        "The file's structure is damaged.",
+                        pos,
+                        f"box {box_type!r} at {pos} runs past the end of the file",
+                    )
+                )
+                break
+            st.findings.append(
+                _finding(
+                    f"{kind}.truncated",
+                    Severity.LOW,
+                    "The file is incomplete.",
+                    pos,
+                    f"box {box_type.decode()} at {pos} runs past the end of the file",
+                )
+            )
+            pos = reader.size
+            break
+        if box_type == b"meta":
+            st.metadata.append(Region(pos, box_end, "HEIF meta box"))
+            _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox version/flags
+        elif box_type not in KNOWN_TOP_LEVEL:
+            st.metadata.append(Region(pos, box_end, f"unknown box {box_type!r}"))
+        pos = box_end
+    st.end = min(pos, reader.size)
+    return st
+
+
+def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> None:
+    """Dimensions from ipco/ispe and metadata regions from iinf/iloc, when cheap."""
+    boxes = {t: (s, e) for t, s, e in _children(reader, start, stop)}
+    if b"iprp" in boxes:
+        iprp = {t: (s, e) for t, s, e in _children(reader, *boxes[b"iprp"])}
+        if b"ipco" in iprp:
+            for t, s, _e in _children(reader, *iprp[b"ipco"]):
+                if t != b"ispe":
+                    continue
+                dims = reader.unpack(">II", s + 4)
+                if dims and dims[0] * dims[1] > (st.pixels or 0):
+                    st.width, st.height = dims
+                    st.pixels = dims[0] * dims[1]
+    if b"iinf" in boxes and b"iloc" in boxes:
+        wanted = _metadata_items(reader, *boxes[b"iinf"])
+        for item_id, extent_start, extent_len in _iloc_extents(reader, *boxes[b"iloc"]):
+            if item_id in wanted and extent_len:
+                st.metadata.append(Region(extent_start, extent_start + extent_len, wanted[item_id]))
+    st.frames = st.frames or 1
+
+
+def _metadata_items(reader: Reader, start: int, stop: int) -> dict[int, str]:
+    """item_ID -> label for Exif and XMP (mime application/rdf+xml) items in `iinf`."""
+    version = reader.byte(start)
+    first = start + 4 + (4 if version else 2)  # FullBox header + entry_count
+    wanted: dict[int, str] = {}
+    for t, s, e in _children(reader, first, stop):
+        if t != b"infe" or (reader.byte(s) or 0) < 2:
+            continue
+        id_size = 4 if reader.byte(s) == 3 else 2
+        item_id = int.from_bytes(reader.read(s + 4, id_size), "big")
+        item_type = reader.read(s + 4 + id_size + 2, 4)
+        if item_type == b"mime" and b"rdf+xml" not in reader.read(s, min(e - s, 256)):
+            continue
+        if item_type in METADATA_ITEM_TYPES:
+            wanted[item_id] = METADATA_ITEM_TYPES[item_type]
+    return wanted
+
+
+def _iloc_extents(reader: Reader, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """(item_ID, file offset, length) of items stored in the file (construction method 0)."""
+    version = reader.byte(start)
+    sizes = reader.read(start + 4, 2)
+    if version is None or version > 2 or len(sizes) < 2:
+        return []
+    off_size, len_size = sizes[0] >> 4, sizes[0] & 15
+    base_size, idx_size = sizes[1] >> 4, (sizes[1] & 15) if version else 0
+    pos = start + 6
+    id_size = 4 if version == 2 else 2
+    count = int.from_bytes(reader.read(pos, id_size), "big")
+    pos += id_size
+    out: list[tuple[int, int, int]] = []
+
+    def take(n: int) -> int:
+        nonlocal pos
+        value = int.from_bytes(reader.read(pos, n), "big") if n else 0
+        pos += n
+        return value
+
+    for _ in range(min(count, MAX_ILOC_ITEMS)):
+        if pos >= stop:
+            break
+        item_id = take(id_size)
+        method = take(2) & 15 if version else 0
+        take(2)  # data_reference_index
+        base = take(base_size)
+        extents = take(2)
+        for _ in range(min(extents, MAX_ILOC_ITEMS)):
+            if pos >= stop:
+                break
+            take(idx_size)
+            offset, length = take(off_size), take(len_size)
+            if method == 0:
+                out.append((item_id, base + offset, length))
+    return out

@@ -1,0 +1,256 @@
+"""TIFF / BigTIFF walker: IFD chains, entry values, strips and tiles.
+
+The logical end is the furthest byte any IFD, out-of-line value, strip or tile covers.
+Text tags (ImageDescription, Make, Model, Software, Artist, Copyright, XMP, IPTC,
+Photoshop, MakerNote, UserComment, XP*) are metadata regions.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from agent.inspect.base import Region, Structure
+from agent.inspect.limits import MAX_STRUCTURES, Limits
+from agent.inspect.reader import Reader
+from agent.model import Finding, Severity
+
+MAX_IFDS = 1024  # IFDs (pages, sub-IFDs, Exif/GPS IFDs) followed in one file
+MAX_ARRAY_VALUES = MAX_STRUCTURES  # values read from one strip/tile offset array
+
+TYPE_SIZES = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
+ARRAY_CODES = {3: "H", 4: "I", 13: "I", 16: "Q", 18: "Q"}
+TAG_WIDTH, TAG_HEIGHT = 256, 257
+DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbnail
+IFD_POINTER_TAGS = frozenset({330, 34665, 34853, 40965})  # SubIFDs, Exif, GPS, Interop
+ARRAY_TAGS = frozenset({TAG_WIDTH, TAG_HEIGHT, *(tag for pair in DATA_PAIRS for tag in pair)})
+TEXT_TAGS = {
+    270: "ImageDescription",
+    271: "Make",
+    272: "Model",
+    305: "Software",
+    315: "Artist",
+    316: "HostComputer",
+    33432: "Copyright",
+    700: "XMP",
+    33723: "IPTC",
+    34377: "Photoshop",
+    34675: "ICC profile",
+    37500: "MakerNote",
+    37510: "UserComment",
+    40091: "XPTitle",
+    40092: "XPComment",
+    40093: "XPAuthor",
+    40094: "XPKeywords",
+    40095: "XPSubject",
+}
+
+
+def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
+    return Finding(code=code, severity=severity, message=message, offset=offset, detail=detail)
+
+
+@dataclass
+class _Layout:
+    """Byte order and field widths of a classic or Big TIFF."""
+
+    order: str  # "<" or ">"
+    big: bool
+
+    @property
+    def count_fmt(self) -> str:
+        return self.order + ("Q" if self.big else "H")
+
+    @property
+    def entry_bytes(self) -> int:
+        return 20 if self.big else 12
+
+    @property
+    def offset_fmt(self) -> str:
+        return self.order + ("Q" if self.big else "I")
+
+    @property
+    def inline_bytes(self) -> int:
+        return 8 if self.big else 4
+
+
+@dataclass
+class _Walk:
+    reader: Reader
+    layout: _Layout
+    st: Structure
+    end: int = 0
+    overrun: bool = False
+    entries: int = 0
+    visited: set[int] = field(default_factory=set)
+    queue: list[tuple[int, bool]] = field(default_factory=list)
+
+    def cover(self, start: int, stop: int) -> None:
+        """Extend the logical end to `stop`, noting values that lie past the file."""
+        if stop > self.reader.size or start < 0:
+            self.overrun = True
+            stop = min(stop, self.reader.size)
+        self.end = max(self.end, stop)
+
+
+def parse_header(reader: Reader) -> tuple[_Layout, int] | None:
+    """(layout, first IFD offset) of a TIFF/BigTIFF header at offset 0, or None."""
+    head = reader.read(0, 4)
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 4:
+        return None
+    magic = struct.unpack(order + "H", head[2:4])[0]
+    if magic == 42:
+        first = reader.unpack(order + "I", 4)
+        return (_Layout(order, False), first[0]) if first else None
+    if magic == 43:
+        first = reader.unpack(order + "Q", 8)
+        return (_Layout(order, True), first[0]) if first else None
+    return None
+
+
+def walk(reader: Reader, limits: Limits) -> Structure:
+    """Walk a TIFF's IFDs and the data they point to. Never raises for malformed input."""
+    del limits
+    st = Structure(type="tiff")
+    header = parse_header(reader)
+    if header is None:
+        st.findings.append(
+            _finding(
+                "tiff.malformed",
+                Severity.LOW,
+                "The picture's TIFF header is damaged.",
+                0,
+                "no TIFF/BigTIFF header",
+            )
+        )
+        return st
+    layout, first_ifd = header
+    state = _Walk(reader, layout, st, end=16 if layout.big else 8)
+    state.queue.append((first_ifd, True))
+    frames = 0
+    while state.queue:
+        reader.check_deadline()
+        offset, is_page = state.queue.pop(0)
+        if offset == 0 or offset in state.visited:
+            continue
+        if len(state.visited) >= MAX_IFDS or state.entries > MAX_STRUCTURES:
+            st.findings.append(
+                _finding(
+                    "tiff.malformed",
+                    Severity.LOW,
+                    "The picture's structure is damaged.",
+                    offset,
+                    f"more than {MAX_IFDS} IFDs or {MAX_STRUCTURES} entries",
+                )
+            )
+            break
+        state.visited.add(offset)
+        if _walk_ifd(state, offset, is_page):
+            frames += 1 if is_page else 0
+    st.frames = frames or None
+    if state.overrun:
+        st.findings.append(
+            _finding(
+                "tiff.truncated",
+                Severity.LOW,
+                "The picture file is incomplete.",
+                reader.size,
+                "an IFD or the data it points to lies past the end of the file",
+            )
+        )
+    st.end = min(state.end, reader.size)
+    return st
+
+
+def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
+    """Walk one IFD; queue the IFDs it points to. False when it cannot be read."""
+    layout, reader = state.layout, state.reader
+    count_size = 8 if layout.big else 2
+    count_t = reader.unpack(layout.count_fmt, offset)
+    if count_t is None:
+        state.overrun = True
+        return False
+    count = min(count_t[0], MAX_STRUCTURES)
+    table_end = offset + count_size + count * layout.entry_bytes
+    state.cover(offset, table_end + layout.inline_bytes)
+    values: dict[int, list[int]] = {}
+    for i in range(count):
+        entry_at = offset + count_size + i * layout.entry_bytes
+        parsed = _read_entry(state, entry_at)
+        if parsed is None:
+            break
+        tag, typ, n, value_at = parsed
+        state.entries += 1
+        if tag in TEXT_TAGS:
+            size = TYPE_SIZES.get(typ, 1) * n
+            state.st.metadata.append(
+                Region(value_at, min(value_at + size, reader.size), f"TIFF {TEXT_TAGS[tag]}")
+            )
+        if tag in IFD_POINTER_TAGS or typ in (13, 18):
+            pointers = _read_array(reader, layout, typ, n, value_at)
+            state.queue.extend((o, False) for o in pointers)
+        elif tag in ARRAY_TAGS:
+            values[tag] = _read_array(reader, layout, typ, n, value_at)
+    for offsets_tag, counts_tag in DATA_PAIRS:
+        starts, lengths = values.get(offsets_tag, []), values.get(counts_tag, [])
+        if offsets_tag == 513 and starts and lengths:
+            state.st.metadata.append(Region(starts[0], starts[0] + lengths[0], "TIFF thumbnail"))
+        for start, length in zip(starts, lengths, strict=False):
+            state.cover(start, start + length)
+    width, height = values.get(TAG_WIDTH, [0])[:1], values.get(TAG_HEIGHT, [0])[:1]
+    if width and height and width[0] * height[0] > (state.st.pixels or 0):
+        state.st.pixels = width[0] * height[0]
+        if is_page and state.st.width is None:
+            state.st.width, state.st.height = width[0], height[0]
+    next_t = reader.unpack(layout.offset_fmt, table_end)
+    if next_t is not None and next_t[0]:
+        state.queue.append((next_t[0], is_page))
+    return True
+
+
+def _read_entry(state: _Walk, entry_at: int) -> tuple[int, int, int, int] | None:
+    """(tag, type, count, offset of the value) of one entry; covers out-of-line values."""
+    layout = state.layout
+    fmt = layout.order + ("HHQ" if layout.big else "HHI")
+    head = state.reader.unpack(fmt, entry_at)
+    if head is None:
+        state.overrun = True
+        return None
+    tag, typ, n = head
+    field_at = entry_at + (12 if layout.big else 8)
+    size = TYPE_SIZES.get(typ, 1) * n
+    if size <= layout.inline_bytes:
+        return tag, typ, n, field_at
+    pointer = state.reader.unpack(layout.offset_fmt, field_at)
+    value_at = pointer[0] if pointer else 0
+    state.cover(value_at, value_at + size)
+    return tag, typ, n, value_at
+
+
+def _read_array(reader: Reader, layout: _Layout, typ: int, n: int, at: int) -> list[int]:
+    """Up to MAX_ARRAY_VALUES integers of a SHORT/LONG/LONG8/IFD entry, unpacked at once."""
+    code = ARRAY_CODES.get(typ)
+    if code is None:
+        return []
+    n = min(n, MAX_ARRAY_VALUES)
+    data = reader.read(at, n * struct.calcsize(code))
+    n = len(data) // struct.calcsize(code)
+    return list(struct.unpack(f"{layout.order}{n}{code}", data[: n * struct.calcsize(code)]))

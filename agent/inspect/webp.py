@@ -1,0 +1,109 @@
+"""WebP walker: the RIFF container and its chunks.
+
+The logical end is 8 + the RIFF size (padded to even). Dimensions come from VP8X, VP8 or
+VP8L; ICCP, EXIF, XMP and unknown chunks are metadata regions; ANMF chunks are frames.
+"""
+
+from __future__ import annotations
+
+from agent.inspect.base import Region, Structure
+from agent.inspect.limits import MAX_STRUCTURES, Limits
+from agent.inspect.reader import Reader
+from agent.model import Finding, Severity
+
+RIFF_HEADER_BYTES = 12  # bytes: "RIFF", size, "WEBP"
+CHUNK_HEADER_BYTES = 8  # bytes: fourcc, size
+IMAGE_CHUNKS = frozenset({b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"})
+METADATA_LABELS = {b"ICCP": "WebP ICC profile", b"EXIF": "WebP Exif", b"XMP ": "WebP XMP"}
+
+
+def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
+    return Finding(code=code, severity=severity, message=message, offset=offset, detail=detail)
+
+
+def _u24le(data: bytes, at: int) -> int:
+    return data[at] | data[at + 1] << 8 | data[at + 2] << 16
+
+
+def _dimensions(fourcc: bytes, data: bytes) -> tuple[int, int] | None:
+    """(width, height) declared by a VP8X, VP8, VP8L or ANMF chunk's first bytes."""
+    if fourcc == b"VP8X" and len(data) >= 10:
+        return _u24le(data, 4) + 1, _u24le(data, 7) + 1
+    if fourcc == b"ANMF" and len(data) >= 12:
+        return _u24le(data, 6) + 1, _u24le(data, 9) + 1
+    if fourcc == b"VP8 " and len(data) >= 10 and data[3:6] == b"\x9d\x01\x2a":
+        return (data[6] | data[7] << 8) & 0x3FFF, (data[8] | data[9] << 8) & 0x3FFF
+    if fourcc == b"VP8L" and len(data) >= 5 and data[0] == 0x2F:
+        bits = int.from_bytes(data[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def walk(reader: Reader, limits: Limits) -> Structure:
+    """Walk a WebP's RIFF chunks. Never raises for malformed input."""
+    del limits
+    st = Structure(type="webp")
+    riff_size = reader.u32le(4)
+    if reader.read(0, 4) != b"RIFF" or reader.read(8, 4) != b"WEBP" or riff_size is None:
+        st.findings.append(
+            _finding(
+                "webp.malformed",
+                Severity.LOW,
+                "The picture's WebP header is damaged.",
+                0,
+                "RIFF/WEBP header missing",
+            )
+        )
+        return st
+    declared_end = 8 + riff_size + (riff_size & 1)
+    if declared_end > reader.size and declared_end - (riff_size & 1) <= reader.size:
+        declared_end = reader.size  # a writer that left out the final pad byte
+    end = min(declared_end, reader.size)
+    st.end = end
+    if declared_end > reader.size:
+        st.findings.append(
+            _finding(
+                "webp.truncated",
+                Severity.LOW,
+                "The picture file is incomplete.",
+                reader.size,
+                f"RIFF size says {declared_end} bytes, file has {reader.size}",
+            )
+        )
+    frames = 0
+    largest = 0
+    pos = RIFF_HEADER_BYTES
+    for _ in range(MAX_STRUCTURES):
+        reader.check_deadline()
+        if pos + CHUNK_HEADER_BYTES > end:
+            break
+        fourcc = reader.read(pos, 4)
+        size = reader.u32le(pos + 4) or 0
+        data_at = pos + CHUNK_HEADER_BYTES
+        chunk_end = data_at + size + (size & 1)
+        if chunk_end > end and data_at + size > end:
+            st.findings.append(
+                _finding(
+                    "webp.malformed",
+                    Severity.LOW,
+                    "The picture's structure is damaged.",
+                    pos,
+                    f"chunk {fourcc!r} at {pos} runs past the RIFF end {end}",
+                )
+            )
+            break
+        dims = _dimensions(fourcc, reader.read(data_at, 16))
+        if dims is not None:
+            if st.width is None:
+                st.width, st.height = dims
+            largest = max(largest, dims[0] * dims[1])
+        if fourcc == b"ANMF":
+            frames += 1
+        if fourcc in METADATA_LABELS:
+            st.metadata.append(Region(pos, min(chunk_end, end), METADATA_LABELS[fourcc]))
+        elif fourcc not in IMAGE_CHUNKS:
+            st.metadata.append(Region(pos, min(chunk_end, end), f"WebP chunk {fourcc!r}"))
+        pos = chunk_end
+    st.frames = frames or 1
+    st.pixels = largest or None
+    return st
