@@ -1,0 +1,280 @@
+"""The agent's memory of what it inspected (sqlite, WAL mode, bounded).
+
+One row per path holds the version last judged (size, mtime_ns, inode), its SHA-256,
+verdict and action, so a sweep re-reads only files that changed and a second event for
+unchanged content (a Zone.Identifier or xattr write) gets no second verdict. Paths are
+stored as bytes (`os.fsencode`), so names that are not valid UTF-8 round-trip exactly.
+Totals live in a separate counter table, so pruning old rows never lowers them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_ROWS = 200_000  # rows: the oldest are pruned beyond this (a sweep re-inspects them)
+PRUNE_EVERY_WRITES = 1_000  # writes between checks of the row bound
+BUSY_TIMEOUT_SECONDS = 5.0  # seconds a reader/writer waits for the other process's lock
+MAX_FLAGGED_LISTED = 1_000  # rows: list_flagged() never returns more than this
+
+ACTIONS_FLAGGED = ("flag",)
+DEFERRED_ACTION = "deferred"  # inspected while paused: not final, the next sweep re-judges
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inspected (
+    path BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT,
+    detected_type TEXT,
+    verdict TEXT NOT NULL,
+    action TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    item_id TEXT,
+    folder BLOB,
+    inspected_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inspected_action ON inspected(action, inspected_at);
+CREATE INDEX IF NOT EXISTS inspected_at ON inspected(inspected_at);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """What identifies one version of a file without reading it."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> FileVersion:
+        """The version described by an `os.lstat` result."""
+        return cls(size=stat.st_size, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)
+
+
+@dataclass(frozen=True)
+class InspectedRecord:
+    """One row: the last judged version of a path and what was done about it."""
+
+    path: str  # os.fsdecode of the stored bytes (surrogate-escaped when not UTF-8)
+    version: FileVersion
+    sha256: str | None
+    detected_type: str | None
+    verdict: str
+    action: str
+    finding_codes: tuple[str, ...]
+    item_id: str | None
+    folder: str | None
+    inspected_at: float
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Totals since the database was created."""
+
+    inspected: int = 0
+    quarantined: int = 0
+    flagged: int = 0
+    unreviewed: int = 0
+
+
+def _fs_bytes(path: str | os.PathLike[str]) -> bytes:
+    return os.fsencode(path)
+
+
+class StateDB:
+    """Thread-safe access to the state database; several processes may open it (WAL)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, max_rows: int = MAX_ROWS) -> None:
+        self.path = path
+        self._max_rows = max_rows
+        self._lock = threading.Lock()
+        self._writes = 0
+        if readonly:
+            uri = f"{path.absolute().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash; only an OS crash may lose the
+            # last commits, and then the sweep simply inspects those files again.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._conn.commit()
+            path.chmod(0o600)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> StateDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lookup(self, path: str | os.PathLike[str]) -> InspectedRecord | None:
+        """The record for `path`, or None if it was never inspected."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT path, size, mtime_ns, inode, sha256, detected_type, verdict, action,"
+                " findings, item_id, folder, inspected_at FROM inspected WHERE path = ?",
+                (_fs_bytes(path),),
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def is_current(self, path: str | os.PathLike[str], version: FileVersion) -> bool:
+        """True when this exact version of `path` already has a final verdict."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT size, mtime_ns, inode, action FROM inspected WHERE path = ?",
+                (_fs_bytes(path),),
+            ).fetchone()
+        if row is None or row[3] == DEFERRED_ACTION:
+            return False
+        return FileVersion(int(row[0]), int(row[1]), int(row[2])) == version
+
+    def record(
+        self,
+        path: str | os.PathLike[str],
+        version: FileVersion,
+        *,
+        verdict: str,
+        action: str,
+        finding_codes: tuple[str, ...] = (),
+        sha256: str | None = None,
+        detected_type: str | None = None,
+        item_id: str | None = None,
+        folder: str | os.PathLike[str] | None = None,
+        when: float | None = None,
+    ) -> None:
+        """Remember the verdict for this version of `path` and bump the totals."""
+        now = time.time() if when is None else when
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO inspected (path, size, mtime_ns, inode, sha256,"
+                " detected_type, verdict, action, findings, item_id, folder, inspected_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _fs_bytes(path),
+                    version.size,
+                    version.mtime_ns,
+                    version.inode,
+                    sha256,
+                    detected_type,
+                    verdict,
+                    action,
+                    json.dumps(list(finding_codes)),
+                    item_id,
+                    None if folder is None else _fs_bytes(folder),
+                    now,
+                ),
+            )
+            if action != DEFERRED_ACTION:
+                self._bump("inspected")
+                if action == "quarantine":
+                    self._bump("quarantined")
+                    self._bump("unreviewed")
+                elif action in ACTIONS_FLAGGED:
+                    self._bump("flagged")
+                    self._bump("unreviewed")
+            self._conn.commit()
+            self._writes += 1
+            if self._writes % PRUNE_EVERY_WRITES == 0:
+                self._prune()
+
+    def forget(self, path: str | os.PathLike[str]) -> None:
+        """Drop the record of `path` (e.g. a flagged file was restored or deleted)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM inspected WHERE path = ?", (_fs_bytes(path),))
+            self._conn.commit()
+
+    def list_flagged(self, limit: int = MAX_FLAGGED_LISTED) -> list[InspectedRecord]:
+        """Flagged files (left in place with a marker), newest first, for the review window."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path, size, mtime_ns, inode, sha256, detected_type, verdict, action,"
+                " findings, item_id, folder, inspected_at FROM inspected"
+                " WHERE action IN ('flag') ORDER BY inspected_at DESC LIMIT ?",
+                (min(limit, MAX_FLAGGED_LISTED),),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def counts(self) -> Counts:
+        """Totals: inspected, quarantined, flagged, and unreviewed since the last review."""
+        with self._lock:
+            rows = dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
+        return Counts(
+            inspected=int(rows.get("inspected", 0)),
+            quarantined=int(rows.get("quarantined", 0)),
+            flagged=int(rows.get("flagged", 0)),
+            unreviewed=int(rows.get("unreviewed", 0)),
+        )
+
+    def reset_unreviewed(self) -> None:
+        """The review window was opened: nothing is unreviewed any more."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO counters (name, value) VALUES ('unreviewed', 0)"
+            )
+            self._conn.commit()
+
+    def row_count(self) -> int:
+        """How many paths are remembered."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM inspected").fetchone()[0])
+
+    def _bump(self, name: str) -> None:
+        self._conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (name,),
+        )
+
+    def _prune(self) -> None:
+        # Keep flagged rows (the review window lists them); drop the oldest of the rest.
+        excess = int(self._conn.execute("SELECT COUNT(*) FROM inspected").fetchone()[0])
+        excess -= self._max_rows
+        if excess > 0:
+            self._conn.execute(
+                "DELETE FROM inspected WHERE path IN (SELECT path FROM inspected"
+                " WHERE action != 'flag' ORDER BY inspected_at ASC LIMIT ?)",
+                (excess,),
+            )
+            self._conn.commit()
+
+
+def _record(row: tuple[Any, ...]) -> InspectedRecord:
+    (path, size, mtime_ns, inode, sha256, detected_type, verdict, action, findings) = row[:9]
+    item_id, folder, inspected_at = row[9:]
+    try:
+        codes = tuple(str(code) for code in json.loads(str(findings)))
+    except ValueError:
+        codes = ()
+    return InspectedRecord(
+        path=os.fsdecode(bytes(path)),
+        version=FileVersion(int(size), int(mtime_ns), int(inode)),
+        sha256=None if sha256 is None else str(sha256),
+        detected_type=None if detected_type is None else str(detected_type),
+        verdict=str(verdict),
+        action=str(action),
+        finding_codes=codes,
+        item_id=None if item_id is None else str(item_id),
+        folder=None if folder is None else os.fsdecode(bytes(folder)),
+        inspected_at=float(inspected_at),
+    )

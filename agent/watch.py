@@ -1,0 +1,161 @@
+"""Watchdog observers on the watched folders (the only module that imports watchdog).
+
+The handler does one thing: turn a filesystem event into `(kind, path)` and hand it to a
+callback that only enqueues. It never raises (an exception in a watchdog handler would
+kill the observer thread and silently stop protection).
+
+Kinds: "closed" (Linux close-after-write: the file is complete), "moved" (renamed to its
+final name: complete), "created"/"modified" (wait until size and mtime settle), "dir"
+(a folder appeared or was moved in: sweep it), "deleted".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+log = logging.getLogger("photogate.watch")
+
+# inotify reports close-after-write (IN_CLOSE_WRITE); other platforms have no such event,
+# so there files wait for size/mtime to settle (DESIGN.md section 4).
+CLOSE_EVENTS_AVAILABLE = sys.platform.startswith("linux")
+
+EventCallback = Callable[[str, str], None]
+
+
+def _event_filter(close_events: bool) -> list[type[FileSystemEvent]]:
+    # Opened/closed-no-write/attrib events are left out on purpose: our own reads and our
+    # own xattr marker would otherwise wake us up for every file we inspect or flag.
+    kinds: list[type[FileSystemEvent]] = [
+        FileCreatedEvent,
+        FileMovedEvent,
+        FileDeletedEvent,
+        DirCreatedEvent,
+        DirMovedEvent,
+    ]
+    if close_events:
+        kinds.append(FileClosedEvent)
+    else:
+        kinds.append(FileModifiedEvent)  # the only sign of progress without close events
+    return kinds
+
+
+def _text(path: bytes | str) -> str:
+    return path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path
+
+
+class _Handler(FileSystemEventHandler):
+    """Translates watchdog events for the callback; swallows every error."""
+
+    def __init__(self, on_event: EventCallback) -> None:
+        self._on_event = on_event
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            self._translate(event)
+        except Exception:  # never let an error kill the observer thread
+            log.exception("watch handler failed on %r", type(event).__name__)
+
+    def _translate(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileClosedEvent):
+            self._on_event("closed", _text(event.src_path))
+        elif isinstance(event, FileMovedEvent):
+            self._on_event("moved", _text(event.dest_path))
+            self._on_event("deleted", _text(event.src_path))
+        elif isinstance(event, DirMovedEvent):
+            self._on_event("dir", _text(event.dest_path))
+        elif isinstance(event, DirCreatedEvent):
+            self._on_event("dir", _text(event.src_path))
+        elif isinstance(event, FileCreatedEvent):
+            self._on_event("created", _text(event.src_path))
+        elif isinstance(event, FileModifiedEvent):
+            self._on_event("modified", _text(event.src_path))
+        elif isinstance(event, FileDeletedEvent):
+            self._on_event("deleted", _text(event.src_path))
+
+
+class FolderWatcher:
+    """One watchdog observer with one watch per folder; add/remove as folders come and go."""
+
+    def __init__(
+        self,
+        on_event: EventCallback,
+        *,
+        close_events: bool = CLOSE_EVENTS_AVAILABLE,
+        observer_factory: Callable[[], BaseObserver] = Observer,
+    ) -> None:
+        self._handler = _Handler(on_event)
+        self._filter = _event_filter(close_events)
+        self._observer = observer_factory()
+        self._watches: dict[Path, ObservedWatch] = {}
+        self._lock = threading.Lock()
+        self.close_events = close_events
+
+    def start(self) -> None:
+        """Start the observer thread."""
+        self._observer.daemon = True
+        self._observer.start()
+
+    def stop(self) -> None:
+        """Stop watching everything and join the observer thread."""
+        with self._lock:
+            self._watches.clear()
+        self._observer.stop()
+        if self._observer.is_alive():
+            self._observer.join(timeout=5)
+
+    def add(self, folder: Path, *, recursive: bool) -> str | None:
+        """Watch `folder`; returns None on success or a plain-words problem."""
+        with self._lock:
+            if folder in self._watches:
+                return None
+            try:
+                watch = self._observer.schedule(
+                    self._handler,
+                    str(folder),
+                    recursive=recursive,
+                    event_filter=self._filter,
+                    follow_symlink=False,
+                )
+            except FileNotFoundError:
+                return "folder does not exist"
+            except PermissionError:
+                return "access denied"
+            except OSError as error:
+                # ENOSPC/EMFILE: inotify watch or instance limit reached (watchdog #673, #846)
+                return f"cannot watch: {error.strerror or error}"
+            self._watches[folder] = watch
+            return None
+
+    def remove(self, folder: Path) -> None:
+        """Stop watching `folder` (it disappeared, or policy no longer lists it)."""
+        with self._lock:
+            watch = self._watches.pop(folder, None)
+            if watch is None:
+                return
+            # The emitter may already have stopped when the folder was deleted.
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(watch)
+
+    def watched(self) -> set[Path]:
+        """The folders with a watch on them now."""
+        with self._lock:
+            return set(self._watches)
