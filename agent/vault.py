@@ -1,0 +1,574 @@
+"""The quarantine vault: files moved in atomically, stored encrypted, restored byte-identical.
+
+Layout of the vault folder (0700):
+    vault.key          install key (0600), see agent.vault_crypto
+    vault.lock         OS file lock: one writer at a time, across processes and threads
+    journal.jsonl      write-ahead journal, see agent.vault_journal
+    items/<id>.pgq     encrypted content (not executable, not an image extension)
+    items/<id>.json    the item's record, signed with an HMAC of the vault key
+    tmp/               content and records being written
+
+Moving a file in (always copy + encrypt; plaintext is never renamed in, so it is the same
+on one volume or across volumes). Journal steps: intent -> stored -> original-removed -> done.
+  1. open the source with O_NOFOLLOW (a symlink is refused), relative to its opened folder;
+  2. `intent`; encrypt into tmp/ while hashing; fsync; the file must not have changed while
+     it was read (same size and mtime), and must match `expected_sha256` when given;
+  3. rename content then record into items/; decrypt it again and compare the SHA-256;
+  4. `stored`; unlink the original only if it is still the same inode, size and mtime;
+  5. `original-removed`, `done`.
+
+Recovery (on open, and before every change, by whoever holds the lock) decides per step:
+  - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
+  - `stored` without `original-removed`: roll forward when the path still holds the very
+    file we read (same inode, size, mtime): re-verify the stored copy, then unlink the
+    original. If the path is empty or holds a different file (another inode), the original
+    is gone and the item stays. If it is the same inode but changed, the stored copy no
+    longer matches the file, so it is rolled back and the file stays for re-inspection.
+  - `original-removed`: only `done` is missing.
+So every file is either where it was or in the vault with a valid record, never both.
+
+Restoring: decrypt into a temp file beside the destination, verify the SHA-256, set the
+original mtime, mark it with the OS's untrusted-origin marker, then hard-link it to a free
+name (a link never replaces an existing file) and only then remove the item.
+Journal steps: restore-intent -> placing -> restored -> done.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import getpass
+import hashlib
+import os
+import re
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.errors import VaultError
+from agent.model import Finding
+from agent.osmark import OriginMarker, default_marker
+from agent.textsafe import safe_path, safe_text
+from agent.vault_crypto import fsync_dir, load_or_create_key
+from agent.vault_journal import Journal, OpenOperation, VaultLock, crash_point
+from agent.vault_restore import recover_restore, restore_item
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+ITEMS_DIR = "items"
+TMP_DIR = "tmp"
+CONTENT_SUFFIX = ".pgq"
+RECORD_SUFFIX = ".json"
+ID_BYTES = 16  # item ids are 32 hex characters of os randomness
+MIN_ID_PREFIX_CHARS = 6  # the CLI accepts a unique id prefix at least this long
+SECONDS_PER_DAY = 86400.0
+
+_ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the open
+_DIR_FD_OK = os.open in os.supports_dir_fd and os.unlink in os.supports_dir_fd
+
+
+@dataclass(frozen=True)
+class QuarantineItem:
+    """One quarantined file's record (what `photogate quarantine show` prints)."""
+
+    id: str
+    original_path: str  # absolute; undecodable bytes kept as surrogate escapes (os.fsdecode)
+    name: str
+    size: int
+    sha256: str
+    quarantined_at: float  # epoch seconds
+    mtime: float  # the original file's mtime, put back on restore
+    findings: tuple[Finding, ...]
+    policy_version: str
+    user: str
+    detected_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape (one line of `photogate quarantine list --json`).
+
+        `original_path` may contain lone surrogates (undecodable bytes) which JSON escapes
+        as `\\udcXX`; `original_path_b64` is the exact bytes for tools that need them.
+        """
+        return {
+            "id": self.id,
+            "original_path": self.original_path,
+            "original_path_b64": _b64_path(self.original_path),
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "quarantined_at": _iso_utc(self.quarantined_at),
+            "mtime": _iso_utc(self.mtime),
+            "findings": [f.to_json() for f in self.findings],
+            "policy_version": self.policy_version,
+            "user": self.user,
+            "detected_type": self.detected_type,
+        }
+
+    def _record_fields(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "original_path_b64": _b64_path(self.original_path),
+            "original_path": self.original_path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "quarantined_at": self.quarantined_at,
+            "mtime": self.mtime,
+            "findings": [f.to_json() for f in self.findings],
+            "policy_version": self.policy_version,
+            "user": self.user,
+            "detected_type": self.detected_type,
+        }
+
+    @classmethod
+    def _from_fields(cls, item_id: str, fields: dict[str, Any]) -> QuarantineItem:
+        try:
+            original_path = _path_from_b64(str(fields["original_path_b64"]))
+            return cls(
+                id=item_id,
+                original_path=original_path,
+                name=Path(original_path).name,
+                size=int(fields["size"]),
+                sha256=str(fields["sha256"]),
+                quarantined_at=float(fields["quarantined_at"]),
+                mtime=float(fields["mtime"]),
+                findings=tuple(Finding.from_json(f) for f in fields["findings"]),
+                policy_version=str(fields["policy_version"]),
+                user=str(fields["user"]),
+                detected_type=str(fields["detected_type"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
+
+
+def _b64_path(path: str | os.PathLike[str]) -> str:
+    return base64.b64encode(os.fsencode(path)).decode("ascii")
+
+
+def _path_from_b64(text: str) -> str:
+    return os.fsdecode(base64.b64decode(text.encode("ascii"), validate=True))
+
+
+def _iso_utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "unknown"
+
+
+class Vault:
+    """The quarantine store at `root`. Safe to use from several threads and processes."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        marker: OriginMarker | None = None,
+    ) -> None:
+        """Open (creating, 0700) the vault and recover what a crashed process left open."""
+        self.root = Path(root)
+        self._clock = clock
+        self._marker = marker if marker is not None else default_marker()
+        for folder in (self.root, self.root / ITEMS_DIR, self.root / TMP_DIR):
+            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
+        self._items = self.root / ITEMS_DIR
+        self._tmp = self.root / TMP_DIR
+        self._keys = load_or_create_key(self.root)
+        self._journal = Journal(self.root)
+        self._lock = VaultLock(self.root)
+        # Another live process holding the lock is mid-operation: it is not ours to recover.
+        with self._lock.hold(blocking=False) as acquired:
+            if acquired:
+                self._recover()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def items(self) -> list[QuarantineItem]:
+        """Every item with a valid record, oldest first (damaged ones: see `damaged`)."""
+        found = []
+        for item_id in self._record_ids():
+            with contextlib.suppress(VaultError):
+                found.append(self.get(item_id))
+        return sorted(found, key=lambda item: (item.quarantined_at, item.id))
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(id, problem) for every record that is unreadable or was altered."""
+        problems = []
+        for item_id in self._record_ids():
+            try:
+                self.get(item_id)
+            except VaultError as error:
+                problems.append((item_id, str(error)))
+        return problems
+
+    def get(self, item_id: str) -> QuarantineItem:
+        """The item's record; VaultError when unknown, unreadable or tampered with."""
+        record_path = self._record_path(item_id)
+        try:
+            untrusted_bytes = record_path.read_bytes()
+        except FileNotFoundError:
+            raise VaultError(f"no quarantined item with id {safe_text(item_id)}") from None
+        fields = self._keys.open_record(item_id, untrusted_bytes)
+        return QuarantineItem._from_fields(item_id, fields)
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The full id for an id or a unique prefix of at least MIN_ID_PREFIX_CHARS."""
+        wanted = id_or_prefix.strip().lower()
+        if _ID_PATTERN.fullmatch(wanted):
+            return wanted
+        matches = [i for i in self._record_ids() if i.startswith(wanted)]
+        if len(wanted) >= MIN_ID_PREFIX_CHARS and len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1 and len(wanted) >= MIN_ID_PREFIX_CHARS:
+            raise VaultError(f"id prefix {safe_text(id_or_prefix)} matches several items")
+        raise VaultError(f"no quarantined item with id {safe_text(id_or_prefix)}")
+
+    def read_content(self, item_id: str) -> bytes:
+        """The original bytes, decrypted and SHA-256 verified against the record."""
+        item = self.get(item_id)
+        content = b"".join(self._plaintext_chunks(item))
+        self._check_digest(item, len(content), hashlib.sha256(content).hexdigest())
+        return content
+
+    def _plaintext_chunks(self, item: QuarantineItem) -> Iterator[bytes]:
+        try:
+            with open(self._content_path(item.id), "rb") as source:
+                yield from self._keys.decrypt_chunks(item.id, source, max_bytes=item.size)
+        except FileNotFoundError:
+            raise VaultError(f"stored content of item {item.id} is missing") from None
+
+    def _check_digest(self, item: QuarantineItem, size: int, sha256: str) -> None:
+        if size != item.size or sha256 != item.sha256:
+            raise VaultError(f"stored content of item {item.id} does not match its record")
+
+    # --- quarantine ------------------------------------------------------------------------
+
+    def quarantine(
+        self,
+        path: str | os.PathLike[str],
+        findings: Iterable[Finding],
+        *,
+        detected_type: str,
+        policy_version: str,
+        expected_sha256: str | None = None,
+    ) -> QuarantineItem:
+        """Move the file at `path` into the vault; returns its record.
+
+        VaultError (and the file stays where it is) when it is a symlink or not a regular
+        file, changed while being moved, does not match `expected_sha256`, or cannot be
+        removed from its folder.
+        """
+        original_path = Path(path).absolute()  # never resolve(): that would follow links
+        with self._exclusive(), _OriginFile(original_path) as origin:
+            return self._quarantine_locked(
+                origin, tuple(findings), detected_type, policy_version, expected_sha256
+            )
+
+    def _quarantine_locked(
+        self,
+        origin: _OriginFile,
+        findings: tuple[Finding, ...],
+        detected_type: str,
+        policy_version: str,
+        expected_sha256: str | None,
+    ) -> QuarantineItem:
+        before = origin.stat_open
+        item_id = secrets.token_hex(ID_BYTES)
+        txn = secrets.token_hex(8)
+        self._journal.append(
+            txn, "quarantine", "intent", id=item_id, path_b64=_b64_path(origin.path),
+            dev=before.st_dev, ino=before.st_ino, size=before.st_size,
+            mtime_ns=before.st_mtime_ns,
+        )  # fmt: skip
+        try:
+            temp_content = self._tmp / f"{item_id}{CONTENT_SUFFIX}"
+            size, sha256 = self._encrypt_from(origin, item_id, temp_content)
+            if expected_sha256 is not None and sha256 != expected_sha256.lower():
+                raise VaultError(
+                    f"{safe_path(origin.path)} changed after it was inspected; left in place"
+                )
+            item = QuarantineItem(
+                id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
+                size=size, sha256=sha256, quarantined_at=self._clock(),
+                mtime=before.st_mtime_ns / 1e9, findings=findings,
+                policy_version=policy_version, user=_current_user(),
+                detected_type=detected_type,
+            )  # fmt: skip
+            self._place_item(item, temp_content)
+            self._verify_stored(item)
+            self._journal.append(txn, "quarantine", "stored", id=item_id)
+            if not origin.still_same():
+                raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
+            origin.unlink()
+            crash_point("original-unlinked")
+        except BaseException as error:
+            self._remove_item_files(item_id)
+            self._journal.append(txn, "quarantine", "aborted", id=item_id)
+            if isinstance(error, OSError):
+                where = safe_path(origin.path)
+                raise VaultError(f"could not quarantine {where}: {error.strerror}") from error
+            raise
+        self._journal.append(txn, "quarantine", "original-removed", id=item_id)
+        self._journal.append(txn, "quarantine", "done", id=item_id)
+        return item
+
+    def _encrypt_from(self, origin: _OriginFile, item_id: str, temp: Path) -> tuple[int, str]:
+        """Encrypt the open source into `temp`; the file must not change while it is read."""
+        before = origin.stat_open
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+        with open(os.open(temp, flags, FILE_MODE), "wb") as sink:
+            source = origin.reader()
+            size, sha256 = self._keys.encrypt_stream(
+                item_id, source, sink, max_bytes=before.st_size
+            )
+            sink.flush()
+            os.fsync(sink.fileno())
+        after = os.fstat(source.fileno())
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+            size != before.st_size
+        ):
+            raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
+        crash_point("encrypted")
+        return size, sha256
+
+    def _place_item(self, item: QuarantineItem, temp_content: Path) -> None:
+        """Record to tmp/, then content and record renamed into items/ (content first)."""
+        temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+        with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
+            sink.write(self._keys.sign_record(item._record_fields()))
+            sink.flush()
+            os.fsync(sink.fileno())
+        temp_content.rename(self._content_path(item.id))
+        crash_point("content-placed")
+        temp_record.rename(self._record_path(item.id))
+        fsync_dir(self._items)
+        crash_point("record-placed")
+
+    def _verify_stored(self, item: QuarantineItem) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._plaintext_chunks(item):
+            digest.update(chunk)
+            size += len(chunk)
+        self._check_digest(item, size, digest.hexdigest())
+
+    # --- restore, delete, purge ------------------------------------------------------------
+
+    def restore(self, item_id: str, to: Path | None = None) -> Path:
+        """Put the item back (its original path, or `to`: a folder or a file path).
+
+        Never overwrites: a clash gets "name (restored N).ext". The file is byte-identical
+        (SHA-256 checked), gets its original mtime and the OS's untrusted-origin marker; the
+        item leaves the vault only after the restored file is in place.
+        """
+        with self._exclusive():
+            item = self.get(item_id)
+            return restore_item(self, item, to)
+
+    def delete(self, item_id: str) -> None:
+        """Remove the item for good (also a damaged one: its files are all that remain)."""
+        with self._exclusive():
+            if not self._record_path(item_id).exists():
+                raise VaultError(f"no quarantined item with id {safe_text(item_id)}")
+            self._remove_item_files(item_id)
+
+    def purge(self, older_than_days: float) -> list[str]:
+        """Delete items quarantined more than `older_than_days` ago; returns their ids."""
+        if older_than_days < 0:
+            raise VaultError("purge age must not be negative")
+        cutoff = self._clock() - older_than_days * SECONDS_PER_DAY
+        purged = []
+        with self._exclusive():
+            for item in self.items():
+                if item.quarantined_at < cutoff:
+                    self._remove_item_files(item.id)
+                    purged.append(item.id)
+        return purged
+
+    # --- files, lock, recovery -------------------------------------------------------------
+
+    def _record_ids(self) -> list[str]:
+        names = (p.name for p in self._items.iterdir() if p.name.endswith(RECORD_SUFFIX))
+        ids = (n[: -len(RECORD_SUFFIX)] for n in names)
+        return sorted(i for i in ids if _ID_PATTERN.fullmatch(i))
+
+    def _record_path(self, item_id: str) -> Path:
+        if not _ID_PATTERN.fullmatch(item_id):  # also stops any path tricks in an id
+            raise VaultError(f"no quarantined item with id {safe_text(item_id)}")
+        return self._items / f"{item_id}{RECORD_SUFFIX}"
+
+    def _content_path(self, item_id: str) -> Path:
+        return self._record_path(item_id).with_suffix(CONTENT_SUFFIX)
+
+    def _remove_item_files(self, item_id: str) -> None:
+        """Record first (the item disappears at once), then content; all idempotent."""
+        for path in (
+            self._record_path(item_id),
+            self._content_path(item_id),
+            self._tmp / f"{item_id}{RECORD_SUFFIX}",
+            self._tmp / f"{item_id}{CONTENT_SUFFIX}",
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        fsync_dir(self._items)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the vault lock, first finishing whatever a dead process left open."""
+        with self._lock.hold():
+            self._recover()
+            yield
+
+    def _recover(self) -> None:
+        """Resolve every open journal operation, then clear the journal and stray files."""
+        for operation in self._journal.open_operations():
+            if operation.op == "quarantine":
+                self._recover_quarantine(operation)
+            elif operation.op == "restore":
+                recover_restore(self, operation)
+            else:
+                self._journal.append(operation.txn, operation.op, "aborted")
+        self._journal.clear()
+        for stray in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                stray.unlink()
+        records = set(self._record_ids())
+        for content in self._items.glob(f"*{CONTENT_SUFFIX}"):
+            if content.stem not in records:  # content whose record never landed
+                with contextlib.suppress(OSError):
+                    content.unlink()
+
+    def _recover_quarantine(self, operation: OpenOperation) -> None:
+        fields = operation.fields
+        item_id = str(fields["id"])
+        if "stored" not in operation.steps:
+            self._remove_item_files(item_id)  # the original was never touched
+            self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
+            return
+        if "original-removed" not in operation.steps:
+            path = Path(_path_from_b64(str(fields["path_b64"])))
+            try:
+                current: os.stat_result | None = os.lstat(path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (
+                fields["dev"],
+                fields["ino"],
+            ):
+                unchanged = (current.st_size, current.st_mtime_ns) == (
+                    fields["size"],
+                    fields["mtime_ns"],
+                )
+                try:
+                    if not unchanged:
+                        raise VaultError("changed since it was read")
+                    self._verify_stored(self.get(item_id))
+                except VaultError:
+                    self._remove_item_files(item_id)  # keep the file on disk instead
+                    self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
+                    return
+                path.unlink()
+                fsync_dir(path.parent)
+            self._journal.append(operation.txn, "quarantine", "original-removed", id=item_id)
+        self._journal.append(operation.txn, "quarantine", "done", id=item_id)
+
+
+class _OriginFile:
+    """The file being quarantined, opened once without following links.
+
+    Its folder is opened too (where the OS allows), so the final check and unlink act on
+    the same folder even if a path component is swapped for a link meanwhile.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._folder = path.parent
+        self._name = path.name
+        self._dir_fd: int | None = None
+        self._fd: int | None = None
+
+    def __enter__(self) -> _OriginFile:
+        try:
+            first = os.lstat(self.path)
+        except FileNotFoundError:
+            raise VaultError(f"{safe_path(self.path)} does not exist") from None
+        if stat.S_ISLNK(first.st_mode) or _is_reparse_point(first):
+            raise VaultError(f"{safe_path(self.path)} is a link; links are never followed")
+        if not stat.S_ISREG(first.st_mode):
+            raise VaultError(f"{safe_path(self.path)} is not a regular file")
+        flags = os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY
+        try:
+            if _DIR_FD_OK:
+                self._dir_fd = os.open(self._folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                self._fd = os.open(self._name, flags, dir_fd=self._dir_fd)
+            else:
+                self._fd = os.open(self.path, flags)
+        except OSError as error:
+            self.__exit__()
+            raise VaultError(f"cannot open {safe_path(self.path)}: {error.strerror}") from None
+        self.stat_open = os.fstat(self._fd)
+        if not stat.S_ISREG(self.stat_open.st_mode):
+            self.__exit__()
+            raise VaultError(f"{safe_path(self.path)} is not a regular file")
+        self._reader = os.fdopen(self._fd, "rb", closefd=False)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()  # closefd=False: the descriptor is closed below
+        for fd in (self._fd, self._dir_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._dir_fd = None
+
+    def reader(self) -> Any:
+        """A binary reader on the open file (positioned at its start)."""
+        return self._reader
+
+    def still_same(self) -> bool:
+        """True when the name still holds the file we read, unchanged (inode, size, mtime)."""
+        try:
+            now = (
+                os.stat(self._name, dir_fd=self._dir_fd, follow_symlinks=False)
+                if (self._dir_fd is not None)
+                else os.lstat(self.path)
+            )
+        except FileNotFoundError:
+            return False
+        was = self.stat_open
+        return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+            was.st_dev, was.st_ino, was.st_size, was.st_mtime_ns,
+        )  # fmt: skip
+
+    def unlink(self) -> None:
+        """Remove the name from its folder and make that durable."""
+        if self._dir_fd is not None:
+            os.unlink(self._name, dir_fd=self._dir_fd)
+            with contextlib.suppress(OSError):
+                os.fsync(self._dir_fd)
+        else:
+            self.path.unlink()
+            fsync_dir(self._folder)
+
+
+def _is_reparse_point(info: os.stat_result) -> bool:
+    """Windows junctions and other reparse points count as links."""
+    reparse_flag = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0)
+    return bool(getattr(info, "st_file_attributes", 0) & reparse_flag)
