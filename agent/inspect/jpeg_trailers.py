@@ -34,13 +34,12 @@ EXTENDED_XMP_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
 MPF_SIGNATURE = b"MPF\x00"
 
 MAX_MPF_ENTRIES = 64  # MP entries read from one MPF index (3-D MPOs hold 2, panoramas a few)
-MPF_MAX_PAD_BYTES = 64  # zero bytes allowed between an image's EOI and the next MPF image
-PREVIEW_SEARCH_BYTES = 1024  # an embedded preview must start within this many bytes of a gap
+PREVIEW_SEARCH_BYTES = 1024  # bytes: an embedded preview may start at most this far into a gap
 MAX_BMFF_BOXES = 4096  # top-level ISO-BMFF boxes walked in one embedded video
 MAX_FOOTERS = 64  # chained footers followed from the end of the file
 MAX_SEF_ENTRIES = 256  # Samsung SEFH directory entries
 MAX_SEF_NAME_BYTES = 256  # bytes of one SEF record name ("MotionPhoto_Data")
-MAX_DEBUG_BLOBS = 64  # Pixel debug blobs (aecDebug, afDebug...) in one chain
+MAX_DEBUG_BLOBS = 64  # Pixel debug blobs (aecDebug, afDebug...) accounted per file
 MAX_GAP_PASSES = 256  # forward passes over unaccounted gaps
 ZIP_EOCD_WINDOW_BYTES = 65_557  # a ZIP end record lies in the last 22 + 65,535 bytes
 MAX_SCAN_CANDIDATES = 64  # record-marker candidates tried when re-syncing SEF records
@@ -200,6 +199,7 @@ class _Claims:
         self.regions: list[Region] = []
         self.names: list[str] = []
         self.metadata: list[Region] = []
+        self.debug_blobs_left = MAX_DEBUG_BLOBS  # per file, across all gaps
         size = reader.size
         tail_start = max(eoi_end, size - ZIP_EOCD_WINDOW_BYTES)
         # ZIP end records near the end of the file: no claim may hide one.
@@ -407,7 +407,7 @@ _FOOTERS = (_seft, _afcp, _fotostation, _photomechanic, _insta360)
 def _debug_blobs(reader: Reader, claims: _Claims, start: int, stop: int) -> int | None:
     """Pixel camera debug blobs: [name "xxxDebug"][varint length][data], chained."""
     pos = start
-    for _ in range(MAX_DEBUG_BLOBS):
+    while claims.debug_blobs_left > 0:
         tag = reader.search(_DEBUG_TAG, pos, min(stop, pos + 16))
         if tag is None or tag.start() != pos:
             break
@@ -424,6 +424,7 @@ def _debug_blobs(reader: Reader, claims: _Claims, start: int, stop: int) -> int 
         if at + length > stop:
             break
         pos = at + length
+        claims.debug_blobs_left -= 1
     if pos == start:
         return None
     return (
@@ -492,13 +493,9 @@ def _mpf_images(reader: Reader, claims: _Claims, hints: TrailerHints) -> None:
         at = hints.mpf_base + entry.offset
         if at < claims.eoi_end:
             continue
-        if _embedded_jpeg(reader, claims, at, f"MPF image {number}", "MPF images") is None:
-            continue
-        # Allow a little zero padding before the image (MPF writers align images).
-        pad = reader.read(at - MPF_MAX_PAD_BYTES, MPF_MAX_PAD_BYTES)
-        zeros = len(pad) - len(pad.rstrip(b"\x00"))
-        if zeros and zeros <= MPF_MAX_PAD_BYTES:
-            claims.add(at - zeros, at, "MPF padding", "MPF images")
+        # Zero padding before the image (MPF writers align images) is a zero-only gap,
+        # accounted later by the gap pass.
+        _embedded_jpeg(reader, claims, at, f"MPF image {number}", "MPF images")
 
 
 def _container_items(
