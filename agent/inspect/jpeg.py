@@ -287,8 +287,6 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
         return structure
-    if not primary.saw_sos:
-        pass  # already reported as malformed by walk_segments
     structure.end = primary.end
     hints = jpeg_trailers.hints_from_segments(reader, primary.app_segments)
     if hints.mpf_entries:
