@@ -13,7 +13,6 @@ from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
 
-MAX_BOX_DEPTH = 8  # nesting levels followed inside `meta` (meta/iprp/ipco/ispe is 3)
 MAX_CHILD_BOXES = 4096  # child boxes listed per container box
 MAX_ILOC_ITEMS = 4096  # items read from one `iloc` box
 

@@ -97,9 +97,11 @@ class _TextBudget:
         inflater = zlib.decompressobj()
         try:
             out = inflater.decompress(untrusted_compressed, cap)
+            # One more byte of output means the text is longer than the cap.
+            over = not inflater.eof and bool(inflater.decompress(inflater.unconsumed_tail, 1))
         except zlib.error:
             return None
-        if inflater.unconsumed_tail and self.over_cap_at is None:
+        if over and self.over_cap_at is None:
             self.over_cap_at = offset
         self.used += len(out)
         return out

@@ -56,6 +56,7 @@ class _Findings:
 
     def __init__(self) -> None:
         self.by_code: dict[str, Finding] = {}
+        self.too_large = False
 
     def add(self, code: str, detail: str, offset: int | None = None) -> None:
         if code in self.by_code:
@@ -93,8 +94,8 @@ def _load_text(reader: Reader, found: _Findings) -> bytes:
             found.add("svg.malformed", "gzip stream is corrupt")
             return b""
     if len(head) > MAX_PARSE_BYTES:
-        found.add("svg.malformed", f"over {MAX_PARSE_BYTES} bytes: checked as text only")
-        return head[:MAX_PARSE_BYTES]
+        found.too_large = True
+        return b""
     return head
 
 
@@ -131,6 +132,19 @@ def _textual_scan(text: bytes, found: _Findings, parsed: bool) -> None:
             found.add(
                 code, f"{match.group().decode('ascii', 'replace')!r} in the raw text", match.start()
             )
+
+
+def _scan_large_file(reader: Reader, found: _Findings) -> None:
+    """Too large to parse: say so, and still search the raw file for script tags."""
+    found.by_code["resource.file_too_large"] = Finding(
+        code="resource.file_too_large",
+        severity=Severity.LOW,
+        message="This drawing is too large to check completely.",
+        detail=f"SVG over {MAX_PARSE_BYTES} bytes: searched as text only",
+    )
+    for match in reader.finditer(_SCRIPT_TAG):
+        found.add("svg.script", "<script> element in the raw text", match.start())
+        break
 
 
 def _check_element(element: Element, found: _Findings) -> None:
@@ -177,6 +191,9 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 if count % 4096 == 0:
                     reader.check_deadline()
                 _check_element(element, found)
-    _textual_scan(_as_utf8(text), found, parsed)
+    if found.too_large:
+        _scan_large_file(reader, found)
+    else:
+        _textual_scan(_as_utf8(text), found, parsed)
     st.findings.extend(found.by_code.values())
     return st
