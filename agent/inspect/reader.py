@@ -140,7 +140,7 @@ class Reader:
         stop = self.size if end is None else min(end, self.size)
         if start >= stop:
             return None
-        return pattern.search(self._data, max(0, start), stop)  # type: ignore[arg-type]
+        return pattern.search(self._data, max(0, start), stop)
 
     def finditer(
         self, pattern: re.Pattern[bytes], start: int = 0, end: int | None = None
@@ -158,7 +158,7 @@ class Reader:
             self.check_deadline()
             window_stop = min(stop, pos + WINDOW_BYTES)
             scan_stop = min(stop, window_stop + overlap)
-            for match in pattern.finditer(self._data, pos, scan_stop):  # type: ignore[arg-type]
+            for match in pattern.finditer(self._data, pos, scan_stop):
                 if match.start() >= window_stop:
                     break
                 if match.start() >= last_end:
