@@ -81,7 +81,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         size = reader.u32le(pos + 4) or 0
         data_at = pos + CHUNK_HEADER_BYTES
         chunk_end = data_at + size + (size & 1)
-        if chunk_end > end and data_at + size > end:
+        overrun = data_at + size > end
+        if overrun and declared_end <= reader.size:
             st.findings.append(
                 _finding(
                     "webp.malformed",
@@ -103,6 +104,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             st.metadata.append(Region(pos, min(chunk_end, end), METADATA_LABELS[fourcc]))
         elif fourcc not in IMAGE_CHUNKS:
             st.metadata.append(Region(pos, min(chunk_end, end), f"WebP chunk {fourcc!r}"))
+        if overrun:
+            break  # the file is truncated inside this chunk (already reported)
         pos = chunk_end
     st.frames = frames or 1
     st.pixels = largest or None
