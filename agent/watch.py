@@ -15,6 +15,8 @@ import contextlib
 import logging
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,3 +161,132 @@ class FolderWatcher:
         """The folders with a watch on them now."""
         with self._lock:
             return set(self._watches)
+
+
+# --- completion detection -------------------------------------------------------------------
+
+MAX_PENDING_PATHS = 50_000  # paths waiting (ready + settling); beyond this, sweep instead
+MAX_PENDING_DIRS = 1_000  # new folders waiting for a sweep; beyond this, sweep everything
+
+
+class CompletionTracker:
+    """Decides when a file is complete and queues it once (thread-safe, bounded).
+
+    "closed" and "moved" mean complete now; "created"/"modified" wait until the file's
+    mtime is `settle_seconds` old. A path queued twice is queued once. When more than
+    `max_pending` paths wait, new ones are dropped and `overflowed` is set: the service
+    answers with a full sweep, which finds them from the folder listing instead.
+    """
+
+    def __init__(
+        self,
+        settle_seconds: float,
+        *,
+        max_pending: int = MAX_PENDING_PATHS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settle_seconds = settle_seconds
+        self._max_pending = max_pending
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._ready: deque[str] = deque()
+        self._ready_set: set[str] = set()
+        self._settling: dict[str, float] = {}  # path -> monotonic time to look again
+        self._dirs: set[str] = set()
+        self._overflowed = False
+
+    def on_event(self, kind: str, path: str) -> None:
+        """Watch callback: record the event; never raises, never blocks for long."""
+        if kind in ("closed", "moved"):
+            self.put_ready(path)
+        elif kind in ("created", "modified"):
+            self.put_settling(path)
+        elif kind == "dir":
+            with self._cond:
+                if len(self._dirs) >= MAX_PENDING_DIRS:
+                    self._overflowed = True
+                else:
+                    self._dirs.add(path)
+                self._cond.notify()
+        elif kind == "deleted":
+            with self._cond:
+                self._settling.pop(path, None)
+
+    def _full(self) -> bool:
+        return len(self._ready_set) + len(self._settling) >= self._max_pending
+
+    def put_ready(self, path: str) -> bool:
+        """Queue `path` for inspection now; False when dropped for overflow."""
+        with self._cond:
+            self._settling.pop(path, None)
+            if path in self._ready_set:
+                return True
+            if self._full():
+                self._overflowed = True
+                return False
+            self._ready.append(path)
+            self._ready_set.add(path)
+            self._cond.notify()
+            return True
+
+    def put_settling(self, path: str, delay: float | None = None) -> bool:
+        """Look at `path` again after `delay` (default: the settle time) unless it is ready."""
+        with self._cond:
+            if path in self._ready_set:
+                return True
+            if path not in self._settling and self._full():
+                self._overflowed = True
+                return False
+            wait = self.settle_seconds if delay is None else delay
+            self._settling[path] = self._clock() + wait
+            return True
+
+    def next_ready(self, timeout: float) -> str | None:
+        """The next complete path, waiting up to `timeout` seconds; None if none."""
+        with self._cond:
+            if not self._ready:
+                self._cond.wait(timeout)
+            if not self._ready:
+                return None
+            path = self._ready.popleft()
+            self._ready_set.discard(path)
+            return path
+
+    def due_settling(self) -> list[str]:
+        """Paths whose settle time has come (removed; the caller re-checks each)."""
+        now = self._clock()
+        with self._cond:
+            due = [path for path, when in self._settling.items() if when <= now]
+            for path in due:
+                del self._settling[path]
+        return due
+
+    def take_dirs(self) -> list[str]:
+        """New folders reported since the last call."""
+        with self._cond:
+            dirs = sorted(self._dirs)
+            self._dirs.clear()
+            return dirs
+
+    def take_overflow(self) -> bool:
+        """True (once) when paths were dropped since the last call."""
+        with self._cond:
+            overflowed, self._overflowed = self._overflowed, False
+            return overflowed
+
+    def wake(self) -> None:
+        """Wake a waiting `next_ready` (e.g. to stop)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def ready_count(self) -> int:
+        """Paths queued for inspection now."""
+        with self._cond:
+            return len(self._ready)
+
+    @property
+    def pending_count(self) -> int:
+        """Paths queued or settling."""
+        with self._cond:
+            return len(self._ready_set) + len(self._settling)

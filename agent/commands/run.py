@@ -1,18 +1,111 @@
-"""`photogate run` (placeholder until its owner lands the real command)."""
+"""`photogate run`: start the agent (with the tray when a display is available).
+
+`--headless` is the service mode: no tray, notifications go to the log. `--config FILE`
+uses FILE as the machine policy; `--watch DIR` (repeatable) replaces the configured
+folders. Logs go to <home>/logs/agent.log and to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.handlers
+import os
 import sys
+from pathlib import Path
 from typing import Any
+
+from agent import paths
+from agent.errors import ConfigError, UsageError
+
+AGENT_LOG_NAME = "agent.log"
+AGENT_LOG_MAX_BYTES = 5 * 1024 * 1024  # bytes per agent.log before it rotates
+AGENT_LOG_BACKUPS = 3  # rotated agent.log files kept
+
+log = logging.getLogger("photogate.run")
 
 
 def register(subparsers: Any) -> None:
     """Add the `run` subcommand."""
-    parser = subparsers.add_parser("run", help="(not available in this build yet)")
+    parser = subparsers.add_parser(
+        "run",
+        help="start the agent: watch folders, quarantine or flag dangerous files",
+        description="Start the Photogate agent. Only one agent runs per PHOTOGATE_HOME.",
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="run without the tray icon (service mode)"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="use FILE as the machine policy"
+    )
+    parser.add_argument(
+        "--watch",
+        action="append",
+        metavar="DIR",
+        help="watch DIR instead of the configured folders (repeatable)",
+    )
     parser.set_defaults(handler=_handle)
 
 
+def setup_logging(log_dir: Path) -> None:
+    """Agent log: a rotating file under the home, plus stderr."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(
+        log_dir / AGENT_LOG_NAME,
+        maxBytes=AGENT_LOG_MAX_BYTES,
+        backupCount=AGENT_LOG_BACKUPS,
+        encoding="utf-8",
+    )
+    file_handler.setFormatter(formatter)
+    stderr_handler = logging.StreamHandler(sys.stderr)
+    stderr_handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(file_handler)
+    root.addHandler(stderr_handler)
+
+
+def display_available() -> bool:
+    """True when a tray icon could be shown (on Linux: an X11 or Wayland display)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def _handle(args: argparse.Namespace) -> int:
-    print("photogate: 'run' is not available in this build yet", file=sys.stderr)
-    return 2
+    from agent.config import PolicyKeeper
+    from agent.lock import AgentLock
+    from agent.registry_policy import default_registry_source
+    from agent.service import AgentService
+
+    machine_file: Path = args.config if args.config is not None else paths.machine_config_path()
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"policy file not found: {args.config}")
+    home = paths.home()
+    home.mkdir(parents=True, exist_ok=True)
+    lock = AgentLock(paths.runtime_dir())
+    lock.acquire()  # AlreadyRunningError: the CLI prints its message
+    try:
+        setup_logging(paths.log_dir())
+        keeper = PolicyKeeper(machine_file, paths.user_config_path(), default_registry_source())
+        if args.config is not None and keeper.problem:
+            raise ConfigError(list(keeper.problems))
+        if keeper.problem:
+            log.warning("%s", keeper.problem)
+        service = AgentService(keeper, watch_override=args.watch, home=home)
+        if not args.headless:
+            if not display_available():
+                log.info("no display (DISPLAY/WAYLAND_DISPLAY unset): running headless")
+            else:
+                try:
+                    from agent.tray import run_with_tray
+                except ImportError as error:
+                    log.info("tray unavailable (%s): running headless", error)
+                else:
+                    return int(run_with_tray(service))
+        else:
+            log.info("running headless")
+        return service.run_forever()
+    finally:
+        lock.release()
