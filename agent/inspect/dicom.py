@@ -148,13 +148,13 @@ class _Parser:
             if self.count > MAX_STRUCTURES:
                 self.fail("dicom.malformed", pos, f"more than {MAX_STRUCTURES} elements")
                 return pos
+            if meta_only and self.reader.u16le(pos) != 0x0002:
+                return pos  # the dataset may use another syntax: stop before parsing it
             head = self.header(pos, syn)
             if head is None:
                 self.fail("dicom.malformed", pos, f"no valid data element at offset {pos}")
                 return pos
             group, element, vr, length, value_at = head
-            if meta_only and group != 0x0002:
-                return pos
             if group == 0xFFFE and element in (ITEM_END, SEQUENCE_END):
                 return value_at
             if length == UNDEFINED:
