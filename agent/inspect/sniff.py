@@ -1,0 +1,348 @@
+"""What a file is, judged from its bytes alone (never from its name).
+
+Own signatures come first and cover everything the engine acts on; python-magic is asked
+only about files no signature recognises (it costs time and a broken libmagic must never
+break the engine). Signatures are checked on the first `HEAD_BYTES` of the file, plus the
+few fixed offsets formats define (DICOM `DICM` at 128, PE header at `e_lfanew`).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+from agent.inspect.reader import Reader
+
+HEAD_BYTES = 4096  # bytes read from the start of the file for signature checks
+TEXT_HEAD_BYTES = 1024  # bytes of a text file looked at for script/markup heuristics
+PDF_HEADER_WINDOW = 1029  # bytes: Acrobat accepts %PDF- anywhere in the first 1024 (+5)
+SVGZ_INFLATE_BYTES = 2048  # bytes of a gzip stream inflated to look for <svg
+MAX_PE_HEADER_OFFSET = 64 * 1024  # bytes: e_lfanew beyond this is not a real PE
+MAGIC_HEAD_BYTES = 8192  # bytes handed to libmagic for the second opinion
+
+FAMILIES = frozenset(
+    {
+        "image",
+        "dicom",
+        "svg",
+        "video",
+        "executable",
+        "script",
+        "archive",
+        "document",
+        "imagemagick",
+        "text",
+        "unknown",
+    }
+)
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """The detected type ("jpeg", "pe", "html"...), its family and a plain description."""
+
+    type: str
+    family: str
+    description: str
+
+
+def _s(type_: str, family: str, description: str) -> Sniffed:
+    return Sniffed(type_, family, description)
+
+
+# ISO-BMFF major/compatible brands -> (type, family, description)
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_HEIF_BRANDS_ALL = _HEIF_BRANDS | frozenset({b"hevm", b"hevs", b"mif2", b"miaf"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_VIDEO_BRANDS = frozenset(
+    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"mp71", b"avc1", b"dash",
+     b"M4V ", b"M4A ", b"qt  ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"MSNV", b"f4v ", b"crx "}
+)  # fmt: skip
+
+_XML_PROLOGUE = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,512}\?>\s*)?"
+    rb"(?:(?:<!--.{0,4096}?-->|<!DOCTYPE[^>\[]{0,1024}(?:\[.{0,4096}?\])?\s*>|<\?[^>]{0,512}\?>)\s*)*"
+    rb"<svg[\s>/:]",
+    re.IGNORECASE | re.DOTALL,
+)
+_HTML_START = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.{0,2048}?-->\s*)*"
+    rb"<(?:!doctype\s+html|html|head|body|script|iframe|meta\s|title|style|svg\s[^>]*onload)",
+    re.IGNORECASE | re.DOTALL,
+)
+_HTML_ANYWHERE = re.compile(rb"<(?:html|script|iframe|body)[\s>]", re.IGNORECASE)
+_PHP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?(?:php|=)", re.IGNORECASE)
+_PHP_ANYWHERE = re.compile(rb"<\?php[\s(]", re.IGNORECASE)
+_MVG = re.compile(rb"\A\s*(?:push\s+graphic-context|viewbox\s+\d)", re.IGNORECASE)
+_MSL = re.compile(rb"\A(?:<\?xml[^>]{0,512}\?>\s*)?<image[\s>].{0,1024}<read\s", re.I | re.S)
+_POWERSHELL = re.compile(
+    rb"(?:Invoke-Expression|IEX\s*\(|New-Object\s+(?:System\.)?Net\.WebClient|"
+    rb"DownloadString\(|Start-Process|-EncodedCommand|FromBase64String|Set-ExecutionPolicy|"
+    rb"\$env:|Add-Type\s)",
+    re.IGNORECASE,
+)
+_VBS = re.compile(
+    rb"(?:CreateObject\s*\(|WScript\.(?:Shell|CreateObject|Echo)|\bDim\s+\w+\s*(?:,|\r?\n)|"
+    rb"On\s+Error\s+Resume\s+Next|\bSub\s+\w+\s*\(|Execute(?:Global)?\s*\()",
+    re.IGNORECASE,
+)
+_BATCH = re.compile(
+    rb"(?:^\s*(?:set\s+\w+=|goto\s+:?\w+|call\s+:?\w+|start\s+\S+|"
+    rb"if\s+(?:not\s+)?exist\s|for\s+%%?\w\s+in\s)|%~dp0|\bcmd(?:\.exe)?\s+/c\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JS = re.compile(
+    rb"(?:\bfunction\s*\w*\s*\([^)]{0,200}\)\s*\{|\bvar\s+\w+\s*=|\b(?:let|const)\s+\w+\s*=|"
+    rb"document\.(?:write|createElement|getElementById)|window\.location|\beval\s*\(|"
+    rb"ActiveXObject|WScript\.)",
+)
+# distinct script constructs before plain text is called a script (one English sentence
+# may contain "Dim" or "start"; two different constructs rarely happen by chance)
+_SCRIPT_MIN_HITS = 2
+
+
+def _distinct_hits(pattern: re.Pattern[bytes], text: bytes) -> int:
+    return len({m.group(0).lower() for m in pattern.finditer(text)})
+
+
+def _is_text(head: bytes) -> bool:
+    """Mostly printable ASCII/UTF-8 with no NUL: a text file."""
+    if not head or b"\x00" in head:
+        return False
+    printable = sum(1 for b in head if b >= 0x20 or b in (9, 10, 13, 12))
+    return printable >= len(head) * 0.95
+
+
+def _sniff_pe(reader: Reader, head: bytes) -> Sniffed:
+    lfanew = reader.u32le(0x3C)
+    valid_offset = lfanew is not None and 0x40 <= lfanew <= MAX_PE_HEADER_OFFSET
+    if valid_offset and lfanew is not None and reader.read(lfanew, 4) == b"PE\x00\x00":
+        return _s("pe", "executable", "Windows program (PE)")
+    if len(head) >= 64:
+        return _s("pe", "executable", "DOS/Windows program (MZ)")
+    return _s("unknown", "unknown", "unrecognised data")
+
+
+def _sniff_bmp(reader: Reader) -> Sniffed | None:
+    """BM plus a sane header: BITMAPFILEHEADER pixel offset and a known DIB header size."""
+    pixel_offset = reader.u32le(10)
+    dib_size = reader.u32le(14)
+    if pixel_offset is None or dib_size is None:
+        return None
+    if dib_size not in (12, 16, 40, 52, 56, 64, 108, 124):
+        return None
+    if not 14 + dib_size <= pixel_offset or pixel_offset > 64 * 1024 * 1024:
+        return None
+    return _s("bmp", "image", "BMP image")
+
+
+def _sniff_ico(reader: Reader, head: bytes) -> Sniffed | None:
+    """ICO/CUR: reserved 0, type 1 or 2, 1..256 entries whose data offsets are in range."""
+    count = reader.u16le(4)
+    if count is None or not 1 <= count <= 256:
+        return None
+    entry = reader.read(6, 16)
+    if len(entry) < 16:
+        return None
+    if entry[3] not in (0, 255):  # reserved byte of the directory entry
+        return None
+    data_size = int.from_bytes(entry[8:12], "little")
+    data_offset = int.from_bytes(entry[12:16], "little")
+    if data_offset < 6 + 16 * count or data_size == 0 or data_offset >= max(reader.size, 1):
+        return None
+    kind = "icon" if head[2] == 1 else "cursor"
+    return _s("ico", "image", f"Windows {kind}")
+
+
+def _sniff_isobmff(head: bytes) -> Sniffed | None:
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return None
+    box_size = int.from_bytes(head[0:4], "big")
+    brands = {head[8:12]}
+    end = min(len(head), box_size if 16 <= box_size <= 4096 else 16)
+    for pos in range(16, end - 3, 4):
+        brands.add(head[pos : pos + 4])
+    major = head[8:12]
+    if major in _AVIF_BRANDS or (major not in _HEIF_BRANDS and brands & _AVIF_BRANDS):
+        return _s("avif", "image", "AVIF image")
+    if major in _HEIF_BRANDS_ALL or (major not in _VIDEO_BRANDS and brands & _HEIF_BRANDS_ALL):
+        return _s("heif", "image", "HEIF/HEIC image")
+    if major in (b"crx ",):
+        return _s("tiff", "image", "Canon raw photo")
+    return _s("mp4", "video", "MP4/QuickTime video")
+
+
+def _sniff_svgz(reader: Reader) -> Sniffed | None:
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = inflater.decompress(reader.read(0, SVGZ_INFLATE_BYTES), SVGZ_INFLATE_BYTES)
+    except zlib.error:
+        return None
+    if _XML_PROLOGUE.match(text):
+        return _s("svg", "svg", "compressed SVG drawing")
+    return None
+
+
+def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
+    """Signatures of binary formats at fixed offsets."""
+    # DICM first: a DICOM preamble may legitimately hold a TIFF header (dual personality).
+    if reader.read(128, 4) == b"DICM":
+        return _s("dicom", "dicom", "DICOM medical image")
+    if head.startswith(b"\xff\xd8\xff"):
+        return _s("jpeg", "image", "JPEG image")
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _s("png", "image", "PNG image")
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return _s("gif", "image", "GIF image")
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return _s("webp", "image", "WebP image")
+    if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
+        return _s("avi", "video", "AVI video")
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return _s("tiff", "image", "TIFF image")
+    if head.startswith(b"BM"):
+        bmp = _sniff_bmp(reader)
+        if bmp is not None:
+            return bmp
+    iso = _sniff_isobmff(head)
+    if iso is not None:
+        return iso
+    if head.startswith((b"\x00\x00\x01\x00", b"\x00\x00\x02\x00")):
+        ico = _sniff_ico(reader, head)
+        if ico is not None:
+            return ico
+    if head.startswith(b"MZ"):
+        return _sniff_pe(reader, head)
+    if head.startswith(b"\x7fELF"):
+        return _s("elf", "executable", "Linux program (ELF)")
+    if head[:4] in (
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+    ) or (head[:4] == b"\xca\xfe\xba\xbe" and 0 < int.from_bytes(head[4:8], "big") < 32):
+        return _s("macho", "executable", "macOS program (Mach-O)")
+    if head.startswith(b"\xca\xfe\xba\xbe"):
+        return _s("java_class", "executable", "Java class file")
+    if head.startswith(b"L\x00\x00\x00\x01\x14\x02\x00"):
+        return _s("lnk", "executable", "Windows shortcut (LNK)")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        if b"META-INF/" in head[:1024] or b".class" in head[:1024]:
+            return _s("jar", "archive", "Java archive (JAR)")
+        return _s("zip", "archive", "ZIP archive")
+    if head.startswith(b"Rar!\x1a\x07"):
+        return _s("rar", "archive", "RAR archive")
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return _s("7z", "archive", "7-Zip archive")
+    if head.startswith(b"MSCF\x00\x00\x00\x00"):
+        return _s("cab", "archive", "Windows cabinet archive")
+    if head.startswith(b"\x1f\x8b\x08"):
+        return _sniff_svgz(reader) or _s("gzip", "archive", "gzip archive")
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _s("ole", "document", "Office document or installer (OLE)")
+    if head.startswith(b"AT&TFORM"):
+        return _s("djvu", "document", "DjVu document")
+    if reader.read(0x8001, 5) == b"CD001":
+        return _s("iso", "archive", "disk image (ISO)")
+    if head.startswith(b"8BPS"):
+        return _s("psd", "image", "Photoshop image")
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return _s("jp2", "image", "JPEG 2000 image")
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return _s("jxl", "image", "JPEG XL image")
+    return None
+
+
+def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
+    """Markup, scripts and documents that are text at the start."""
+    if EICAR in head[:128]:
+        return _s("eicar", "executable", "EICAR anti-virus test file")
+    if b"%PDF-" in head[:PDF_HEADER_WINDOW]:
+        return _s("pdf", "document", "PDF document")
+    if head.startswith(b"%!PS") or head.startswith(b"\xc5\xd0\xd3\xc6"):
+        return _s("postscript", "document", "PostScript document")
+    if head.startswith(b"{\\rtf"):
+        return _s("rtf", "document", "RTF document")
+    if _PHP_START.match(head):
+        return _s("php", "script", "PHP script")
+    if head.startswith(b"#!"):
+        return _s("shell", "script", "Unix script")
+    if _MVG.match(head):
+        return _s("mvg", "imagemagick", "ImageMagick drawing script (MVG)")
+    if _MSL.match(head):
+        return _s("msl", "imagemagick", "ImageMagick scripting language (MSL)")
+    if _XML_PROLOGUE.match(head):
+        return _s("svg", "svg", "SVG drawing")
+    if _HTML_START.match(head):
+        return _s("html", "script", "web page (HTML)")
+    if not _is_text(head[:TEXT_HEAD_BYTES]):
+        return None
+    text = head[:TEXT_HEAD_BYTES]
+    if _PHP_ANYWHERE.search(text):
+        return _s("php", "script", "PHP script")
+    if _HTML_ANYWHERE.search(text):
+        return _s("html", "script", "web page (HTML)")
+    if _POWERSHELL.search(text):
+        return _s("powershell", "script", "PowerShell script")
+    if _distinct_hits(_VBS, text) >= _SCRIPT_MIN_HITS:
+        return _s("vbs", "script", "VBScript")
+    if text.lstrip().lower().startswith(b"@echo off") or (
+        _distinct_hits(_BATCH, text) >= _SCRIPT_MIN_HITS
+    ):
+        return _s("batch", "script", "Windows batch script")
+    if _distinct_hits(_JS, text) >= _SCRIPT_MIN_HITS:
+        return _s("js", "script", "JavaScript")
+    return _s("text", "text", "plain text")
+
+
+def _looks_like_raw_dicom(head: bytes) -> bool:
+    """A DICOM dataset without preamble: (0008,xxxx) group, explicit or implicit VR."""
+    if len(head) < 8 or head[0:2] not in (b"\x08\x00", b"\x02\x00"):
+        return False
+    vr = head[4:6]
+    return (vr.isalpha() and vr.isupper()) or int.from_bytes(head[4:8], "little") < 1024
+
+
+def _second_opinion(head: bytes) -> Sniffed | None:
+    """Ask libmagic about bytes our signatures do not know. Never raises."""
+    try:
+        # lazy: only unrecognised files pay for importing and calling libmagic
+        import magic
+
+        description = str(magic.from_buffer(head[:MAGIC_HEAD_BYTES]))
+    except Exception:  # a broken libmagic must never break the engine
+        return None
+    lowered = description.lower()
+    for needle, type_, family in (
+        ("executable", "executable", "executable"),
+        ("script", "script", "script"),
+        ("archive", "archive", "archive"),
+        ("compressed data", "archive", "archive"),
+        ("document", "document", "document"),
+        ("image data", "image_other", "image"),
+        ("bitmap", "image_other", "image"),
+        ("video", "video", "video"),
+    ):
+        if needle in lowered:
+            return _s(type_, family, description[:200])
+    return None
+
+
+def sniff(reader: Reader, *, name_hint: str = "") -> Sniffed:
+    """The type of the file behind `reader`, from its bytes.
+
+    `name_hint` is used only where a format has no signature of its own: a DICOM dataset
+    without its 128-byte preamble is recognised only when the name ends in `.dcm`.
+    """
+    if reader.size == 0:
+        return _s("empty", "unknown", "empty file")
+    head = reader.read(0, HEAD_BYTES)
+    found = _sniff_binary(reader, head) or _sniff_text(reader, head)
+    if found is not None:
+        return found
+    if name_hint.lower().endswith((".dcm", ".dicom")) and _looks_like_raw_dicom(head):
+        return _s("dicom", "dicom", "DICOM medical image (no preamble)")
+    return _second_opinion(head) or _s("unknown", "unknown", "unrecognised data")
