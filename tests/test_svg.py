@@ -1,0 +1,110 @@
+"""SVG checker: benign drawings stay clean, every kind of active/remote content is named."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from agent.inspect import svg
+from agent.model import Severity
+from tests.conftest import corpus_root
+from tests.format_samples import SVG_BENIGN, SVG_MALICIOUS
+from tests.walker_helpers import codes, walk_bytes, walk_file
+
+OPEN = b'<svg xmlns="http://www.w3.org/2000/svg">'
+
+
+def test_benign_svg_with_doctype_gradients_and_data_images_is_clean() -> None:
+    st = walk_bytes("svg", SVG_BENIGN)
+    assert st.findings == [] and st.end == len(SVG_BENIGN)
+
+
+@pytest.mark.parametrize(("code", "data"), list(SVG_MALICIOUS.items()), ids=list(SVG_MALICIOUS))
+def test_each_malicious_construct_gives_its_code(code: str, data: bytes) -> None:
+    st = walk_bytes("svg", data)
+    assert codes(st) == {code}
+    assert st.end == len(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            OPEN + b'<set attributeName="href" to="javascript:alert(1)"/></svg>',
+            "svg.javascript_url",
+        ),
+        (
+            OPEN + b'<a href="data:text/html;base64,PHNjcmlwdD4="><rect/></a></svg>',
+            "svg.javascript_url",
+        ),
+        (
+            OPEN + b"<style>@import url(https://evil.example/a.css);</style></svg>",
+            "svg.external_reference",
+        ),
+        (
+            OPEN + b'<rect style="fill:url(//evil.example/x)"/></svg>',
+            "svg.external_reference",
+        ),
+        (
+            OPEN + b'<use href="file:///c:/x.svg#a"/></svg>',
+            "svg.external_reference",
+        ),
+        (
+            OPEN + b'<h:script xmlns:h="http://www.w3.org/1999/xhtml">x</h:script></svg>',
+            "svg.script",
+        ),
+        (OPEN + b'<rect onclick="x()"/>', "svg.malformed"),
+    ],
+)
+def test_more_constructs(data: bytes, expected: str) -> None:
+    assert expected in codes(walk_bytes("svg", data))
+
+
+def test_malformed_svg_is_still_scanned_textually() -> None:
+    data = b'<svg><g onmouseover="alert(1)"><foreignObject><iframe src="javascript:x">'
+    assert codes(walk_bytes("svg", data)) == {
+        "svg.malformed",
+        "svg.event_handler",
+        "svg.javascript_url",
+        "svg.foreign_object",
+    }
+
+
+def test_utf16_and_gzip_svgs_are_checked() -> None:
+    evil = SVG_MALICIOUS["svg.script"]
+    assert "svg.script" in codes(walk_bytes("svg", evil.decode().encode("utf-16")))
+    assert "svg.script" in codes(walk_bytes("svg", gzip.compress(evil, mtime=0)))
+    assert walk_bytes("svg", gzip.compress(SVG_BENIGN, mtime=0)).findings == []
+
+
+def test_billion_laughs_is_refused_not_expanded() -> None:
+    lol = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg"><text>&lol2;</text></svg>'
+    )
+    assert codes(walk_bytes("svg", lol)) == {"svg.entity_declaration"}
+
+
+@pytest.mark.parametrize(("delta", "parsed"), [(-1, True), (0, True), (1, False)])
+def test_parse_size_bound(delta: int, parsed: bool) -> None:
+    head = b'<svg xmlns="http://www.w3.org/2000/svg"><desc>'
+    tail = b"</desc><script>alert(1)</script></svg>"
+    filler = b"a" * (svg.MAX_PARSE_BYTES + delta - len(head) - len(tail))
+    st = walk_bytes("svg", head + filler + tail)
+    assert "svg.script" in codes(st, Severity.HIGH)
+    assert ("resource.file_too_large" in codes(st)) is not parsed
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("svg-script-logo.svg", {"svg.script"}),
+        ("svg-xss-cdata-script.svg", {"svg.script", "svg.malformed"}),
+        ("svg-xss-nested-svg.svg", {"svg.script"}),
+    ],
+)
+def test_corpus_svgs(name: str, expected: set[str]) -> None:
+    st = walk_file(corpus_root() / "malicious" / name)
+    assert codes(st) == expected
