@@ -108,3 +108,8 @@ def test_parse_size_bound(delta: int, parsed: bool) -> None:
 def test_corpus_svgs(name: str, expected: set[str]) -> None:
     st = walk_file(corpus_root() / "malicious" / name)
     assert codes(st) == expected
+
+
+def test_unknown_xml_encoding_is_malformed_not_a_crash() -> None:
+    data = b'<?xml version="1.0" encoding="UT5-8"?><svg><script>alert(1)</script></svg>'
+    assert codes(walk_bytes("svg", data)) == {"svg.malformed", "svg.script"}

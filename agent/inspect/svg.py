@@ -183,7 +183,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             root = fromstring(text, forbid_dtd=False, forbid_entities=True, forbid_external=True)
         except DefusedXmlException as exc:
             found.add("svg.entity_declaration", f"refused by the XML parser: {type(exc).__name__}")
-        except (ParseError, ValueError, UnicodeError) as exc:
+        except (ParseError, ValueError, LookupError) as exc:  # LookupError: unknown encoding
             found.add("svg.malformed", f"not well-formed XML: {exc}"[:200])
         else:
             parsed = True
