@@ -23,7 +23,7 @@ from agent.schema import ACTIONS
 
 MAX_POLICY_FILE_BYTES = 16 * 1024**2  # bytes: a policy file larger than this is refused
 MAX_SYSLOG_PORT = 65_535
-DEFAULT_SYSLOG_PORT = 514
+DID_YOU_MEAN_CUTOFF = 0.75  # difflib similarity (0..1) above which a near-miss is suggested
 SYSLOG_FACILITIES = (
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
     "authpriv", "ftp", *(f"local{n}" for n in range(8)),
@@ -143,7 +143,7 @@ def _short(text: str) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean "x"?)' when a choice is close to `word`, else ''."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=DID_YOU_MEAN_CUTOFF)
     return f' (did you mean "{match[0]}"?)' if match else ""
 
 
@@ -511,7 +511,7 @@ def _unknown_key_message(path: tuple[str, ...]) -> str:
         fields = [s.key for s in ck.KEY_SPECS if s.name == path[0]]
         if fields:
             return f'unknown key (did you mean "{fields[0]}"?)'
-        return f"unknown section{did_you_mean(path[0], ck.SECTIONS)}"
+        return f"unknown section [{path[0]}]{did_you_mean(path[0], ck.SECTIONS)}"
     section, name = path[0], ".".join(path[1:])
     if section not in ck.SECTIONS:
         return f"unknown section [{section}]{did_you_mean(section, ck.SECTIONS)}"
