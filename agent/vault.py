@@ -19,13 +19,16 @@ on one volume or across volumes). Journal steps: intent -> stored -> original-re
 
 Recovery (on open, and before every change, by whoever holds the lock) decides per step:
   - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
-  - `stored` without `original-removed`: roll forward when the path still holds the very
-    file we read (same inode, size, mtime): re-verify the stored copy, then unlink the
-    original. If the path is empty or holds a different file (another inode), the original
-    is gone and the item stays. If it is the same inode but changed, the stored copy no
-    longer matches the file, so it is rolled back and the file stays for re-inspection.
+  - `stored` without `original-removed`: the item is complete and verified, so it is kept.
+    If the path still holds the same bytes (same size and SHA-256), the stored copy is
+    verified once more and the original unlinked (roll forward). If the path is empty, the
+    unlink had happened. If it holds other bytes, that is a different file (a new download
+    reusing the name, or an edit made after the crash): it is left alone, for the agent to
+    inspect as the new version it is. Inode numbers cannot decide this: ext4 hands a freed
+    inode number to the next file at once.
   - `original-removed`: only `done` is missing.
-So every file is either where it was or in the vault with a valid record, never both.
+So every file is either where it was or in the vault with a valid record, never both, and
+a stored item is never thrown away while the only other copy may be gone.
 
 Restoring: decrypt into a temp file beside the destination, verify the SHA-256, set the
 original mtime, mark it with the OS's untrusted-origin marker, then hard-link it to a free
@@ -54,7 +57,7 @@ from agent.errors import VaultError
 from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
-from agent.vault_crypto import fsync_dir, load_or_create_key
+from agent.vault_crypto import fsync_dir, load_or_create_key, sha256_file
 from agent.vault_journal import Journal, OpenOperation, VaultLock, crash_point
 from agent.vault_restore import recover_restore, restore_item
 
@@ -90,6 +93,7 @@ class QuarantineItem:
     policy_version: str
     user: str
     detected_type: str
+    mtime_ns: int = 0  # the same mtime to the nanosecond (a float loses the last digits)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (one line of `photogate quarantine list --json`).
@@ -121,6 +125,7 @@ class QuarantineItem:
             "sha256": self.sha256,
             "quarantined_at": self.quarantined_at,
             "mtime": self.mtime,
+            "mtime_ns": self.mtime_ns,
             "findings": [f.to_json() for f in self.findings],
             "policy_version": self.policy_version,
             "user": self.user,
@@ -143,6 +148,7 @@ class QuarantineItem:
                 policy_version=str(fields["policy_version"]),
                 user=str(fields["user"]),
                 detected_type=str(fields["detected_type"]),
+                mtime_ns=int(fields.get("mtime_ns", 0)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
@@ -306,11 +312,11 @@ class Vault:
                 size=size, sha256=sha256, quarantined_at=self._clock(),
                 mtime=before.st_mtime_ns / 1e9, findings=findings,
                 policy_version=policy_version, user=_current_user(),
-                detected_type=detected_type,
+                detected_type=detected_type, mtime_ns=before.st_mtime_ns,
             )  # fmt: skip
             self._place_item(item, temp_content)
             self._verify_stored(item)
-            self._journal.append(txn, "quarantine", "stored", id=item_id)
+            self._journal.append(txn, "quarantine", "stored", id=item_id, sha256=sha256)
             if not origin.still_same():
                 raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
             origin.unlink()
@@ -462,24 +468,16 @@ class Vault:
             return
         if "original-removed" not in operation.steps:
             path = Path(_path_from_b64(str(fields["path_b64"])))
-            try:
-                current: os.stat_result | None = os.lstat(path)
-            except FileNotFoundError:
-                current = None
-            if current is not None and (current.st_dev, current.st_ino) == (
-                fields["dev"],
-                fields["ino"],
-            ):
-                unchanged = (current.st_size, current.st_mtime_ns) == (
-                    fields["size"],
-                    fields["mtime_ns"],
-                )
+            # Roll forward only when the path still holds exactly the bytes we stored. Inode
+            # numbers are reused at once after an unlink, so they cannot tell our file from
+            # a new one; content can. A different file there is left alone (it is another
+            # version, and gets its own inspection) and the stored item is kept.
+            stored_sha256 = fields.get("sha256")
+            if sha256_file(path, expected_size=int(fields["size"])) == stored_sha256:
                 try:
-                    if not unchanged:
-                        raise VaultError("changed since it was read")
                     self._verify_stored(self.get(item_id))
                 except VaultError:
-                    self._remove_item_files(item_id)  # keep the file on disk instead
+                    self._remove_item_files(item_id)  # the original is intact: keep that
                     self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
                     return
                 path.unlink()

@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,6 +198,26 @@ def load_or_create_key(root: Path) -> VaultKeys:
     with contextlib.suppress(OSError):
         key_path.chmod(KEY_FILE_MODE)
     return VaultKeys(key_path.read_bytes())
+
+
+def sha256_file(path: Path, *, expected_size: int | None = None) -> str | None:
+    """SHA-256 hex of the regular file at `path` (a link is not followed), or None when it
+    is missing, not a regular file, unreadable, or not `expected_size` bytes long."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    with open(fd, "rb") as source:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if expected_size is not None and info.st_size != expected_size:
+            return None
+        digest = hashlib.sha256()
+        while chunk := source.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_dir(directory: Path) -> None:

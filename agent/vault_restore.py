@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from agent.errors import VaultError
 from agent.textsafe import safe_path
-from agent.vault_crypto import fsync_dir
+from agent.vault_crypto import fsync_dir, sha256_file
 from agent.vault_journal import OpenOperation, crash_point
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ NAME_MAX_BYTES = 255  # longest file name on common filesystems (ext4; NTFS coun
 MAX_RESTORE_CLASHES = 999  # "name (restored 999).jpg" is the last name tried
 RESTORE_TEMP_PREFIX = ".photogate-restore-"
 RESTORE_MARK_REASON = "restored from the Photogate quarantine"
-HASH_READ_BYTES = 1024 * 1024  # read size when hashing a placed file during recovery
 
 
 def restore_item(vault: Vault, item: QuarantineItem, to: Path | None) -> Path:
@@ -47,7 +46,7 @@ def restore_item(vault: Vault, item: QuarantineItem, to: Path | None) -> Path:
     placed: Path | None = None
     try:
         _write_verified(vault, item, temp)
-        mtime_ns = round(item.mtime * 1e9)
+        mtime_ns = item.mtime_ns or round(item.mtime * 1e9)
         os.utime(temp, ns=(mtime_ns, mtime_ns))
         vault._marker.mark(temp, reason=RESTORE_MARK_REASON)  # survives the link: same inode
         crash_point("temp-written")
@@ -154,16 +153,7 @@ def _is_placed(temp: Path, final: Path, sha256: str) -> bool:
         return False
     if os.path.lexists(temp) and not temp.samefile(final):
         return False
-    return _sha256_file(final) == sha256
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
-    with open(fd, "rb") as source:
-        while chunk := source.read(HASH_READ_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(final) == sha256
 
 
 def _b64(path: Path) -> str:

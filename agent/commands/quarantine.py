@@ -1,18 +1,163 @@
-"""`photogate quarantine` (placeholder until its owner lands the real command)."""
+"""`photogate quarantine list|show|restore|delete|purge`: the vault from the command line.
+
+This is IT's tool: restore is always allowed here (whether staff may restore from the
+review window is the UI's policy, `ui.allow_restore`). Names are printed through
+`safe_text`, so a file name cannot forge terminal output. `--json` prints JSON lines, one
+object per item, like `photogate scan --json`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from agent import paths
+from agent.errors import EXIT_OK
+from agent.schema import Policy
+from agent.textsafe import safe_path, safe_text
+from agent.vault import QuarantineItem, Vault
+
+SHORT_ID_CHARS = 12  # ids shown in the list; any unique prefix of 6+ characters is accepted
+LIST_PATH_MAX_CHARS = 80  # long paths are cut in the middle in the human-readable list
 
 
 def register(subparsers: Any) -> None:
-    """Add the `quarantine` subcommand."""
-    parser = subparsers.add_parser("quarantine", help="(not available in this build yet)")
-    parser.set_defaults(handler=_handle)
+    """Add the `quarantine` subcommand and its actions."""
+    parser = subparsers.add_parser(
+        "quarantine",
+        help="list, show, restore, delete or purge quarantined files",
+        description="Manage the files Photogate moved into its vault.",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="machine policy file (default: per OS)"
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="list quarantined files")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(handler=_list)
+
+    show = actions.add_parser("show", help="show one item's record")
+    show.add_argument("id", help="item id (or a unique prefix of 6+ characters)")
+    show.add_argument("--json", action="store_true", help="print the record as JSON")
+    show.set_defaults(handler=_show)
+
+    restore = actions.add_parser("restore", help="put a file back (never overwrites)")
+    restore.add_argument("id", help="item id (or a unique prefix of 6+ characters)")
+    restore.add_argument("--to", type=Path, metavar="PATH", help="folder or file path")
+    restore.set_defaults(handler=_restore)
+
+    delete = actions.add_parser("delete", help="delete a quarantined file for good")
+    delete.add_argument("id", help="item id (or a unique prefix of 6+ characters)")
+    delete.set_defaults(handler=_delete)
+
+    purge = actions.add_parser("purge", help="delete items older than the retention period")
+    purge.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="age in days (default: the policy's vault.retention_days)",
+    )
+    purge.set_defaults(handler=_purge)
 
 
-def _handle(args: argparse.Namespace) -> int:
-    print("photogate: 'quarantine' is not available in this build yet", file=sys.stderr)
-    return 2
+def _policy(args: argparse.Namespace) -> Policy:
+    """The effective policy (machine file, registry, user preferences), as the agent loads it."""
+    from agent.config import load_policy
+    from agent.registry_policy import default_registry_source
+
+    machine_file = args.config if args.config is not None else paths.machine_config_path()
+    loaded = load_policy(machine_file, paths.user_config_path(), default_registry_source())
+    return loaded.policy
+
+
+def _open_vault(policy: Policy) -> Vault:
+    return Vault(paths.vault_dir(policy.vault.path))
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, ensure_ascii=True, sort_keys=True))
+
+
+def _warn_damaged(vault: Vault) -> None:
+    for _item_id, problem in vault.damaged():
+        print(f"photogate: warning: {problem}", file=sys.stderr)
+
+
+def _list(args: argparse.Namespace) -> int:
+    vault = _open_vault(_policy(args))
+    items = vault.items()
+    if args.json:
+        for item in items:
+            _print_json(item.to_json())
+    elif not items:
+        print("The quarantine is empty.")
+    else:
+        print(f"{'ID':<{SHORT_ID_CHARS}}  {'QUARANTINED (UTC)':<20}  {'SIZE':>10}  FILE")
+        for item in items:
+            when = item.to_json()["quarantined_at"][:19].replace("T", " ")
+            where = safe_text(item.original_path, LIST_PATH_MAX_CHARS)
+            print(f"{item.id[:SHORT_ID_CHARS]}  {when:<20}  {item.size:>10}  {where}")
+    _warn_damaged(vault)
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    vault = _open_vault(_policy(args))
+    item = vault.get(vault.resolve(args.id))
+    if args.json:
+        _print_json(item.to_json())
+    else:
+        print(_describe(item))
+    return EXIT_OK
+
+
+def _describe(item: QuarantineItem) -> str:
+    data = item.to_json()
+    lines = [
+        f"id:             {item.id}",
+        f"original path:  {safe_path(item.original_path)}",
+        f"size:           {item.size} bytes",
+        f"sha256:         {item.sha256}",
+        f"type:           {safe_text(item.detected_type)}",
+        f"quarantined at: {data['quarantined_at']}",
+        f"modified at:    {data['mtime']}",
+        f"user:           {safe_text(item.user)}",
+        f"policy:         {safe_text(item.policy_version)}",
+        "findings:" if item.findings else "findings:       none",
+    ]
+    for finding in item.findings:
+        lines.append(
+            f"  [{finding.severity.label}] {safe_text(finding.code)}: {safe_text(finding.message)}"
+        )
+    return "\n".join(lines)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    vault = _open_vault(_policy(args))
+    item_id = vault.resolve(args.id)
+    restored = vault.restore(item_id, args.to)
+    print(f"Restored {item_id} to {safe_path(restored)}")
+    return EXIT_OK
+
+
+def _delete(args: argparse.Namespace) -> int:
+    vault = _open_vault(_policy(args))
+    item_id = vault.resolve(args.id)
+    vault.delete(item_id)
+    print(f"Deleted {item_id}")
+    return EXIT_OK
+
+
+def _purge(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    days = args.older_than if args.older_than is not None else policy.vault.retention_days
+    vault = _open_vault(policy)
+    purged = vault.purge(days)
+    print(f"Purged {len(purged)} item(s) quarantined more than {days:g} days ago")
+    for item_id in purged:
+        print(f"  {item_id}")
+    return EXIT_OK
