@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "expand_path",
     "fingerprint",
     "load_policy",
+    "shipped_config_text",
 ]
 
 BUILT_IN = "built-in"
@@ -58,6 +60,11 @@ def fingerprint(policy: Policy) -> str:
     """Short SHA-256 of the effective policy's canonical JSON form."""
     canonical = json.dumps(ck.to_flat(policy), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:FINGERPRINT_HEX_CHARS]
+
+
+def shipped_config_text() -> str:
+    """The shipped, commented default policy (package data; installers copy it for IT)."""
+    return resources.files("agent").joinpath("default_config.toml").read_text(encoding="utf-8")
 
 
 def _machine_layer(path: Path) -> Layer | None:

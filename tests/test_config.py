@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent import config_keys as ck
-from agent.config import PolicyKeeper, check_file, load_policy
+from agent.config import PolicyKeeper, check_file, load_policy, shipped_config_text
 from agent.config_validate import LineIndex, expand_path
 from agent.errors import ConfigError
 from agent.registry_policy import FileRegistryPolicySource, coerce_value, flatten_registry_tree
@@ -47,6 +47,7 @@ def test_shipped_config_validates_and_equals_built_in_defaults() -> None:
 def test_package_copy_of_default_config_is_identical() -> None:
     packaged = REPO / "agent" / "default_config.toml"
     assert packaged.read_bytes() == (REPO / "config.toml").read_bytes()
+    assert shipped_config_text() == (REPO / "config.toml").read_text("utf-8")
 
 
 def test_every_key_appears_in_the_shipped_config() -> None:
