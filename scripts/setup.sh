@@ -22,9 +22,6 @@ missing=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
 if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg libmagic1
-  if [ "$want_gui" = 1 ]; then
-    for p in xvfb stalonetray xdotool x11-utils imagemagick; do need_pkg "$p"; done
-  fi
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     if [ "$(id -u)" != 0 ]; then
@@ -36,6 +33,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
     "${sudo_cmd[@]}" apt-get update -qq >/dev/null || true
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+
+# The GUI tests' tools (Xvfb, a tray manager, xdotool) have their own script.
+if [ "$want_gui" = 1 ]; then
+  "$repo/scripts/gui-deps.sh"
 fi
 
 # --- Python environment ---------------------------------------------------------------
