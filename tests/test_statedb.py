@@ -1,0 +1,109 @@
+"""The state database: one verdict per version, byte-exact paths, bounded, shared (WAL)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from agent.statedb import DEFERRED_ACTION, FileVersion, StateDB
+
+
+def version(size: int = 10, mtime_ns: int = 1_000, inode: int = 7) -> FileVersion:
+    return FileVersion(size=size, mtime_ns=mtime_ns, inode=inode)
+
+
+def test_a_recorded_version_is_current_and_a_changed_one_is_not(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db") as db:
+        db.record("/w/a.jpg", version(), verdict="clean", action="log", sha256="ab" * 32)
+        assert db.is_current("/w/a.jpg", version())
+        assert not db.is_current("/w/a.jpg", version(size=11))
+        assert not db.is_current("/w/a.jpg", version(mtime_ns=2_000))
+        assert not db.is_current("/w/a.jpg", version(inode=8))  # renamed over: new inode
+        assert not db.is_current("/w/b.jpg", version())
+
+
+def test_version_of_a_real_file_ignores_xattr_writes(tmp_path: Path) -> None:
+    target = tmp_path / "a.jpg"
+    target.write_bytes(b"12345")
+    before = FileVersion.of(os.lstat(target))
+    try:
+        os.setxattr(target, "user.photogate.verdict", b"suspicious")
+    except OSError:
+        target.chmod(0o644)  # no user xattrs here: a metadata-only change instead
+    assert FileVersion.of(os.lstat(target)) == before
+    target.write_bytes(b"123456")
+    assert FileVersion.of(os.lstat(target)) != before
+
+
+def test_deferred_records_are_not_final(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db") as db:
+        db.record("/w/a.jpg", version(), verdict="quarantine", action=DEFERRED_ACTION)
+        assert not db.is_current("/w/a.jpg", version())
+        assert db.counts().inspected == 0
+
+
+def test_invalid_utf8_and_hostile_paths_round_trip(tmp_path: Path) -> None:
+    names = [
+        os.fsdecode(b"/w/bad\xff\xfe.jpg"),
+        "/w/line\nbreak.jpg",
+        "/w/invoice_\u202egpj.exe",
+        "/w/" + "a" * 251 + ".jpg",
+    ]
+    with StateDB(tmp_path / "s.db") as db:
+        for index, name in enumerate(names):
+            db.record(name, version(inode=index), verdict="flag", action="flag")
+        for index, name in enumerate(names):
+            record = db.lookup(name)
+            assert record is not None and record.path == name
+            assert os.fsencode(record.path) == os.fsencode(name)
+            assert db.is_current(name, version(inode=index))
+        assert {r.path for r in db.list_flagged()} == set(names)
+
+
+def test_counts_and_review_reset(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db") as db:
+        db.record("/w/1", version(), verdict="clean", action="log")
+        db.record("/w/2", version(), verdict="quarantine", action="quarantine", item_id="i1")
+        db.record("/w/3", version(), verdict="flag", action="flag")
+        counts = db.counts()
+        assert (counts.inspected, counts.quarantined, counts.flagged) == (3, 1, 1)
+        assert counts.unreviewed == 2
+        db.reset_unreviewed()
+        assert db.counts().unreviewed == 0
+        assert db.counts().inspected == 3
+        assert [r.path for r in db.list_flagged()] == ["/w/3"]
+        assert db.lookup("/w/2").item_id == "i1"
+
+
+def test_rows_are_bounded_but_flagged_rows_and_totals_stay(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db", max_rows=50) as db:
+        db.record("/w/flagged", version(), verdict="flag", action="flag", when=0.0)
+        for index in range(1_100):  # crosses one prune check (every 1,000 writes)
+            db.record(f"/w/{index}", version(), verdict="clean", action="log", when=1.0 + index)
+        assert db.row_count() == 50 + 101  # pruned to 50 at write 1,000, then 101 more
+        assert db.lookup("/w/flagged") is not None
+        assert db.lookup("/w/1099") is not None
+        assert db.lookup("/w/0") is None
+        assert db.counts().inspected == 1_101
+
+
+def test_wal_mode_and_a_second_reader_process_view(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with StateDB(path) as writer:
+        writer.record("/w/a", version(), verdict="flag", action="flag")
+        mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+        with StateDB(path, readonly=True) as reader:
+            assert [r.path for r in reader.list_flagged()] == ["/w/a"]
+            writer.record("/w/b", version(), verdict="flag", action="flag")
+            assert {r.path for r in reader.list_flagged()} == {"/w/a", "/w/b"}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_forget(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db") as db:
+        db.record("/w/a", version(), verdict="flag", action="flag")
+        db.forget("/w/a")
+        assert db.lookup("/w/a") is None
+        assert db.list_flagged() == []
