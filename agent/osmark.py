@@ -195,7 +195,10 @@ class XattrStore(Protocol):
 
 
 class MacXattrTool:
-    """macOS: runs /usr/bin/xattr (`-w` to write, `-p` to print)."""
+    """macOS: runs /usr/bin/xattr (`-w` to write, `-p` to print); `tool` is for tests."""
+
+    def __init__(self, tool: str = MAC_XATTR_TOOL) -> None:
+        self._tool = tool
 
     def write(self, path: Path, name: str, value: str) -> None:
         """`xattr -w NAME VALUE PATH`."""
@@ -208,7 +211,7 @@ class MacXattrTool:
     def _run(self, *args: str) -> str:
         try:
             done = subprocess.run(
-                [MAC_XATTR_TOOL, *args],
+                [self._tool, *args],
                 capture_output=True,
                 timeout=MAC_XATTR_TIMEOUT_SECONDS,
                 check=False,
