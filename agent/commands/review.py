@@ -1,18 +1,116 @@
-"""`photogate review` (placeholder until its owner lands the real command)."""
+"""`photogate review` (the review window) and `photogate sanitize FILE` (a safe copy).
+
+`review` opens the window in this process; the tray starts it as a subprocess so the
+window never shares a process with the tray icon (macOS forbids both on one main loop).
+`review --scan-file` is the tray's "Scan a file…": a file chooser and the verdict.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
+
+from agent import paths
+from agent.errors import EXIT_ERROR, EXIT_OK, UsageError
+from agent.textsafe import safe_path
 
 
 def register(subparsers: Any) -> None:
-    """Add the `review` subcommand."""
-    parser = subparsers.add_parser("review", help="(not available in this build yet)")
-    parser.set_defaults(handler=_handle)
+    """Add the `review` and `sanitize` subcommands."""
+    review = subparsers.add_parser(
+        "review",
+        help="open the window listing quarantined and flagged files",
+        description="Open the review window: what was caught, why, and what you may do.",
+    )
+    review.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="machine policy file to read instead of the installed one",
+    )
+    review.add_argument(
+        "--scan-file", action="store_true", help="choose a file and check it now (no window list)"
+    )
+    review.set_defaults(handler=_handle_review)
+
+    sanitize = subparsers.add_parser(
+        "sanitize",
+        help="save a safe copy of a picture: only its pixels, nothing hidden",
+        description="Decode FILE in a limited subprocess and write a fresh PNG (or JPEG when "
+        "--out ends in .jpg) with only its pixels. Exit 0 on success, 2 when no copy "
+        "could be made.",
+    )
+    sanitize.add_argument("file", type=Path, metavar="FILE")
+    sanitize.add_argument(
+        "--out", type=Path, metavar="PATH", help="where to write (default: beside FILE)"
+    )
+    sanitize.set_defaults(handler=_handle_sanitize)
 
 
-def _handle(args: argparse.Namespace) -> int:
-    print("photogate: 'review' is not available in this build yet", file=sys.stderr)
-    return 2
+def _load_policy(machine_file: Path | None) -> Any:
+    from agent.config import load_policy
+
+    loaded = load_policy(machine_file or paths.machine_config_path(), paths.user_config_path())
+    return loaded.policy
+
+
+def _handle_review(args: argparse.Namespace) -> int:
+    if args.scan_file:
+        from agent.review import run_scan_dialog
+
+        return run_scan_dialog(_scan_verdict)
+    from agent.review import run_review_window
+    from agent.review_model import Permissions
+    from agent.statedb import StateDB
+    from agent.vault import Vault
+
+    policy = _load_policy(args.policy)
+    vault = Vault(paths.vault_dir(policy.vault.path))
+    db_path = paths.state_db_path()
+    statedb = StateDB(db_path, readonly=True) if db_path.exists() else None
+    try:
+        return run_review_window(
+            vault, statedb, Permissions.from_ui(policy.ui), paths.runtime_dir()
+        )
+    finally:
+        if statedb is not None:
+            statedb.close()
+
+
+def _scan_verdict(path: Path) -> tuple[str, str]:
+    """(headline, reason) for "Scan a file…", in plain words."""
+    from agent.inspect.engine import inspect_path
+    from agent.model import Verdict
+    from agent.plain_reasons import plain_summary
+    from agent.textsafe import safe_name
+
+    report = inspect_path(str(path))
+    name = safe_name(path, 80)
+    if report.verdict is Verdict.CLEAN:
+        return f"{name} looks safe.", "Photogate found nothing dangerous in it."
+    headline = (
+        f"{name} is dangerous: do not open it."
+        if report.verdict is Verdict.QUARANTINE
+        else f"{name} looks suspicious: ask IT before opening it."
+    )
+    return headline, plain_summary(report.findings, report.type, path.name)
+
+
+def _handle_sanitize(args: argparse.Namespace) -> int:
+    from agent.sanitize import SanitizeError, sanitize_file, sanitized_name, unique_destination
+
+    source: Path = args.file
+    if not source.is_file():
+        raise UsageError(f"{safe_path(str(source))} is not a file")
+    dest: Path = args.out or unique_destination(source.parent, sanitized_name(source.name))
+    if dest.is_dir():
+        dest = unique_destination(dest, sanitized_name(source.name))
+    try:
+        result = sanitize_file(source, dest)
+    except SanitizeError as error:
+        print(f"photogate: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{safe_path(str(result.path))} ({result.width}x{result.height} {result.format})")
+    return EXIT_OK

@@ -1,0 +1,135 @@
+"""Helpers for the GUI tests: a private Xvfb display, a tray manager, xdotool, screenshots.
+
+The tests start everything themselves and FAIL (never skip) when a tool is missing:
+run scripts/gui-deps.sh to install them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from PIL import ImageGrab
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SCREEN = "1280x800x24"
+START_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.1
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; fails the test with the fix when it is not installed."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: run scripts/gui-deps.sh (Debian) first")
+    return found
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `check` until true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(POLL_SECONDS)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def xvfb() -> Iterator[str]:
+    """Start Xvfb on a free display (it picks one and tells us); yields ":N"."""
+    binary = require_tool("Xvfb")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        [binary, "-displayfd", str(write_fd), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        number = b""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            chunk = os.read(read_fd, 16)
+            if not chunk:
+                break
+            number += chunk
+        if not number.strip().isdigit():
+            pytest.fail("Xvfb did not start (no display number reported)")
+        yield f":{number.strip().decode()}"
+    finally:
+        os.close(read_fd)
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def gui_env(display: str, **extra: str) -> dict[str, str]:
+    """The environment for a process on `display` (no session bus, no real home)."""
+    env = dict(os.environ)
+    env.pop("WAYLAND_DISPLAY", None)
+    env["DISPLAY"] = display
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra)
+    return env
+
+
+def xdotool(display: str, *args: str) -> str:
+    """Run xdotool on `display`; returns its output (fails the test on error)."""
+    binary = require_tool("xdotool")
+    done = subprocess.run(
+        [binary, *args], env=gui_env(display), capture_output=True, text=True, timeout=20
+    )
+    if done.returncode != 0 and args[0] != "search":
+        pytest.fail(f"xdotool {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def find_windows(display: str, name: str) -> list[str]:
+    """Ids of visible windows whose title matches `name` (a regex)."""
+    out = xdotool(display, "search", "--onlyvisible", "--name", name)
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def wait_for_window(display: str, name: str, timeout: float = START_TIMEOUT_SECONDS) -> str:
+    """The id of the first visible window titled `name`, waiting for it to appear."""
+    found: list[str] = []
+
+    def appeared() -> bool:
+        found[:] = find_windows(display, name)
+        return bool(found)
+
+    wait_until(appeared, timeout, f"a window named {name!r}")
+    return found[0]
+
+
+def wait_for_window_gone(display: str, name: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    """Wait until no visible window is titled `name`."""
+    wait_until(lambda: not find_windows(display, name), timeout, f"{name!r} to close")
+
+
+def press(display: str, window: str, *keys: str) -> None:
+    """Focus `window` and press `keys` one after the other, like a person would."""
+    xdotool(display, "windowfocus", "--sync", window)
+    for key in keys:
+        xdotool(display, "key", "--clearmodifiers", key)
+        time.sleep(0.15)  # let Tk process each key before the next
+
+
+def screenshot(display: str, name: str) -> Path:
+    """Save the whole screen as test-artifacts/<name>.png; returns its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    ImageGrab.grab(xdisplay=display).save(path)
+    return path
