@@ -155,10 +155,15 @@ def _inspect_path(path: str, name: str, limits: Limits) -> Report:
         if error.errno == errno.ELOOP:
             return _not_inspected(path, name, "symlink", "it is a symbolic link")
         return _report(path, "unknown", 0, [*_safe_name_findings(name), _read_error(error)])
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return _not_inspected(path, name, "special", "it is not a regular file")
+    except OSError as error:
+        os.close(fd)
+        return _report(path, "unknown", 0, [*_safe_name_findings(name), _read_error(error)])
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return _not_inspected(path, name, "special", "it is not a regular file")
+    with os.fdopen(fd, "rb", buffering=0) as handle:
         size = info.st_size
         if size > limits.max_file_bytes:
             head = Reader.from_bytes(os.pread(fd, HEAD_BYTES, 0))
