@@ -38,20 +38,14 @@ Journal steps: restore-intent -> placing -> restored -> done.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import getpass
 import hashlib
 import os
 import re
 import secrets
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from agent.errors import VaultError
 from agent.model import Finding
@@ -59,7 +53,11 @@ from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
 from agent.vault_crypto import fsync_dir, load_or_create_key, sha256_file
 from agent.vault_journal import Journal, OpenOperation, VaultLock, crash_point
+from agent.vault_origin import OriginFile
+from agent.vault_record import QuarantineItem, b64_path, current_user, path_from_b64
 from agent.vault_restore import recover_restore, restore_item
+
+__all__ = ["CONTENT_SUFFIX", "QuarantineItem", "Vault", "VaultError"]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -73,104 +71,6 @@ SECONDS_PER_DAY = 86400.0
 
 _ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
 _O_BINARY = getattr(os, "O_BINARY", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the open
-_DIR_FD_OK = os.open in os.supports_dir_fd and os.unlink in os.supports_dir_fd
-
-
-@dataclass(frozen=True)
-class QuarantineItem:
-    """One quarantined file's record (what `photogate quarantine show` prints)."""
-
-    id: str
-    original_path: str  # absolute; undecodable bytes kept as surrogate escapes (os.fsdecode)
-    name: str
-    size: int
-    sha256: str
-    quarantined_at: float  # epoch seconds
-    mtime: float  # the original file's mtime, put back on restore
-    findings: tuple[Finding, ...]
-    policy_version: str
-    user: str
-    detected_type: str
-    mtime_ns: int = 0  # the same mtime to the nanosecond (a float loses the last digits)
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON shape (one line of `photogate quarantine list --json`).
-
-        `original_path` may contain lone surrogates (undecodable bytes) which JSON escapes
-        as `\\udcXX`; `original_path_b64` is the exact bytes for tools that need them.
-        """
-        return {
-            "id": self.id,
-            "original_path": self.original_path,
-            "original_path_b64": _b64_path(self.original_path),
-            "name": self.name,
-            "size": self.size,
-            "sha256": self.sha256,
-            "quarantined_at": _iso_utc(self.quarantined_at),
-            "mtime": _iso_utc(self.mtime),
-            "findings": [f.to_json() for f in self.findings],
-            "policy_version": self.policy_version,
-            "user": self.user,
-            "detected_type": self.detected_type,
-        }
-
-    def _record_fields(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "original_path_b64": _b64_path(self.original_path),
-            "original_path": self.original_path,
-            "size": self.size,
-            "sha256": self.sha256,
-            "quarantined_at": self.quarantined_at,
-            "mtime": self.mtime,
-            "mtime_ns": self.mtime_ns,
-            "findings": [f.to_json() for f in self.findings],
-            "policy_version": self.policy_version,
-            "user": self.user,
-            "detected_type": self.detected_type,
-        }
-
-    @classmethod
-    def _from_fields(cls, item_id: str, fields: dict[str, Any]) -> QuarantineItem:
-        try:
-            original_path = _path_from_b64(str(fields["original_path_b64"]))
-            return cls(
-                id=item_id,
-                original_path=original_path,
-                name=Path(original_path).name,
-                size=int(fields["size"]),
-                sha256=str(fields["sha256"]),
-                quarantined_at=float(fields["quarantined_at"]),
-                mtime=float(fields["mtime"]),
-                findings=tuple(Finding.from_json(f) for f in fields["findings"]),
-                policy_version=str(fields["policy_version"]),
-                user=str(fields["user"]),
-                detected_type=str(fields["detected_type"]),
-                mtime_ns=int(fields.get("mtime_ns", 0)),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
-
-
-def _b64_path(path: str | os.PathLike[str]) -> str:
-    return base64.b64encode(os.fsencode(path)).decode("ascii")
-
-
-def _path_from_b64(text: str) -> str:
-    return os.fsdecode(base64.b64decode(text.encode("ascii"), validate=True))
-
-
-def _iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):
-        return "unknown"
 
 
 class Vault:
@@ -229,7 +129,7 @@ class Vault:
         except FileNotFoundError:
             raise VaultError(f"no quarantined item with id {safe_text(item_id)}") from None
         fields = self._keys.open_record(item_id, untrusted_bytes)
-        return QuarantineItem._from_fields(item_id, fields)
+        return QuarantineItem.from_record_fields(item_id, fields)
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id for an id or a unique prefix of at least MIN_ID_PREFIX_CHARS."""
@@ -279,14 +179,14 @@ class Vault:
         removed from its folder.
         """
         original_path = Path(path).absolute()  # never resolve(): that would follow links
-        with self._exclusive(), _OriginFile(original_path) as origin:
+        with self._exclusive(), OriginFile(original_path) as origin:
             return self._quarantine_locked(
                 origin, tuple(findings), detected_type, policy_version, expected_sha256
             )
 
     def _quarantine_locked(
         self,
-        origin: _OriginFile,
+        origin: OriginFile,
         findings: tuple[Finding, ...],
         detected_type: str,
         policy_version: str,
@@ -296,7 +196,7 @@ class Vault:
         item_id = secrets.token_hex(ID_BYTES)
         txn = secrets.token_hex(8)
         self._journal.append(
-            txn, "quarantine", "intent", id=item_id, path_b64=_b64_path(origin.path),
+            txn, "quarantine", "intent", id=item_id, path_b64=b64_path(origin.path),
             dev=before.st_dev, ino=before.st_ino, size=before.st_size,
             mtime_ns=before.st_mtime_ns,
         )  # fmt: skip
@@ -311,7 +211,7 @@ class Vault:
                 id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
                 size=size, sha256=sha256, quarantined_at=self._clock(),
                 mtime=before.st_mtime_ns / 1e9, findings=findings,
-                policy_version=policy_version, user=_current_user(),
+                policy_version=policy_version, user=current_user(),
                 detected_type=detected_type, mtime_ns=before.st_mtime_ns,
             )  # fmt: skip
             self._place_item(item, temp_content)
@@ -332,7 +232,7 @@ class Vault:
         self._journal.append(txn, "quarantine", "done", id=item_id)
         return item
 
-    def _encrypt_from(self, origin: _OriginFile, item_id: str, temp: Path) -> tuple[int, str]:
+    def _encrypt_from(self, origin: OriginFile, item_id: str, temp: Path) -> tuple[int, str]:
         """Encrypt the open source into `temp`; the file must not change while it is read."""
         before = origin.stat_open
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
@@ -356,7 +256,7 @@ class Vault:
         temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
         with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
-            sink.write(self._keys.sign_record(item._record_fields()))
+            sink.write(self._keys.sign_record(item.record_fields()))
             sink.flush()
             os.fsync(sink.fileno())
         temp_content.rename(self._content_path(item.id))
@@ -467,7 +367,7 @@ class Vault:
             self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
             return
         if "original-removed" not in operation.steps:
-            path = Path(_path_from_b64(str(fields["path_b64"])))
+            path = Path(path_from_b64(str(fields["path_b64"])))
             # Roll forward only when the path still holds exactly the bytes we stored. Inode
             # numbers are reused at once after an unlink, so they cannot tell our file from
             # a new one; content can. A different file there is left alone (it is another
@@ -484,89 +384,3 @@ class Vault:
                 fsync_dir(path.parent)
             self._journal.append(operation.txn, "quarantine", "original-removed", id=item_id)
         self._journal.append(operation.txn, "quarantine", "done", id=item_id)
-
-
-class _OriginFile:
-    """The file being quarantined, opened once without following links.
-
-    Its folder is opened too (where the OS allows), so the final check and unlink act on
-    the same folder even if a path component is swapped for a link meanwhile.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._folder = path.parent
-        self._name = path.name
-        self._dir_fd: int | None = None
-        self._fd: int | None = None
-
-    def __enter__(self) -> _OriginFile:
-        try:
-            first = os.lstat(self.path)
-        except FileNotFoundError:
-            raise VaultError(f"{safe_path(self.path)} does not exist") from None
-        if stat.S_ISLNK(first.st_mode) or _is_reparse_point(first):
-            raise VaultError(f"{safe_path(self.path)} is a link; links are never followed")
-        if not stat.S_ISREG(first.st_mode):
-            raise VaultError(f"{safe_path(self.path)} is not a regular file")
-        flags = os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY
-        try:
-            if _DIR_FD_OK:
-                self._dir_fd = os.open(self._folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-                self._fd = os.open(self._name, flags, dir_fd=self._dir_fd)
-            else:
-                self._fd = os.open(self.path, flags)
-        except OSError as error:
-            self.__exit__()
-            raise VaultError(f"cannot open {safe_path(self.path)}: {error.strerror}") from None
-        self.stat_open = os.fstat(self._fd)
-        if not stat.S_ISREG(self.stat_open.st_mode):
-            self.__exit__()
-            raise VaultError(f"{safe_path(self.path)} is not a regular file")
-        self._reader = os.fdopen(self._fd, "rb", closefd=False)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        reader = getattr(self, "_reader", None)
-        if reader is not None:
-            reader.close()  # closefd=False: the descriptor is closed below
-        for fd in (self._fd, self._dir_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._fd = self._dir_fd = None
-
-    def reader(self) -> Any:
-        """A binary reader on the open file (positioned at its start)."""
-        return self._reader
-
-    def still_same(self) -> bool:
-        """True when the name still holds the file we read, unchanged (inode, size, mtime)."""
-        try:
-            now = (
-                os.stat(self._name, dir_fd=self._dir_fd, follow_symlinks=False)
-                if (self._dir_fd is not None)
-                else os.lstat(self.path)
-            )
-        except FileNotFoundError:
-            return False
-        was = self.stat_open
-        return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-            was.st_dev, was.st_ino, was.st_size, was.st_mtime_ns,
-        )  # fmt: skip
-
-    def unlink(self) -> None:
-        """Remove the name from its folder and make that durable."""
-        if self._dir_fd is not None:
-            os.unlink(self._name, dir_fd=self._dir_fd)
-            with contextlib.suppress(OSError):
-                os.fsync(self._dir_fd)
-        else:
-            self.path.unlink()
-            fsync_dir(self._folder)
-
-
-def _is_reparse_point(info: os.stat_result) -> bool:
-    """Windows junctions and other reparse points count as links."""
-    reparse_flag = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0)
-    return bool(getattr(info, "st_file_attributes", 0) & reparse_flag)

@@ -21,7 +21,8 @@ from agent.vault_crypto import fsync_dir, sha256_file
 from agent.vault_journal import OpenOperation, crash_point
 
 if TYPE_CHECKING:
-    from agent.vault import QuarantineItem, Vault
+    from agent.vault import Vault
+    from agent.vault_record import QuarantineItem
 
 # Errors meaning "this filesystem has no hard links" (FAT, exFAT, some network shares).
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}

@@ -1,0 +1,118 @@
+"""A quarantined file's record: what `photogate quarantine show` prints and the vault signs.
+
+Paths are kept losslessly: `original_path` is the OS's `str` (undecodable bytes as surrogate
+escapes, os.fsdecode), and records store the exact bytes as base64 next to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.errors import VaultError
+from agent.model import Finding
+
+
+@dataclass(frozen=True)
+class QuarantineItem:
+    """One quarantined file's record (what `photogate quarantine show` prints)."""
+
+    id: str
+    original_path: str  # absolute; undecodable bytes kept as surrogate escapes (os.fsdecode)
+    name: str
+    size: int
+    sha256: str
+    quarantined_at: float  # epoch seconds
+    mtime: float  # the original file's mtime, put back on restore
+    findings: tuple[Finding, ...]
+    policy_version: str
+    user: str
+    detected_type: str
+    mtime_ns: int = 0  # the same mtime to the nanosecond (a float loses the last digits)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape (one line of `photogate quarantine list --json`).
+
+        `original_path` may contain lone surrogates (undecodable bytes) which JSON escapes
+        as `\\udcXX`; `original_path_b64` is the exact bytes for tools that need them.
+        """
+        return {
+            "id": self.id,
+            "original_path": self.original_path,
+            "original_path_b64": b64_path(self.original_path),
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "quarantined_at": _iso_utc(self.quarantined_at),
+            "mtime": _iso_utc(self.mtime),
+            "findings": [f.to_json() for f in self.findings],
+            "policy_version": self.policy_version,
+            "user": self.user,
+            "detected_type": self.detected_type,
+        }
+
+    def record_fields(self) -> dict[str, Any]:
+        """The fields the vault signs and stores (exact path bytes and mtime included)."""
+        return {
+            "id": self.id,
+            "original_path_b64": b64_path(self.original_path),
+            "original_path": self.original_path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "quarantined_at": self.quarantined_at,
+            "mtime": self.mtime,
+            "mtime_ns": self.mtime_ns,
+            "findings": [f.to_json() for f in self.findings],
+            "policy_version": self.policy_version,
+            "user": self.user,
+            "detected_type": self.detected_type,
+        }
+
+    @classmethod
+    def from_record_fields(cls, item_id: str, fields: dict[str, Any]) -> QuarantineItem:
+        """The item from verified record fields; VaultError when a field is missing or bad."""
+        try:
+            original_path = path_from_b64(str(fields["original_path_b64"]))
+            return cls(
+                id=item_id,
+                original_path=original_path,
+                name=Path(original_path).name,
+                size=int(fields["size"]),
+                sha256=str(fields["sha256"]),
+                quarantined_at=float(fields["quarantined_at"]),
+                mtime=float(fields["mtime"]),
+                findings=tuple(Finding.from_json(f) for f in fields["findings"]),
+                policy_version=str(fields["policy_version"]),
+                user=str(fields["user"]),
+                detected_type=str(fields["detected_type"]),
+                mtime_ns=int(fields.get("mtime_ns", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
+
+
+def b64_path(path: str | os.PathLike[str]) -> str:
+    """The path's exact bytes (os.fsencode) as base64 text."""
+    return base64.b64encode(os.fsencode(path)).decode("ascii")
+
+
+def path_from_b64(text: str) -> str:
+    """Inverse of `b64_path`."""
+    return os.fsdecode(base64.b64decode(text.encode("ascii"), validate=True))
+
+
+def _iso_utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def current_user() -> str:
+    """The login name recorded with each item ("unknown" when the OS cannot say)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "unknown"
