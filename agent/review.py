@@ -44,10 +44,11 @@ from agent.sanitize import (
     sanitized_name,
     unique_destination,
 )
-from agent.textsafe import safe_path
+from agent.textsafe import safe_path, safe_text
 
 log = logging.getLogger(__name__)
 
+FOLDER_DISPLAY_CHARS = 32  # of the folder column; the full path is in Details
 POLL_INTERVAL_MS = 2000  # new items appear within this long while the window is open
 RESULT_CHECK_MS = 100  # how often the window looks for a finished background copy
 WINDOW_TITLE = "Photogate — caught files"
@@ -93,6 +94,7 @@ class ReviewWindow:
         self.clock = clock
         self._results: queue.Queue[Callable[[], None]] = queue.Queue()
         self._busy = False
+        self._message = ""
         # Tk item ids are plain counters: keys hold paths that Tcl may not carry intact.
         self._iid_of: dict[str, str] = {}
         self._key_of: dict[str, str] = {}
@@ -158,6 +160,8 @@ class ReviewWindow:
             "<Alt-s>": self.save_safe_copy,
             "<Alt-d>": self.show_details,
             "<Alt-e>": self.export,
+            "<Home>": lambda: self._select_edge(last=False),
+            "<End>": lambda: self._select_edge(last=True),
             "<Escape>": self.root.destroy,
             "<Control-w>": self.root.destroy,
         }
@@ -179,7 +183,8 @@ class ReviewWindow:
         return (
             row.name,
             when_text(row.when, self.clock()),
-            row.folder,
+            # Long folders keep their end ("…/Downloads"), where people recognise them.
+            safe_text(row.folder, FOLDER_DISPLAY_CHARS),
             row.reason,
             status_text(row),
         )
@@ -232,10 +237,21 @@ class ReviewWindow:
             allowed = can(action, row, self.permissions) and not self._busy
             button.state(["!disabled"] if allowed else ["disabled"])
 
-    def _show_count(self, message: str = "") -> None:
+    def _show_count(self, message: str | None = None) -> None:
+        """The status line: how many files are listed, and the last thing done."""
+        if message is not None:
+            self._message = message
         count = len(self.source.rows)
         listed = "No caught files." if count == 0 else f"{count} caught file{'s' * (count != 1)}."
-        self.status.configure(text=f"{listed} {message}".strip())
+        self.status.configure(text=f"{listed} {self._message}".strip())
+
+    def _select_edge(self, last: bool) -> None:
+        children = self.tree.get_children()
+        if children:
+            target = children[-1] if last else children[0]
+            self.tree.selection_set(target)
+            self.tree.focus(target)
+            self.tree.see(target)
 
     def _remove_row(self, row: ReviewRow) -> None:
         iid = self._iid_of.get(row.key, "")
