@@ -87,19 +87,23 @@ class Vault:
         self.root = Path(root)
         self._clock = clock
         self._marker = marker if marker is not None else default_marker()
-        for folder in (self.root, self.root / ITEMS_DIR, self.root / TMP_DIR):
-            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
         self._items = self.root / ITEMS_DIR
         self._tmp = self.root / TMP_DIR
-        self._keys = load_or_create_key(self.root)
         self._journal = Journal(self.root)
         self._lock = VaultLock(self.root)
-        # Another live process holding the lock is mid-operation: it is not ours to recover.
-        with self._lock.hold(blocking=False) as acquired:
-            if acquired:
-                self._recover()
+        try:
+            for folder in (self.root, self._items, self._tmp):
+                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
+            self._keys = load_or_create_key(self.root)
+            # A live process holding the lock is mid-operation: not ours to recover.
+            with self._lock.hold(blocking=False) as acquired:
+                if acquired:
+                    self._recover()
+        except OSError as error:
+            where = safe_path(self.root)
+            raise VaultError(f"cannot open the vault at {where}: {error.strerror}") from error
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ LOCK_FILE_NAME = "vault.lock"
 CRASH_ENV = "PHOTOGATE_VAULT_CRASH_AT"
 MAX_JOURNAL_LINE_BYTES = 64 * 1024  # one entry holds at most two paths; longer is damage
 FILE_MODE = 0o600
+_REDERIVABLE_STEPS = frozenset({"done", "aborted", "original-removed"})
 
 
 def crash_point(name: str) -> None:
@@ -63,14 +64,19 @@ class Journal:
         self.path = root / JOURNAL_FILE_NAME
 
     def append(self, txn: str, op: str, step: str, **fields: Any) -> None:
-        """Write one step durably (write + fsync) before the caller acts on it."""
+        """Write one step durably (write + fsync) before the caller acts on it.
+
+        The closing steps (`done`, `aborted`, and `original-removed`, which recovery can
+        tell from the disk) skip the fsync: if one is lost, recovery re-derives it.
+        """
         entry = {"txn": txn, "op": op, "step": step, **fields}
         line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         fd = os.open(self.path, flags, FILE_MODE)
         try:
             os.write(fd, line)
-            os.fsync(fd)
+            if step not in _REDERIVABLE_STEPS:
+                os.fsync(fd)
         finally:
             os.close(fd)
         crash_point(step)

@@ -334,3 +334,10 @@ def test_threads_quarantine_concurrently_without_loss(tmp_path: Path) -> None:
     assert set(by_path) == set(files)
     for path, data in files.items():
         assert vault.read_content(by_path[path].id) == data
+
+
+def test_unusable_vault_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    with pytest.raises(VaultError, match="cannot open the vault at"):
+        Vault(blocker / "vault")
