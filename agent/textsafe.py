@@ -25,9 +25,7 @@ def _needs_escape(ch: str) -> bool:
     category = unicodedata.category(ch)
     # Cc control, Cf format (bidi, zero-width), Cs lone surrogate (undecodable bytes),
     # Co private use, Cn unassigned, Zl/Zp line/paragraph separators.
-    return category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} or (
-        "\ufe00" <= ch <= "\ufe0f"
-    )
+    return category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} or ("\ufe00" <= ch <= "\ufe0f")
 
 
 def _escape(ch: str) -> str:
