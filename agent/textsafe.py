@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from pathlib import Path
 
 # Format characters (Cf) cover bidi controls, zero-width characters, BOM and tags; the
 # rest are invisible or space look-alikes that hide the end of a name.
@@ -55,7 +56,7 @@ def safe_text(untrusted_text: str, max_length: int | None = None) -> str:
 
 def safe_name(path: str | os.PathLike[str], max_length: int | None = None) -> str:
     """`safe_text` of a path's last component (the file name people see)."""
-    name = os.path.basename(os.fspath(path)) or os.fspath(path)
+    name = Path(os.fspath(path)).name or os.fspath(path)
     return safe_text(name, max_length)
 
 

@@ -8,6 +8,7 @@ gigabytes (pages already searched are released with madvise).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import re
@@ -175,7 +176,5 @@ class Reader:
         aligned = start - start % page
         length = end - aligned
         if length > 0 and hasattr(mmap, "MADV_DONTNEED"):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # advisory only
                 self._data.madvise(mmap.MADV_DONTNEED, aligned, length)
-            except (OSError, ValueError):
-                pass  # advisory only
