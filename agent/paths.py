@@ -47,9 +47,8 @@ def user_config_path() -> Path:
 def machine_config_path() -> Path:
     """The machine policy file IT pushes, per OS (DESIGN.md section 4)."""
     if sys.platform == "win32":
-        base = os.environ.get(
-            "PROGRAMDATA", r"C:\ProgramData"
-        )  # env names are case-insensitive on Windows
+        # Environment variable names are case-insensitive on Windows.
+        base = os.environ.get("PROGRAMDATA", r"C:\ProgramData")
         return Path(base) / APP_NAME / "config.toml"
     if sys.platform == "darwin":
         return Path("/Library/Application Support") / APP_NAME / "config.toml"
