@@ -193,10 +193,12 @@ trap 'rm -rf "$staging"' EXIT
 package=$from
 if [ -d "$from" ]; then
     [ -f "$from/pyproject.toml" ] || die "$from has no pyproject.toml"
+    # Only what the build reads: the package and its metadata (not tests, not a live .venv).
     mkdir "$staging/src"
-    tar -C "$from" --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./dist \
-        --exclude='*.egg-info' --exclude=__pycache__ --exclude=./.mypy_cache \
-        --exclude=./.ruff_cache --exclude=./.pytest_cache -cf - . | tar -C "$staging/src" -xf -
+    for item in pyproject.toml setup.cfg setup.py README.md LICENSE MANIFEST.in agent; do
+        if [ -e "$from/$item" ]; then cp -R "$from/$item" "$staging/src/"; fi
+    done
+    find "$staging/src" -name __pycache__ -type d -prune -exec rm -rf {} +
     package=$staging/src
 fi
 
