@@ -22,6 +22,8 @@ missing=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
 if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg libmagic1
+  # shellcheck lints the installer scripts in the test suite.
+  [ "$want_dev" = 1 ] && need_pkg shellcheck
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     if [ "$(id -u)" != 0 ]; then

@@ -236,7 +236,7 @@ def test_system_install_policy_folder(tmp_path: Path) -> None:
 
 
 def test_shipped_policy_is_valid(user_install: Path, tmp_path: Path) -> None:
-    shipped = REPO_ROOT / "installer" / "config.toml"
+    shipped = REPO_ROOT / "config.toml"
     result = _run([user_install / ".local/bin/photogate", "config", "check", shipped])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok")

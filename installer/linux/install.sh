@@ -238,7 +238,7 @@ if [ "$mode" = system ]; then
     chmod 0755 "$etc_dir"
     if [ "$(id -u)" -eq 0 ]; then chown root:root "$etc_dir" "$app_dir"; fi
     if [ ! -e "$etc_dir/config.toml" ]; then
-        install -m 0644 "$script_dir/../config.toml" "$etc_dir/config.toml"
+        install -m 0644 "$script_dir/../../config.toml" "$etc_dir/config.toml"
         say "machine policy: $etc_dir/config.toml (edit it, then: photogate config check)"
     else
         say "machine policy: $etc_dir/config.toml already present, left unchanged"

@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root/Applications/Photogate" "$root/Library/LaunchAgents"
 cp -R "$onedir/." "$root/Applications/Photogate/"
-cp "$repo/installer/config.toml" "$root/Applications/Photogate/config.toml.default"
+cp "$repo/config.toml" "$root/Applications/Photogate/config.toml.default"
 cp "$here/com.photogate.agent.plist" "$root/Library/LaunchAgents/"
 chmod 0755 "$here/scripts/preinstall" "$here/scripts/postinstall"
 

@@ -36,7 +36,7 @@ VersionInfoVersion={#AppVersion}
 [Files]
 Source: "{#DistDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 ; The machine policy: shipped once, never overwritten (IT edits or replaces it), kept on uninstall.
-Source: "..\config.toml"; DestDir: "{commonappdata}\Photogate"; Flags: onlyifdoesntexist uninsneveruninstall
+Source: "..\..\config.toml"; DestDir: "{commonappdata}\Photogate"; Flags: onlyifdoesntexist uninsneveruninstall
 
 [Dirs]
 Name: "{commonappdata}\Photogate"; Flags: uninsneveruninstall
