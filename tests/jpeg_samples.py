@@ -8,6 +8,7 @@ assert exact offsets.
 from __future__ import annotations
 
 import io
+import json
 import random
 import struct
 import zipfile
@@ -27,6 +28,7 @@ def photo(
     seed: int = 1,
     progressive: bool = False,
     restart: bool = False,
+    make: str = "PhotogateCam",
 ) -> bytes:
     """A real JPEG made by Pillow from a seeded pixel pattern, with a small Exif segment."""
     rng = random.Random(seed)
@@ -39,7 +41,7 @@ def photo(
         ]
     )
     exif = Image.Exif()
-    exif[0x010F] = "PhotogateCam"
+    exif[0x010F] = make
     exif[0x0110] = "Model 1"
     options: dict[str, object] = {"quality": 85, "exif": exif, "progressive": progressive}
     if restart:
@@ -254,3 +256,106 @@ def insta360(payload_bytes: int = 200) -> bytes:
     payload = bytes(range(256))[:payload_bytes]
     size = payload_bytes + 72
     return payload + bytes(32) + struct.pack("<II", size, 3) + b"8db42d694ccc418790edff439fe026bf"
+
+
+# --- more vendor footers (layouts from ExifTool; see agent/inspect/jpeg_footers.py) --------
+
+CANON_VRD_SIGNATURE = b"CANON OPTIONAL DATA\x00"
+
+
+def canon_vrd(blocks: list[tuple[int, bytes]] | None = None) -> bytes:
+    """Canon DPP recipe: 0x1c header, blocks [type u32be][len u32be][data], 0x40 footer.
+
+    Header and footer start with the signature and hold the data size (CanonVRD.pm).
+    """
+    if blocks is None:
+        xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF/></x:xmpmeta>"
+        blocks = [(0xFFFF00F6, xmp), (0x00000001, bytes(range(40)))]
+    data = b"".join(struct.pack(">II", t, len(d)) + d for t, d in blocks)
+    header = CANON_VRD_SIGNATURE + struct.pack(">II", 0x00010000, len(data))
+    footer = CANON_VRD_SIGNATURE + struct.pack(">I", len(data)) + bytes(0x40 - 24)
+    return header + data + footer
+
+
+def mie_element(tag: bytes, value: bytes, format_code: int = 0x20) -> bytes:
+    """One MIE element with a short (< 253 bytes) value: ~ format taglen datalen tag value."""
+    return b"~" + bytes([format_code, len(tag), len(value)]) + tag + value
+
+
+def mie(elements: bytes | None = None, *, little_endian: bool = False, wide: bool = False) -> bytes:
+    """A file-level MIE group signed as a trailer ("zmie"), per the MIE 1.1 spec in MIE.pm.
+
+    `wide` writes the 8-byte group-length terminator instead of the 4-byte one.
+    """
+    if elements is None:
+        elements = mie_element(b"Comment", b"taken at reception")
+    order = 0x18 if little_endian else 0x10
+    e = "<" if little_endian else ">"
+    signature = b"~\x00\x04\x00zmie"
+    terminator_bytes = 14 if wide else 10
+    header_bytes = 12  # "~" order 04 FE "0MIE" + DataLength4
+    data_length = len(elements) + len(signature) + terminator_bytes
+    group_length = header_bytes + data_length
+    header = b"~" + bytes([order, 4, 0xFE]) + b"0MIE" + struct.pack(e + "I", data_length)
+    if wide:
+        terminator = b"~\x00\x00\x0a" + struct.pack(e + "Q", group_length) + bytes([order, 8])
+    else:
+        terminator = b"~\x00\x00\x06" + struct.pack(e + "I", group_length) + bytes([order, 4])
+    return header + elements + signature + terminator
+
+
+def nikon_app(xmp: bytes = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>") -> bytes:
+    """NikonApp (Nikon.pm ProcessNikonApp): 0x40-byte header holding "NIKON APP\\0",
+    records [id u32be][len u32be][data] (1 = XMP) ended by (0, 0), then
+    [trailer length u32be][6 zero bytes]["/NIKON APP"]. Header bytes past the magic are zero
+    (ExifTool does not read them)."""
+    header = b"NIKON APP\x00" + bytes(0x40 - 10)
+    records = struct.pack(">II", 1, len(xmp)) + xmp + struct.pack(">II", 0, 0)
+    length = len(header) + len(records) + 20
+    return header + records + struct.pack(">I", length) + bytes(6) + b"/NIKON APP"
+
+
+VIVO_FOOTER = b"\xff\xff\xff\xff\x1b*9HWfu\x84\x93\xa2\xb1"
+
+
+def vivo(hdr_image: bytes | None = None, body: bytes = b"") -> bytes:
+    """Vivo (Trailer.pm ProcessVivo): ["streamdata" JPEG "streaminfo"...] vivo{JSON}\\0 footer.
+
+    `body` is placed between the JSON and the footer (where a payload could be slipped in).
+    """
+    out = b""
+    if hdr_image is not None:
+        out += b"streamdata" + hdr_image + b"streaminfo" + struct.pack("<II", 1, len(hdr_image))
+    return out + b'vivo{"scene":"portrait","hdr":1}\x00' + body + VIVO_FOOTER
+
+
+def oneplus(blobs: list[tuple[str, bytes]] | None = None, *, extra_offset: int = 0) -> bytes:
+    """OnePlus (Trailer.pm ProcessOnePlus): [blobs][JSON index][NULs]["jxrs"][JSON len u32le].
+
+    Offsets count back from the JSON start; `extra_offset` makes the first item's offset lie
+    (reaching that many bytes further back).
+    """
+    if blobs is None:
+        blobs = [("watermark.device", b"\x01\x02\x03\x04\x05OnePlus 12\x00")]
+    entries = []
+    back = 0
+    for name, blob in reversed(blobs):
+        back += len(blob)
+        entries.append({"name": name, "offset": back, "length": len(blob)})
+    entries[-1]["offset"] = back + extra_offset
+    text = json.dumps(list(reversed(entries))).encode() + b"\x00\x00"
+    return b"".join(blob for _, blob in blobs) + text + b"jxrs" + struct.pack("<I", len(text) + 8)
+
+
+def qdio_block(audio_start: int, audio_end: int) -> bytes:
+    """Samsung QDIO block (Samsung.pm comment): "QDIO" 101 1 start end | len=20 | "QDIO"."""
+    data = b"QDIO" + struct.pack("<IIII", 101, 1, audio_start, audio_end)
+    return data + struct.pack("<I", len(data)) + b"QDIO"
+
+
+def samsung_sound_shot(audio: bytes, trailer_start: int) -> bytes:
+    """A "Sound & Shot" trailer placed at `trailer_start`: SEF audio record, QDIO, "BS"."""
+    name = b"SoundShot_Data"
+    sef = sef_trailer([(0x0100, name, audio)])
+    audio_start = trailer_start + 8 + len(name)
+    return sef + qdio_block(audio_start, audio_start + len(audio)) + b"BS"
