@@ -96,3 +96,14 @@ def test_random_compressed_data_has_no_strong_markers() -> None:
     reader = Reader.from_bytes(data)
     assert find_markers(reader, 0, reader.size, True, pixel_data=True) == []
     assert find_markers(reader, 0, reader.size, True) == []
+
+
+def test_first_non_zero() -> None:
+    size = payload.WINDOW_BYTES * 2 + 10
+    data = bytearray(size)
+    reader = Reader.from_bytes(bytes(data))
+    assert payload.first_non_zero(reader, 0, size) == -1
+    data[payload.WINDOW_BYTES + 5] = 1
+    reader = Reader.from_bytes(bytes(data))
+    assert payload.first_non_zero(reader, 3, size) == payload.WINDOW_BYTES + 5
+    assert payload.first_non_zero(reader, 0, payload.WINDOW_BYTES + 5) == -1
