@@ -151,7 +151,8 @@ def main() -> int:
 
     rss = peak_rss_mb([*scan, str(huge)])
     print(
-        f"huge:  {HUGE_FILE_BYTES / 1e9:.1f} GB file: peak RSS {rss:.0f} MB (target < {TARGET_PEAK_RSS_MB})"
+        f"huge:  {HUGE_FILE_BYTES / 1e9:.1f} GB file: peak RSS {rss:.0f} MB "
+        f"(target < {TARGET_PEAK_RSS_MB})"
     )
     started = time.perf_counter()
     subprocess.run([*scan, str(huge)], stdout=subprocess.DEVNULL, check=False)
