@@ -12,6 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,9 +92,13 @@ def test_browser_downloads_status_and_a_second_agent(tmp_path: Path) -> None:
         assert all(len(by_path[str(p)]) == 1 for p in wanted)  # placeholder got none
         assert not any(p.endswith((".part", ".crdownload")) for p in by_path)
 
-        status = photogate(home, "status", "--json")
-        assert status.returncode == 0, status.stderr
-        info = json.loads(status.stdout)
+        def counted() -> dict[str, Any] | None:
+            status = photogate(home, "status", "--json")
+            assert status.returncode == 0, status.stderr
+            info: dict[str, Any] = json.loads(status.stdout)
+            return info if (info.get("counts") or {}).get("inspected") == 5 else None
+
+        info = wait_for(counted, 10, "the status file to count the five files")
         assert info["running"] is True and info["pid"] == agent.process.pid
         assert info["policy"]["version"] == "e2e-1"
         assert {f["path"] for f in info["folders"] if f["watching"]} == {
@@ -195,8 +200,14 @@ def test_a_burst_of_5000_files_gets_exactly_one_verdict_each(tmp_path: Path) -> 
         assert duplicates == []
         quarantined = {p for p, events in by_path.items() if events[0]["action"] == "quarantine"}
         assert quarantined == expected_bad
-        info = json.loads(photogate(home, "status", "--json").stdout)
-        assert info["counts"]["inspected"] == BURST_FILES
+        wait_for(
+            lambda: (
+                json.loads(photogate(home, "status", "--json").stdout)["counts"]["inspected"]
+                == BURST_FILES
+            ),
+            10,
+            "the status file to count every file",
+        )
     finally:
         agent.stop()
 
@@ -224,8 +235,14 @@ def test_hostile_names_do_not_break_logs_database_or_restore(tmp_path: Path) -> 
                 handle.write(data)
             contents[raw] = data
         wait_for(lambda: not any(downloads.iterdir()), 20, "every hostile file quarantined")
-        status = photogate(home, "status", "--json")
-        assert json.loads(status.stdout)["counts"]["quarantined"] == len(HOSTILE_NAMES)
+        wait_for(
+            lambda: (
+                json.loads(photogate(home, "status", "--json").stdout)["counts"]["quarantined"]
+                == len(HOSTILE_NAMES)
+            ),
+            10,
+            "the status file to count every quarantine",
+        )
     finally:
         agent.stop()
     events = read_events(home)  # every line parses
