@@ -64,13 +64,26 @@ class Toolkit:
     marker: MarkerLike
 
 
+# Files below this size are read into memory for inspection rather than memory-mapped:
+# another program truncating a mapped file would kill the agent with SIGBUS.
+INSPECT_IN_MEMORY_BYTES = 256 * 1024 * 1024
+
+
+def _inspect_in_memory(path: str, limits: Limits) -> Report:
+    from agent.inspect.engine import inspect_path
+
+    return inspect_path(path, limits, copy_below_bytes=INSPECT_IN_MEMORY_BYTES)
+
+
 def default_toolkit(vault_root: Path) -> Toolkit:
     """The real engine, policy, vault and OS marker."""
-    from agent.inspect.engine import inspect_path
     from agent.osmark import default_marker
 
     return Toolkit(
-        inspect=inspect_path, decide=decide, vault=Vault(vault_root), marker=default_marker()
+        inspect=_inspect_in_memory,
+        decide=decide,
+        vault=Vault(vault_root),
+        marker=default_marker(),
     )
 
 
@@ -224,7 +237,9 @@ class Pipeline:
             return Outcome.GONE
         if after != version:
             return Outcome.SETTLE  # it changed while we read it: judge the final version
-        decision = self.toolkit.decide(report, policy, folder=str(root), sha256=sha256)
+        # The file's own folder, so that a folder rule for a subfolder of a watched root
+        # (e.g. ~/Downloads/scanner) applies; decide() matches rules by path prefix.
+        decision = self.toolkit.decide(report, policy, folder=str(Path(path).parent), sha256=sha256)
         intended = str(decision.action)
         name = os.path.split(path)[1]
         reason = first_reason_text(decision, report, name)

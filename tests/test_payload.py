@@ -8,6 +8,7 @@ import pytest
 from jpeg_samples import HTML, PHP, pe_executable, photo, zip_archive
 
 from agent.inspect import payload
+from agent.inspect.limits import WINDOW_BYTES
 from agent.inspect.payload import classify, find_markers, find_markers_in_bytes
 from agent.inspect.reader import Reader
 
@@ -99,11 +100,16 @@ def test_random_compressed_data_has_no_strong_markers() -> None:
 
 
 def test_first_non_zero() -> None:
-    size = payload.WINDOW_BYTES * 2 + 10
+    size = WINDOW_BYTES * 2 + 10
     data = bytearray(size)
     reader = Reader.from_bytes(bytes(data))
     assert payload.first_non_zero(reader, 0, size) == -1
-    data[payload.WINDOW_BYTES + 5] = 1
+    data[WINDOW_BYTES + 5] = 1
     reader = Reader.from_bytes(bytes(data))
-    assert payload.first_non_zero(reader, 3, size) == payload.WINDOW_BYTES + 5
-    assert payload.first_non_zero(reader, 0, payload.WINDOW_BYTES + 5) == -1
+    assert payload.first_non_zero(reader, 3, size) == WINDOW_BYTES + 5
+    assert payload.first_non_zero(reader, 0, WINDOW_BYTES + 5) == -1
+    # a chunk boundary: the non-zero byte is the first byte of the second 1 MiB chunk
+    data = bytearray(3 * 1024 * 1024)
+    data[1024 * 1024] = 7
+    assert Reader.from_bytes(bytes(data)).first_non_zero(0, len(data)) == 1024 * 1024
+    assert Reader.from_bytes(bytes(data)).first_non_zero(0, 1024 * 1024) == -1

@@ -100,8 +100,12 @@ def inspect_path(
     limits: Limits = Limits(),  # noqa: B008 - Limits is frozen, a shared default is safe
     *,
     display_name: str | None = None,
+    copy_below_bytes: int = 0,
 ) -> Report:
     """Inspect one file on disk. Never raises; unreadable files yield `scan.read_error`.
+
+    Files smaller than `copy_below_bytes` are read into memory rather than mapped (the
+    agent uses this so that a file truncated under it cannot crash it with SIGBUS).
 
     The file is opened read-only, without following a symbolic link (a link is reported
     as not inspected) and, where permitted, without updating its access time.
@@ -111,7 +115,7 @@ def inspect_path(
     path_text = os.fspath(path)
     name = display_name if display_name is not None else os.path.basename(path_text)  # noqa: PTH119
     try:
-        return _inspect_path(path_text, name, limits)
+        return _inspect_path(path_text, name, limits, copy_below_bytes)
     except Exception as error:  # last resort: the engine never raises
         findings = [*_safe_name_findings(name), _read_error(error)]
         return _report(path_text, "unknown", 0, findings)
@@ -146,7 +150,7 @@ def _open_readonly(path: str) -> int:
     return os.open(path, flags)
 
 
-def _inspect_path(path: str, name: str, limits: Limits) -> Report:
+def _inspect_path(path: str, name: str, limits: Limits, copy_below: int) -> Report:
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             return _not_inspected(path, name, "symlink", "it is a symbolic link")
@@ -170,7 +174,9 @@ def _inspect_path(path: str, name: str, limits: Limits) -> Report:
             return _inspect_header_only(path, name, head, size, limits)
         try:
             reader = Reader.open_file(
-                handle, deadline=time.monotonic() + limits.time_budget_seconds
+                handle,
+                deadline=time.monotonic() + limits.time_budget_seconds,
+                copy_below=copy_below,
             )
         except (OSError, ValueError) as error:
             return _report(path, "unknown", size, [*_safe_name_findings(name), _read_error(error)])

@@ -217,12 +217,9 @@ def _debug_blobs(reader: Reader, claims: _GapClaims, start: int, stop: int) -> i
     )
 
 
-_NON_ZERO = re.compile(rb"[^\x00]")
-
-
 def _zero_run(reader: Reader, claims: _GapClaims, start: int, stop: int) -> int | None:
     """A gap made only of zero bytes (buffer padding, alignment): nothing can hide in it."""
-    if reader.search(_NON_ZERO, start, stop) is not None:
+    if reader.first_non_zero(start, stop) >= 0:
         return None
     return stop if claims.add(start, stop, "zero padding", "zero padding") else None
 
@@ -234,7 +231,7 @@ def _preview(reader: Reader, claims: _GapClaims, start: int, stop: int) -> int |
     if at < 0:
         return None
     end = claims.add_embedded_jpeg(at, "embedded preview image", "embedded preview image")
-    if end is not None and at > start and reader.search(_NON_ZERO, start, at) is None:
+    if end is not None and at > start and reader.first_non_zero(start, at) < 0:
         claims.add(start, at, "zero padding", "zero padding")
     return end
 
