@@ -228,13 +228,21 @@ class SyslogSink:
             self._drop()
 
 
+EVENTLOG_MESSAGE_DLL = r"%SystemRoot%\Microsoft.NET\Framework64\v4.0.30319\EventLogMessages.dll"
+
+
 class WindowsEventLogSink:
     """Windows Event Log through `NTEventLogHandler` (needs pywin32; Windows only)."""
 
     def __init__(self) -> None:
         if sys.platform != "win32":
             raise OSError("the Windows Event Log exists only on Windows")
-        self._handler: logging.Handler = logging.handlers.NTEventLogHandler("Photogate")
+        # The installer registers the "Photogate" source with .NET's generic message file;
+        # passing the same file here keeps an agent run as admin from re-registering the
+        # source with pywin32's default path, which does not exist in the frozen build.
+        self._handler: logging.Handler = logging.handlers.NTEventLogHandler(
+            "Photogate", dllname=EVENTLOG_MESSAGE_DLL
+        )
 
     def send(self, event: dict[str, Any]) -> None:
         """Write the event as one Event Log entry."""
