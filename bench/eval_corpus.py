@@ -87,7 +87,13 @@ ODD_NAMES = (
     "WhatsApp Image 2024-01-15 at 09.12.44.{ext}",
     "image-{n}-final.v2.{ext}",
     "holiday   .{ext}",
+    "IMG_{n:04d}.HEIC.{ext}",
+    "scan.pdf.{ext}",
+    "photo.jpg.{ext}",
+    "www.example-clinic.com.{ext}",
+    "exercise-sheet.{ext}",
 )
+_RASTER_EXPORT_NAMES = frozenset({"IMG_{n:04d}.HEIC.{ext}", "scan.pdf.{ext}", "photo.jpg.{ext}"})
 _EXTENSIONS = {
     "jpeg": ["jpg", "jpg", "jpg", "JPG", "jpeg", "JPEG", "jfif", "jpe"],
     "png": ["png", "PNG"],
@@ -112,7 +118,10 @@ def ordinary_name(rng: random.Random, fmt: str) -> str:
 def odd_name(rng: random.Random, fmt: str) -> str:
     """A benign but unusual name (dots, parentheses, RTL/CJK/emoji, spaces, upper case)."""
     ext = rng.choice(_EXTENSIONS[fmt])
-    return rng.choice(ODD_NAMES).format(n=rng.randint(1, 999), ext=ext.lower(), EXT=ext.upper())
+    templates = ODD_NAMES
+    if fmt == "svg":  # "IMG_1.HEIC.svg" is no real export; photo decoys are raster-only
+        templates = tuple(t for t in ODD_NAMES if t not in _RASTER_EXPORT_NAMES)
+    return rng.choice(templates).format(n=rng.randint(1, 999), ext=ext.lower(), EXT=ext.upper())
 
 
 # --- hosts: a benign file of each format, as (format, bytes) --------------------------------

@@ -310,6 +310,9 @@ def png(rng: random.Random) -> tuple[bytes, str]:
         hexdump = "\n".join(raw.hex()[i : i + 72] for i in range(0, len(raw) * 2, 72))
         info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{hexdump}\n", zip=True)
         notes.append("raw-profile")
+    if rng.random() < 0.15:  # Photoshop / macOS screenshots keep XMP in an iTXt chunk
+        info.add_itxt("XML:com.adobe.xmp", xmp_packet(rng).decode(), zip=rng.random() < 0.3)
+        notes.append("xmp")
     options: dict[str, object] = {"pnginfo": info, "optimize": rng.random() < 0.3}
     if rng.random() < 0.2 and mode in ("RGB", "RGBA", "P"):
         options["icc_profile"] = SRGB_ICC
@@ -473,7 +476,10 @@ def heic(rng: random.Random) -> tuple[bytes, str]:
     size = (rng.randint(16, 400), rng.randint(16, 400))
     image = photo_image(rng, size)
     if HAVE_HEIF:
-        return _save(image, "HEIF", quality=rng.randint(40, 95)), f"heic {size[0]}x{size[1]}"
+        options: dict[str, object] = {"quality": rng.randint(40, 95)}
+        if rng.random() < 0.5:
+            options["exif"] = exif_block(rng).tobytes()
+        return _save(image, "HEIF", **options), f"heic {size[0]}x{size[1]}"
     return avif(rng)
 
 
