@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -93,11 +94,13 @@ class TrayApp:
         self._stopping = threading.Event()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._shown: tuple[Any, ...] = ()
+        # python-xlib writes the xorg backend's title as a Latin-1 STRING property.
+        self._latin1_titles = pystray_module.Icon.__module__.endswith("_xorg")
         now = time.time()
         self.icon = pystray_module.Icon(
             "photogate",
             icon=draw_icon(icon_state(self._state, now)),
-            title=tooltip(self._state, now),
+            title=self._title(tooltip(self._state, now)),
             menu=pystray_module.Menu(self._menu_items),
         )
 
@@ -177,9 +180,16 @@ class TrayApp:
         image = draw_icon(shown[0])
         self._on_ui_thread(lambda: self._apply(image, shown[1]))
 
+    def _title(self, text: str) -> str:
+        """The tooltip as this backend can carry it (xorg: Latin-1 only)."""
+        if not self._latin1_titles:
+            return text
+        text = text.replace("—", "-").replace("…", "...")
+        return text.encode("latin-1", "replace").decode("latin-1")
+
     def _apply(self, image: Any, title: str) -> None:
         self.icon.icon = image
-        self.icon.title = title
+        self.icon.title = self._title(title)
         if getattr(self.icon, "HAS_MENU", True):
             self.icon.update_menu()
 
@@ -249,6 +259,35 @@ class TrayApp:
         self.icon.stop()
 
 
+def _stop_on_sigterm(app: TrayApp) -> None:
+    """Stop cleanly on SIGTERM even while the main thread sleeps in pystray's loop.
+
+    A Python handler runs only when the main thread executes bytecode, and the xorg
+    loop sleeps in a socket read that a signal delivered to another thread never
+    interrupts. But the C-level handler writes the signal number to the wakeup fd at
+    once, from whichever thread got it: a small thread reads that and stops the app.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)  # the thread does the work
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def _watch() -> None:
+        while True:
+            received = os.read(read_fd, 64)
+            if not received or signal.SIGTERM in received:
+                app.stop()
+                return
+
+    threading.Thread(target=_watch, name="sigterm", daemon=True).start()
+
+
 def run_with_tray(service: TrayService) -> int:
-    """Show the tray icon for `service` and run until Quit; owns the calling (main) thread."""
-    return TrayApp(service).run()
+    """Show the tray icon for `service` and run until Quit; owns the calling (main) thread.
+
+    SIGTERM (logout, service manager, tests) stops the agent and the icon cleanly.
+    """
+    app = TrayApp(service)
+    with contextlib.suppress(ValueError, AttributeError, OSError):  # not main thread / Windows
+        _stop_on_sigterm(app)
+    return app.run()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from PIL import ImageGrab
+from PIL import Image, ImageGrab
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -127,9 +127,16 @@ def press(display: str, window: str, *keys: str) -> None:
         time.sleep(0.15)  # let Tk process each key before the next
 
 
-def screenshot(display: str, name: str) -> Path:
-    """Save the whole screen as test-artifacts/<name>.png; returns its path."""
+def screenshot(
+    display: str, name: str, box: tuple[int, int, int, int] | None = None, zoom: int = 1
+) -> Path:
+    """Save the screen (or `box` of it, enlarged `zoom` times) as test-artifacts/<name>.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    ImageGrab.grab(xdisplay=display).save(path)
+    image = ImageGrab.grab(xdisplay=display)
+    if box is not None:
+        image = image.crop(box)
+    if zoom != 1:
+        image = image.resize((image.width * zoom, image.height * zoom), Image.Resampling.NEAREST)
+    image.save(path)
     return path
