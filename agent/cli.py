@@ -8,33 +8,49 @@ returns the process exit code (0 clean/ok, 1 something found, 2 error).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 
 from agent import __version__
-from agent.commands import config_cmd, quarantine, review, run, scan, status
 from agent.errors import EXIT_ERROR, AgentError
 
-_COMMAND_MODULES = (run, status, scan, quarantine, config_cmd, review)
+# command -> module that registers it. Only the module of the command being run is
+# imported: `photogate scan` should not pay for the tray, the vault or the watcher.
+_COMMAND_MODULES: dict[str, str] = {
+    "run": "agent.commands.run",
+    "status": "agent.commands.status",
+    "scan": "agent.commands.scan",
+    "quarantine": "agent.commands.quarantine",
+    "config": "agent.commands.config_cmd",
+    "review": "agent.commands.review",
+    "sanitize": "agent.commands.review",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used by tests and the docs generator)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command, or only `command`'s when it is known."""
     parser = argparse.ArgumentParser(
         prog="photogate",
         description="Catch disguised and booby-trapped images before anyone opens them.",
     )
     parser.add_argument("--version", action="version", version=f"photogate {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _COMMAND_MODULES:
-        module.register(subparsers)
+    if command in _COMMAND_MODULES:
+        modules = [_COMMAND_MODULES[command]]
+    else:
+        modules = list(dict.fromkeys(_COMMAND_MODULES.values()))
+    for module_name in modules:
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code. Errors meant for people are printed plainly."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
