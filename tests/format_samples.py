@@ -210,19 +210,38 @@ def dicom_element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
     return struct.pack("<HH", group, element) + vr + struct.pack("<H", len(value)) + value
 
 
-def dicom_bytes(
-    preamble: bytes = bytes(128),
-    private_blob: bytes | None = None,
-    transfer_syntax: bytes = b"1.2.840.10008.1.2.1",
-) -> bytes:
-    """A small explicit-VR LE DICOM file: preamble, DICM, File Meta group, a 4x4 image."""
+def implicit_dicom_element(group: int, element: int, value: bytes) -> bytes:
+    """One implicit-VR little-endian data element (value padded to even length)."""
+    value += b"\x00" * (len(value) % 2)
+    return struct.pack("<HHI", group, element, len(value)) + value
+
+
+DICOM_PIXELS = dicom_element(0x7FE0, 0x0010, b"OW", bytes(range(32)))  # the 4x4 image
+
+
+def _dicom_meta(transfer_syntax: bytes) -> bytes:
     meta_body = (
         dicom_element(0x0002, 0x0001, b"OB", b"\x00\x01")
         + dicom_element(0x0002, 0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.7")
         + dicom_element(0x0002, 0x0003, b"UI", b"1.2.3.4.5.6.7.8.9")
         + dicom_element(0x0002, 0x0010, b"UI", transfer_syntax)
     )
-    meta = dicom_element(0x0002, 0x0000, b"UL", struct.pack("<I", len(meta_body))) + meta_body
+    return dicom_element(0x0002, 0x0000, b"UL", struct.pack("<I", len(meta_body))) + meta_body
+
+
+def dicom_bytes(
+    preamble: bytes = bytes(128),
+    private_blob: bytes | None = None,
+    transfer_syntax: bytes = b"1.2.840.10008.1.2.1",
+    extra_elements: bytes = b"",
+    pixel_element: bytes = DICOM_PIXELS,
+) -> bytes:
+    """A small explicit-VR LE DICOM file: preamble, DICM, File Meta group, a 4x4 image.
+
+    `extra_elements` go just before `pixel_element` (the last element), so their tags must
+    lie between (0028,0011) and (7FE0,0010) to keep the dataset in ascending order.
+    """
+    meta = _dicom_meta(transfer_syntax)
     dataset = b""
     if private_blob is not None:
         dataset += dicom_element(0x0009, 0x0010, b"LO", b"ACME PRIVATE")
@@ -232,9 +251,23 @@ def dicom_bytes(
         + dicom_element(0x0028, 0x0008, b"IS", b"1")
         + dicom_element(0x0028, 0x0010, b"US", struct.pack("<H", 4))
         + dicom_element(0x0028, 0x0011, b"US", struct.pack("<H", 4))
-        + dicom_element(0x7FE0, 0x0010, b"OW", bytes(range(32)))
+        + extra_elements
+        + pixel_element
     )
     return preamble[:128].ljust(128, b"\x00") + b"DICM" + meta + dataset
+
+
+def implicit_dicom_bytes(pixel_data: bytes | None = bytes(range(32))) -> bytes:
+    """The same 4x4 image in implicit-VR little endian (no pixel data element when None)."""
+    dataset = (
+        implicit_dicom_element(0x0008, 0x0060, b"OT")
+        + implicit_dicom_element(0x0010, 0x0010, b"Doe^Jane")
+        + implicit_dicom_element(0x0028, 0x0010, struct.pack("<H", 4))
+        + implicit_dicom_element(0x0028, 0x0011, struct.pack("<H", 4))
+    )
+    if pixel_data is not None:
+        dataset += implicit_dicom_element(0x7FE0, 0x0010, pixel_data)
+    return bytes(128) + b"DICM" + _dicom_meta(b"1.2.840.10008.1.2") + dataset
 
 
 def pe_dicom_bytes() -> bytes:

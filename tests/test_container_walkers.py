@@ -7,12 +7,15 @@ import struct
 import pytest
 
 from agent.inspect import dicom, isobmff, tiff
-from agent.model import Severity
+from agent.inspect.engine import inspect_bytes
+from agent.model import Severity, Verdict
 from tests.format_samples import (
     box,
     dicom_bytes,
     dicom_element,
     heif_bytes,
+    implicit_dicom_bytes,
+    implicit_dicom_element,
     pe_dicom_bytes,
     pe_payload,
     tiff_bytes,
@@ -209,7 +212,7 @@ def _nested_sequences(depth: int) -> bytes:
     [(dicom.MAX_NESTING - 1, False), (dicom.MAX_NESTING, False), (dicom.MAX_NESTING + 1, True)],
 )
 def test_dicom_nesting_bound(depth: int, over: bool) -> None:
-    data = dicom_bytes() + _nested_sequences(depth)
+    data = dicom_bytes(extra_elements=_nested_sequences(depth))
     st = walk_bytes("dicom", data)
     assert ("dicom.malformed" in codes(st)) is over
     assert (st.end == len(data)) is not over
@@ -224,10 +227,10 @@ def test_dicom_nesting_bound(depth: int, over: bool) -> None:
     ],
 )
 def test_dicom_metadata_region_bound(count: int, regions: int) -> None:
-    elements = b"".join(
-        dicom_element(0x0011, 0x1000 + i % 0xF000, b"OB", b"ab") for i in range(count)
+    elements = dicom_element(0x0029, 0x0010, b"LO", b"ACME") + b"".join(
+        dicom_element(0x0029, 0x1000 + i, b"OB", b"ab") for i in range(count)
     )
-    data = dicom_bytes() + elements
+    data = dicom_bytes(extra_elements=elements)
     st = walk_bytes("dicom", data)
     assert len(st.metadata) == regions and st.end == len(data)
 
@@ -241,8 +244,7 @@ def test_dicom_encapsulated_pixel_data_and_implicit_vr() -> None:
     )
     pixel = struct.pack("<HH", 0x7FE0, 0x0010) + b"OB\x00\x00" + undefined + frags
     pixel += struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
-    base = dicom_bytes(transfer_syntax=b"1.2.840.10008.1.2.4.50")
-    data = base + pixel
+    data = dicom_bytes(transfer_syntax=b"1.2.840.10008.1.2.4.50", pixel_element=pixel)
     st = walk_bytes("dicom", data)
     assert st.end == len(data) and codes(st) == set()
     implicit = dicom_bytes(transfer_syntax=b"1.2.840.10008.1.2")
@@ -272,4 +274,115 @@ def test_dicom_appended_data_is_left_over() -> None:
     st = walk_bytes("dicom", data)
     assert st.end == len(clean)
     assert unaccounted_after_end(st, len(data)) == 34
-    assert max(f.severity for f in st.findings) <= Severity.LOW
+    assert codes(st) == set()  # after complete pixel data: the engine judges the rest
+
+
+# Files appended to an implicit-VR DICOM: their first 8 bytes read as one more element.
+APPENDED_TO_IMPLICIT = {
+    "zip": b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(20) + b"payload.exe",
+    "jar": b"PK\x03\x04\n\x00\x00\x08\x00\x00" + bytes(20) + b"META-INF/MANIFEST.MF",
+    "html": b"<html><body><script>location='https://evil.example'</script></body></html>",
+    "script": b"<script>alert(1)</script>",
+    "rar": b"Rar!\x1a\x07\x01\x00" + bytes(40),
+    "zeros-then-zip": bytes(100) + b"PK\x03\x04" + bytes(40),
+}
+
+
+@pytest.mark.parametrize(
+    "blob", list(APPENDED_TO_IMPLICIT.values()), ids=list(APPENDED_TO_IMPLICIT)
+)
+def test_implicit_vr_dicom_appended_file_is_left_over(blob: bytes) -> None:
+    clean = implicit_dicom_bytes()
+    assert walk_bytes("dicom", clean).end == len(clean)
+    st = walk_bytes("dicom", clean + blob)
+    assert st.end == len(clean)
+    assert unaccounted_after_end(st, len(clean) + len(blob)) == len(blob)
+    assert codes(st) == set()
+
+
+def test_appended_file_after_a_dataset_without_pixel_data_is_left_over() -> None:
+    """`<htm` reads as (683C,7468), above (0028,0011): the huge length gives it away."""
+    clean = implicit_dicom_bytes(pixel_data=None)
+    blob = APPENDED_TO_IMPLICIT["html"]
+    st = walk_bytes("dicom", clean + blob)
+    assert st.end == len(clean)
+    assert {(f.code, f.severity, f.offset) for f in st.findings} == {
+        ("dicom.malformed", Severity.LOW, len(clean))
+    }
+
+
+# Elements that cannot follow (7FE0,0010) / (0028,0011), with the word the evidence names.
+OUT_OF_PLACE = {
+    "lower tag": (dicom_element(0x0010, 0x0020, b"LO", b"ID1"), "ascending"),
+    "same tag": (dicom_element(0x0028, 0x0011, b"US", b"\x04\x00"), "ascending"),
+    "meta group": (dicom_element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2"), "0002"),
+    "command group": (dicom_element(0x0000, 0x0100, b"US", b"\x01\x00"), "0000"),
+    "item tag": (struct.pack("<HHI", 0xFFFE, 0xE000, 2) + b"ab", "FFFE"),
+    "unknown VR": (dicom_element(0x7FE1, 0x0010, b"QQ", b"ab"), "unknown VR"),
+    "not a VR": (dicom_element(0x7FE1, 0x0010, b"q\x00", b"ab"), "no valid data element"),
+}
+
+
+@pytest.mark.parametrize(("element", "why"), list(OUT_OF_PLACE.values()), ids=list(OUT_OF_PLACE))
+def test_element_that_cannot_follow_ends_the_dataset(element: bytes, why: str) -> None:
+    # After complete pixel data: an appended file, left for the engine to judge.
+    clean = dicom_bytes()
+    st = walk_bytes("dicom", clean + element)
+    assert st.end == len(clean) and codes(st) == set()
+    # Before any pixel data: the image itself is damaged, and the evidence says why.
+    no_pixels = dicom_bytes(pixel_element=b"")
+    st = walk_bytes("dicom", no_pixels + element)
+    assert st.end == len(no_pixels)
+    assert [(f.code, f.severity) for f in st.findings] == [("dicom.malformed", Severity.LOW)]
+    assert why in (st.findings[0].detail or "")
+
+
+def test_elements_after_pixel_data_in_ascending_order_are_part_of_the_dataset() -> None:
+    trailing = dicom_element(0x7FE1, 0x0010, b"LO", b"ACME") + dicom_element(
+        0xFFFC, 0xFFFC, b"OB", bytes(16)
+    )  # a private group above pixel data, then Data Set Trailing Padding
+    data = dicom_bytes() + trailing
+    st = walk_bytes("dicom", data)
+    assert st.end == len(data) and codes(st) == set()
+
+
+@pytest.mark.parametrize("cut", [1, 2, 31])
+def test_dicom_cut_in_its_pixel_data_is_truncated_not_left_over(cut: int) -> None:
+    """A partial download: the last real element is cut short. Nothing is left over."""
+    for whole in (dicom_bytes(), implicit_dicom_bytes()):
+        data = whole[: len(whole) - cut]
+        st = walk_bytes("dicom", data)
+        assert st.end == len(data)
+        assert {(f.code, f.severity) for f in st.findings} == {("dicom.truncated", Severity.LOW)}
+
+
+def test_cut_private_element_is_truncated_and_its_bytes_are_metadata() -> None:
+    creator = implicit_dicom_element(0x0029, 0x0010, b"ACME")
+    blob = implicit_dicom_element(0x0029, 0x1000, b"<?php system($_GET[1]); ?>" + bytes(40))
+    whole = implicit_dicom_bytes(pixel_data=None) + creator + blob
+    data = whole[:-20]
+    st = walk_bytes("dicom", data)
+    assert st.end == len(data) and codes(st) == {"dicom.truncated"}
+    php_at = data.index(b"<?php")
+    assert any(r.start <= php_at < r.end == len(data) for r in st.metadata)
+
+
+def test_overrunning_private_element_without_its_creator_ends_the_dataset() -> None:
+    clean = implicit_dicom_bytes(pixel_data=None)
+    stray = struct.pack("<HHI", 0x0029, 0x1000, 1000) + b"x" * 10
+    st = walk_bytes("dicom", clean + stray)
+    assert st.end == len(clean) and codes(st) == {"dicom.malformed"}
+
+
+@pytest.mark.parametrize("kind", ["zip", "jar", "html", "script", "rar"])
+def test_engine_quarantines_file_appended_to_implicit_vr_dicom(kind: str) -> None:
+    report = inspect_bytes("xray.dcm", implicit_dicom_bytes() + APPENDED_TO_IMPLICIT[kind])
+    assert report.verdict is Verdict.QUARANTINE
+    assert "dicom.trailing_data" in {f.code for f in report.findings}
+
+
+def test_engine_keeps_a_cut_dicom_clean() -> None:
+    data = implicit_dicom_bytes()[:-7]
+    report = inspect_bytes("xray.dcm", data)
+    assert report.verdict is Verdict.CLEAN
+    assert max(f.severity for f in report.findings) is Severity.LOW

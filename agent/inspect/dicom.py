@@ -5,6 +5,15 @@ rest of the program in a private OB element. PS3.10 §7.5 says: accept a preambl
 all zeros or starts with a TIFF/BigTIFF magic, and test for executable content anywhere.
 So: executable-looking preamble -> high; other non-zero preamble (vendor text) -> info;
 PE/ELF headers anywhere -> high; private OB/UN elements -> metadata regions.
+
+Where the dataset ends: a file appended to a DICOM (ZIP, HTML, RAR...) parses as one more
+"data element" whose length runs past the end of the file, especially in implicit-VR
+datasets where any 8 bytes make a header. PS3.5 §7.1 says top-level data elements come in
+ascending tag order, so an element that breaks the order, a command (0000) or File Meta
+(0002) group element inside the dataset, an item tag, an unknown VR, or an overrunning
+element whose tag is no plausible DICOM tag means the dataset ended at its first byte:
+`Structure.end` is set there and the engine judges the rest. An overrunning element with a
+plausible tag is the last real element cut short (a truncated download): low, no left-over.
 """
 
 from __future__ import annotations
@@ -39,11 +48,38 @@ LONG_LENGTH_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 PRIVATE_BLOB_VRS = frozenset({b"OB", b"OW", b"UN", b"UT", b"LT"})
+KNOWN_VRS = frozenset(  # PS3.5 §6.2 value representations
+    {
+        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT",
+        b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST",
+        b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    }
+)  # fmt: skip
+COMMAND_GROUP, META_GROUP, DELIMITER_GROUP = 0x0000, 0x0002, 0xFFFE
+ILLEGAL_ODD_GROUPS = frozenset({0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF})  # PS3.5 §7.8.1
+# PS3.6 groups of standard data elements; an implicit-VR element that overruns the file is
+# a truncated real element only when its tag could be one (or a private one with a creator).
+STANDARD_GROUPS = frozenset(
+    {
+        0x0008, 0x0010, 0x0012, 0x0014, 0x0018, 0x0020, 0x0022, 0x0024, 0x0028, 0x0032,
+        0x0038, 0x003A, 0x0040, 0x0042, 0x0044, 0x0046, 0x0048, 0x0050, 0x0052, 0x0054,
+        0x0060, 0x0062, 0x0064, 0x0066, 0x0068, 0x006A, 0x0070, 0x0072, 0x0074, 0x0076,
+        0x0078, 0x007A, 0x007C, 0x0080, 0x0082, 0x0088, 0x0100, 0x0400, 0x1000, 0x1010,
+        0x2000, 0x2010, 0x2020, 0x2030, 0x2040, 0x2050, 0x2100, 0x2110, 0x2120, 0x2130,
+        0x2200, 0x3002, 0x3004, 0x3006, 0x3008, 0x300A, 0x300C, 0x300E, 0x4000, 0x4008,
+        0x4010, 0x4FFE, 0x5200, 0x5400, 0x5600, 0x7FE0, 0xFFFA, 0xFFFC,
+    }
+)  # fmt: skip
+REPEATING_GROUP_BASES = (0x5000, 0x6000)  # curves and overlays: 50xx / 60xx, xx even
+REPEATING_GROUP_SPAN = 0x100  # groups in one repeating range
+PRIVATE_CREATOR_FIRST, PRIVATE_CREATOR_LAST = 0x0010, 0x00FF  # (gggg,0010-00FF)
+PIXEL_DATA_ELEMENTS = frozenset({0x0008, 0x0009, 0x0010})  # float, double, plain (7FE0,xxxx)
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
 DEFLATED_LE = "1.2.840.10008.1.2.1.99"
 ITEM, ITEM_END, SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
 PIXEL_DATA = (0x7FE0, 0x0010)
+PIXEL_GROUP = 0x7FE0
 _ELF_HEADER = re.compile(rb"\x7fELF[\x01\x02][\x01\x02]\x01")
 _MZ = re.compile(rb"MZ")
 
@@ -112,6 +148,42 @@ class _Parser:
         self.problem: tuple[str, int, str] | None = None
         self.transfer_syntax = ""
         self.values: dict[tuple[int, int], bytes] = {}
+        self.last_top_tag = -1  # (group << 16 | element) of the previous top-level element
+        self.private_creators: set[tuple[int, int]] = set()  # (group, block) reserved
+        self.pixels_complete = False  # a whole top-level pixel data element was walked
+        self.dataset_end: tuple[int, str] | None = None  # (offset, why) before end of file
+
+    def end_dataset(self, pos: int, why: str) -> int:
+        """The top-level dataset ended at `pos`: what follows is not DICOM."""
+        self.dataset_end = (pos, why)
+        return pos
+
+    def out_of_place(self, group: int, element: int, vr: bytes, length: int, at: int) -> str:
+        """Why a top-level element cannot belong to the dataset ("" when it can)."""
+        if group in (COMMAND_GROUP, META_GROUP, DELIMITER_GROUP) or group in ILLEGAL_ODD_GROUPS:
+            return f"group {group:04X} cannot appear in a dataset"
+        if (group << 16 | element) <= self.last_top_tag:
+            return "breaks the ascending tag order"
+        if vr and vr not in KNOWN_VRS:
+            return f"has an unknown VR {vr!r}"
+        overruns = length != UNDEFINED and at + length > self.reader.size
+        if overruns and not vr and not self.plausible_tag(group, element):
+            return "overruns the file and is no DICOM tag"
+        return ""
+
+    def plausible_tag(self, group: int, element: int) -> bool:
+        """A standard group, a repeating curve/overlay group, or a reserved private block."""
+        if group % 2:
+            return (group, element >> 8) in self.private_creators
+        return group in STANDARD_GROUPS or any(
+            base <= group < base + REPEATING_GROUP_SPAN for base in REPEATING_GROUP_BASES
+        )
+
+    def remember_top(self, group: int, element: int) -> None:
+        """Order and private-creator bookkeeping for an accepted top-level element."""
+        self.last_top_tag = group << 16 | element
+        if group % 2 and PRIVATE_CREATOR_FIRST <= element <= PRIVATE_CREATOR_LAST:
+            self.private_creators.add((group, element))
 
     def fail(self, code: str, pos: int, detail: str) -> None:
         if self.problem is None:
@@ -140,8 +212,10 @@ class _Parser:
         """Walk elements in [pos, stop); returns the offset after the last one.
 
         Stops after an item/sequence delimiter (nested levels), at a non-0002 group when
-        walking the File Meta group, or where the bytes stop looking like elements.
+        walking the File Meta group, or where the bytes stop looking like elements. At the
+        top level of the dataset, an element that cannot belong there ends the dataset.
         """
+        top = depth == 0 and not meta_only
         while pos < stop:
             self.reader.check_deadline()
             self.count += 1
@@ -151,22 +225,35 @@ class _Parser:
             if meta_only and self.reader.u16le(pos) != 0x0002:
                 return pos  # the dataset may use another syntax: stop before parsing it
             head = self.header(pos, syn)
+            if head is None and top:
+                return self.end_dataset(pos, "no valid data element header")
             if head is None:
                 self.fail("dicom.malformed", pos, f"no valid data element at offset {pos}")
                 return pos
             group, element, vr, length, value_at = head
+            if top:
+                why = self.out_of_place(group, element, vr, length, value_at)
+                if why:
+                    return self.end_dataset(pos, f"({group:04X},{element:04X}) {why}")
+                self.remember_top(group, element)
             if group == 0xFFFE and element in (ITEM_END, SEQUENCE_END):
                 return value_at
+            is_pixels = top and group == PIXEL_GROUP and element in PIXEL_DATA_ELEMENTS
             if length == UNDEFINED:
                 pos = self.undefined(group, element, vr, value_at, stop, syn, depth)
                 if self.problem is not None:
                     return pos
+                self.pixels_complete |= is_pixels
                 continue
             value_end = value_at + length
             if value_end > stop:
+                # The last real element cut short (a truncated copy): its bytes are still
+                # metadata to look into when it is a private blob.
+                self.note(group, element, vr, value_at, stop, depth)
                 self.fail("dicom.truncated", pos, f"element ({group:04X},{element:04X}) overruns")
                 return stop
             self.note(group, element, vr, value_at, value_end, depth)
+            self.pixels_complete |= is_pixels
             if vr == b"SQ" and depth < MAX_NESTING:
                 self.items(value_at, value_end, syn, depth + 1)
             pos = value_end
@@ -282,6 +369,19 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         else:
             pos = parser.elements(pos, reader.size, syntax, 0, meta_only=False)
     st.end = pos
+    if parser.problem is None and parser.dataset_end is not None and not parser.pixels_complete:
+        # After complete pixel data the rest is an appended file, which the engine judges;
+        # before it, the image itself is damaged.
+        at, why = parser.dataset_end
+        st.findings.append(
+            _finding(
+                "dicom.malformed",
+                Severity.LOW,
+                "The medical image's structure is damaged.",
+                at,
+                f"dataset ends at offset {at}: {why}",
+            )
+        )
     if parser.problem is not None:
         code, at, detail = parser.problem
         message = (
