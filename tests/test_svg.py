@@ -113,3 +113,86 @@ def test_corpus_svgs(name: str, expected: set[str]) -> None:
 def test_unknown_xml_encoding_is_malformed_not_a_crash() -> None:
     data = b'<?xml version="1.0" encoding="UT5-8"?><svg><script>alert(1)</script></svg>'
     assert codes(walk_bytes("svg", data)) == {"svg.malformed", "svg.script"}
+
+
+XLINK = b'xmlns:xlink="http://www.w3.org/1999/xlink"'
+ANIMATED_ACTIVE = {
+    "set onmouseover": (
+        OPEN + b'<set attributeName="onmouseover" to="alert(1)"/></svg>',
+        "svg.event_handler",
+    ),
+    "animate onclick": (
+        OPEN + b'<rect><animate attributeName=" onClick " values="alert(1)"/></rect></svg>',
+        "svg.event_handler",
+    ),
+    "animate href list": (
+        OPEN + b'<a><animate attributeName="href" values="#a; javascript:alert(1)"/></a></svg>',
+        "svg.javascript_url",
+    ),
+    "set xlink:href entity": (
+        OPEN[:-1] + b" " + XLINK + b'><a><set attributeName="xlink:href" '
+        b'to="&#106;ava&#x09;script:alert(1)"/></a></svg>',
+        "svg.javascript_url",
+    ),
+    "animate href vbscript": (
+        OPEN + b'<a><animate attributeName="href" from="#a" to=" VBScript:msgbox(1)"/></a></svg>',
+        "svg.javascript_url",
+    ),
+    "tiny handler": (
+        OPEN[:-1] + b' xmlns:ev="http://www.w3.org/2001/xml-events"><handler ev:event="load" '
+        b'type="application/ecmascript">alert(1)</handler></svg>',
+        "svg.script",
+    ),
+    "handler other namespace": (
+        OPEN + b'<x:handler xmlns:x="urn:example:events">alert(1)</x:handler></svg>',
+        "svg.script",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"), list(ANIMATED_ACTIVE.values()), ids=list(ANIMATED_ACTIVE)
+)
+def test_animated_handlers_and_links_and_tiny_handlers_are_high(data: bytes, expected: str) -> None:
+    st = walk_bytes("svg", data)
+    assert codes(st) == {expected}
+    assert all(f.severity is Severity.HIGH for f in st.findings)
+
+
+OBFUSCATED_JAVASCRIPT = [
+    b"java&#x09;script:alert(1)",
+    b"JaVaScRiPt:alert(1)",
+    b"&#x20;&#x0A;javascript:alert(1)",
+    b"&#106;&#97;&#118;&#97;script&#58;alert(1)",
+    b"jav&#x0D;ascript :alert(1)",
+]
+
+
+@pytest.mark.parametrize("url", OBFUSCATED_JAVASCRIPT)
+def test_obfuscated_javascript_link_is_found_after_xml_decoding(url: bytes) -> None:
+    data = OPEN[:-1] + b" " + XLINK + b'><a xlink:href="' + url + b'"><rect/></a></svg>'
+    assert codes(walk_bytes("svg", data)) == {"svg.javascript_url"}
+
+
+@pytest.mark.parametrize("url", [b"java&Tab;script&colon;alert(1)", b"&#x1;javascript:x()"])
+def test_html_entities_in_a_malformed_svg_are_decoded_for_the_text_search(url: bytes) -> None:
+    """Not XML (an HTML-only entity, a control character): the text search decodes them."""
+    data = OPEN + b'<a href="' + url + b'"><rect/></a></svg>'
+    assert codes(walk_bytes("svg", data)) == {"svg.malformed", "svg.javascript_url"}
+
+
+BENIGN_ANIMATIONS = (
+    OPEN + b'<rect width="9" height="9"><animate attributeName="opacity" values="0;1;0" '
+    b'dur="2s" repeatCount="indefinite"/>'
+    b'<set attributeName="visibility" to="hidden" begin="3s"/>'
+    b'<animateTransform attributeName="transform" type="rotate" from="0" to="360"/>'
+    b'</rect><stop offset="0"><animate attributeName="offset" values="0;0.5"/></stop>'
+    b'<a href="https://example.org/javascript-guide"><animate attributeName="href" '
+    b'values="#one;#two"/><text>onclick, handler and javascript: are only words</text></a>'
+    b"</svg>"
+)
+
+
+def test_ordinary_animations_links_and_words_stay_clean() -> None:
+    st = walk_bytes("svg", BENIGN_ANIMATIONS)
+    assert st.findings == [] and st.end == len(BENIGN_ANIMATIONS)

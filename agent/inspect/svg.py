@@ -7,10 +7,17 @@ parsers (a `<script>` hidden in a CDATA section that an HTML parser closes early
 raw text is also searched for `<script`, and malformed files get the textual search only.
 A plain `<!DOCTYPE svg PUBLIC ...>` is normal in files from older editors; only entity
 declarations are reported.
+
+Active content also hides in: animations that set an event-handler attribute
+(`<set attributeName="onclick" to="...">`) or animate a link into a javascript: URL, and
+SVG Tiny 1.2 `<handler>` elements (XML Events), which run their text like `<script>`.
+URLs are compared after XML decoding, without the whitespace/control characters browsers
+skip, case-folded; unparsable files are searched with HTML character references decoded.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import zlib
 from xml.etree.ElementTree import Element, ParseError
@@ -26,10 +33,11 @@ from agent.model import Finding, Severity
 MAX_PARSE_BYTES = 8 * 1024**2  # bytes of (decompressed) SVG parsed as XML
 GZIP_MAGIC = b"\x1f\x8b"
 
-_SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?script\b", re.IGNORECASE)
+_SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?(?:script|handler)\b", re.IGNORECASE)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _EVENT_ATTR_TEXT = re.compile(rb"\son[a-z]+\s*=", re.IGNORECASE)
 _JS_URL_TEXT = re.compile(rb"(?:javascript|vbscript)\s*:|data:\s*text/html", re.IGNORECASE)
+_JS_URL_DECODED = re.compile(r"(?:javascript|vbscript):|data:text/html", re.IGNORECASE)
 _FOREIGN_TEXT = re.compile(rb"<\s*(?:[\w.-]+:)?(?:foreignObject|iframe|embed|object)\b", re.I)
 _STYLE_EXTERNAL = re.compile(r"@import|url\(\s*['\"]?\s*(?:https?:|ftp:|file:|//)", re.I)
 _CONTROL_AND_SPACE = re.compile(r"[\x00-\x20]+")
@@ -38,7 +46,9 @@ ACTIVE_URL_PREFIXES = ("javascript:", "vbscript:", "data:text/html")
 EXTERNAL_URL_PREFIXES = ("http:", "https:", "ftp:", "file:", "//")
 LOADING_ELEMENTS = frozenset({"use", "image", "feimage", "script", "iframe", "tref"})
 FOREIGN_ELEMENTS = frozenset({"foreignobject", "iframe", "embed", "object"})
+SCRIPT_ELEMENTS = frozenset({"script", "handler"})  # handler: SVG Tiny 1.2 / XML Events
 ANIMATION_VALUE_ATTRS = frozenset({"to", "from", "values", "by"})
+LINK_ATTRS = frozenset({"href", "src", "action", "formaction"})
 
 _MESSAGES = {
     "svg.script": (Severity.HIGH, "This drawing contains a script that would run when opened."),
@@ -116,7 +126,8 @@ def _textual_scan(text: bytes, found: _Findings, parsed: bool) -> None:
     """Byte-level search; the whole rule set when the XML could not be parsed."""
     match = _SCRIPT_TAG.search(text)
     if match:
-        found.add("svg.script", "<script> element in the raw text", match.start())
+        tag = match.group().decode("ascii", "replace")
+        found.add("svg.script", f"{tag!r} element in the raw text", match.start())
     match = _ENTITY_DECL.search(text)
     if match:
         found.add("svg.entity_declaration", "<!ENTITY declaration", match.start())
@@ -131,6 +142,15 @@ def _textual_scan(text: bytes, found: _Findings, parsed: bool) -> None:
         if match:
             found.add(
                 code, f"{match.group().decode('ascii', 'replace')!r} in the raw text", match.start()
+            )
+    if "svg.javascript_url" not in found.by_code:
+        # `java&Tab;script&colon;` is no XML, but an HTML parser decodes it.
+        decoded = _normalised_url(html.unescape(text.decode("utf-8", "replace")))
+        decoded_match = _JS_URL_DECODED.search(decoded)
+        if decoded_match:
+            found.add(
+                "svg.javascript_url",
+                f"{decoded_match.group()!r} after decoding character references",
             )
 
 
@@ -147,25 +167,35 @@ def _scan_large_file(reader: Reader, found: _Findings) -> None:
         break
 
 
+def _is_active_url(value: str, animated: bool) -> bool:
+    """javascript:/vbscript:/data:text/html URL; an animation value list is split on `;`."""
+    candidates = value.split(";") if animated else [value]
+    return any(_normalised_url(c).startswith(ACTIVE_URL_PREFIXES) for c in candidates) or (
+        animated and "javascript:" in _normalised_url(value)
+    )
+
+
 def _check_element(element: Element, found: _Findings) -> None:
     tag = _local(element.tag) if isinstance(element.tag, str) else ""
-    if tag == "script":
-        found.add("svg.script", "<script> element")
+    if tag in SCRIPT_ELEMENTS:
+        found.add("svg.script", f"<{tag}> element")
     elif tag in FOREIGN_ELEMENTS:
         found.add("svg.foreign_object", f"<{tag}> element")
     elif tag == "style" and element.text and _STYLE_EXTERNAL.search(element.text):
         found.add("svg.external_reference", "style sheet imports or loads a remote URL")
     for name, value in element.attrib.items():
         attr = _local(name)
-        url = _normalised_url(value)
         if attr.startswith("on"):
             found.add("svg.event_handler", f"{attr}= attribute on <{tag}>")
-        elif attr in ("href", "src", "action", "formaction") or attr in ANIMATION_VALUE_ATTRS:
-            if url.startswith(ACTIVE_URL_PREFIXES) or (
-                attr in ANIMATION_VALUE_ATTRS and "javascript:" in url
-            ):
+        elif attr == "attributename" and _local(value.strip()).startswith("on"):
+            # <set attributeName="onclick" to="..."> installs an event handler.
+            found.add("svg.event_handler", f"<{tag}> animates the {value.strip()!r} handler")
+        elif attr in LINK_ATTRS or attr in ANIMATION_VALUE_ATTRS:
+            if _is_active_url(value, animated=attr in ANIMATION_VALUE_ATTRS):
                 found.add("svg.javascript_url", f"{attr}={value[:60]!r} on <{tag}>")
-            elif tag in LOADING_ELEMENTS and url.startswith(EXTERNAL_URL_PREFIXES):
+            elif tag in LOADING_ELEMENTS and _normalised_url(value).startswith(
+                EXTERNAL_URL_PREFIXES
+            ):
                 found.add("svg.external_reference", f"<{tag}> loads {value[:80]!r}")
         elif attr == "style" and _STYLE_EXTERNAL.search(value):
             found.add("svg.external_reference", f"style attribute on <{tag}> loads a remote URL")
