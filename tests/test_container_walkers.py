@@ -285,7 +285,17 @@ APPENDED_TO_IMPLICIT = {
     "script": b"<script>alert(1)</script>",
     "rar": b"Rar!\x1a\x07\x01\x00" + bytes(40),
     "zeros-then-zip": bytes(100) + b"PK\x03\x04" + bytes(40),
+    "zeros-then-batch": bytes(14) + b"@echo off\r\npowershell -enc SQBFAFgA\r\n",
 }
+
+
+@pytest.mark.parametrize("pixels", [bytes(range(32)), None], ids=["image", "no pixel data"])
+def test_zero_padding_after_the_dataset_is_accounted_and_quiet(pixels: bytes | None) -> None:
+    clean = implicit_dicom_bytes(pixel_data=pixels)
+    data = clean + bytes(300)
+    st = walk_bytes("dicom", data)
+    assert st.end == len(clean) and unaccounted_after_end(st, len(data)) == 0
+    assert codes(st) == set()
 
 
 @pytest.mark.parametrize(
@@ -296,7 +306,8 @@ def test_implicit_vr_dicom_appended_file_is_left_over(blob: bytes) -> None:
     assert walk_bytes("dicom", clean).end == len(clean)
     st = walk_bytes("dicom", clean + blob)
     assert st.end == len(clean)
-    assert unaccounted_after_end(st, len(clean) + len(blob)) == len(blob)
+    # A zero run right after the dataset is padding; the engine judges what follows it.
+    assert unaccounted_after_end(st, len(clean) + len(blob)) == len(blob.lstrip(b"\x00"))
     assert codes(st) == set()
 
 
@@ -374,7 +385,9 @@ def test_overrunning_private_element_without_its_creator_ends_the_dataset() -> N
     assert st.end == len(clean) and codes(st) == {"dicom.malformed"}
 
 
-@pytest.mark.parametrize("kind", ["zip", "jar", "html", "script", "rar"])
+@pytest.mark.parametrize(
+    "kind", ["zip", "jar", "html", "script", "rar", "zeros-then-zip", "zeros-then-batch"]
+)
 def test_engine_quarantines_file_appended_to_implicit_vr_dicom(kind: str) -> None:
     report = inspect_bytes("xray.dcm", implicit_dicom_bytes() + APPENDED_TO_IMPLICIT[kind])
     assert report.verdict is Verdict.QUARANTINE

@@ -369,9 +369,15 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         else:
             pos = parser.elements(pos, reader.size, syntax, 0, meta_only=False)
     st.end = pos
-    if parser.problem is None and parser.dataset_end is not None and not parser.pixels_complete:
+    only_padding = parser.dataset_end is not None and _account_zero_padding(reader, st, pos)
+    if (
+        parser.problem is None
+        and parser.dataset_end is not None
+        and not parser.pixels_complete
+        and not only_padding
+    ):
         # After complete pixel data the rest is an appended file, which the engine judges;
-        # before it, the image itself is damaged.
+        # before it, the image itself is damaged (unless all that follows is zeros).
         at, why = parser.dataset_end
         st.findings.append(
             _finding(
@@ -393,6 +399,18 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     _dimensions(parser, st, syntax)
     _scan_executables(reader, st)
     return st
+
+
+def _account_zero_padding(reader: Reader, st: Structure, end: int) -> bool:
+    """Zeros right after the dataset are padding: the engine judges what follows them.
+
+    Returns True when the rest of the file is nothing but zeros.
+    """
+    first_data = reader.first_non_zero(end, reader.size)
+    padding_end = reader.size if first_data < 0 else first_data
+    if padding_end > end:
+        st.accounted.append(Region(end, padding_end, "zero padding"))
+    return first_data < 0
 
 
 def _dimensions(parser: _Parser, st: Structure, syntax: _Syntax) -> None:
