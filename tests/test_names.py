@@ -63,7 +63,7 @@ def test_every_bidi_control_is_high(char: str) -> None:
         ("report.pdf.js", Severity.HIGH),
         ("shell.jpg.php", Severity.HIGH),
         ("photo.png.hta", Severity.HIGH),
-        ("image.jpeg.svg", Severity.HIGH),
+        ("image.jpeg.svg", Severity.MEDIUM),  # a drawing: the SVG walker judges its script
         ("photo.jpg.zip", Severity.MEDIUM),  # an archive is a container, not a program
         ("photo.jpg.iso", Severity.MEDIUM),
     ],
@@ -130,3 +130,24 @@ def test_messages_are_plain_sentences() -> None:
         for finding in check_name(name):
             assert finding.message.endswith(".")
             assert "\u202e" not in finding.message
+
+
+@pytest.mark.parametrize(
+    ("name", "severity"),
+    [
+        ("logo.png.svg", Severity.MEDIUM),
+        ("scan.JPG.SVGZ", Severity.MEDIUM),
+        ("x-ray.tiff.svg", Severity.MEDIUM),
+        ("invoice.pdf.svg", Severity.HIGH),  # not an image decoy: an SVG posing as a document
+        ("photo.jpg.html", Severity.HIGH),
+        ("photo.jpg.htm", Severity.HIGH),
+        ("photo.png.hta", Severity.HIGH),
+        ("photo.gif.js", Severity.HIGH),
+        ("photo.jpeg.xhtml", Severity.HIGH),
+    ],
+)
+def test_svg_after_an_image_extension_is_medium_markup_stays_high(
+    name: str, severity: Severity
+) -> None:
+    assert codes(name) == {"name.double_extension": severity}
+    assert check_name("logo.svg") == []  # a drawing named as a drawing

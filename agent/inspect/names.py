@@ -93,6 +93,10 @@ IMAGE_EXTENSION_TYPES: dict[str, str] = {
     "svgz": "svg",
 }
 
+# Drawings that are also image formats: the SVG walker judges their content (high for
+# actual script), so `logo.png.svg` is odd naming (medium), not by itself a disguised program.
+DRAWING_EXTENSIONS = _words("svg svgz")
+
 # Extensions people read as "harmless picture or document": the decoys of a double extension.
 DECOY_EXTENSIONS = frozenset(IMAGE_EXTENSION_TYPES) | _words(
     """
@@ -227,6 +231,14 @@ def _double_extension(name: str, effective: str) -> Finding | None:
     if not decoys:
         return None
     decoy = decoys[-1]
+    if effective in DRAWING_EXTENSIONS and decoy in IMAGE_EXTENSION_TYPES:
+        return Finding(
+            "name.double_extension",
+            Severity.MEDIUM,
+            f"This file looks like a .{decoy} picture but is a .{effective} drawing, "
+            "a type that can carry scripts.",
+            detail=f"claimed extensions {claimed}; Windows uses .{effective}",
+        )
     if effective in ALWAYS_HIDDEN_EXTENSIONS:
         return Finding(
             "name.hidden_extension",
