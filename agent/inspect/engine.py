@@ -29,7 +29,8 @@ HIGH_ENTROPY_MIN_BYTES = 512  # bytes: shorter high-entropy blobs are too small 
 TRAILER_TAIL_BYTES = payload.ZIP_EOCD_SEARCH_BYTES  # bytes of a large gap's end classified
 TRAILER_MIDDLE_BYTES = 64 * 1024  # bytes sampled from the middle of a large gap
 MAX_GAP_FINDINGS = 8  # separate left-over ranges reported per file
-MAX_METADATA_FINDINGS = 8  # metadata regions reported per file
+MAX_METADATA_FINDINGS = 8  # metadata regions with conclusive markers reported per file
+MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported per file
 BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA boots
 
 _CONTENT_CODES = {
@@ -70,6 +71,8 @@ _PAYLOAD_WORDS = {
     "shell": "a command script",
     "powershell": "a PowerShell script",
     "vbs": "a VBScript",
+    "batch": "a Windows command script",
+    "java_class": "a Java program",
     "eicar": "an anti-virus test signature",
     "bootsector": "boot-sector code",
     "file_read": "a request to copy private files from the computer",
@@ -464,22 +467,35 @@ def _marker_detail(markers: list[payload.Marker]) -> str:
 def _judge_metadata(
     scan: _Scan, type_: str, structure: Structure, covered: list[tuple[int, int]]
 ) -> None:
-    reported = 0
+    """Markers in metadata regions and decompressed texts: high when conclusive, else low.
+
+    The two kinds of finding have separate caps, so regions with an innocent `eval(` in
+    their prose cannot use up the report before the region that holds the payload.
+    """
+    found: list[Finding] = []
+    counts = {True: 0, False: 0}  # conclusive? -> findings reported
+    caps = {True: MAX_METADATA_FINDINGS, False: MAX_WEAK_METADATA_FINDINGS}
+
+    def report(label: str, offset: int, markers: list[payload.Marker], relative: bool) -> None:
+        proven = payload.conclusive(markers)
+        if counts[proven] < caps[proven]:
+            found.append(_metadata_finding(type_, label, offset, markers, relative=relative))
+            counts[proven] += 1
+
     for region in structure.metadata:
-        if reported >= MAX_METADATA_FINDINGS:
-            return
         markers = payload.find_markers(scan.reader, region.start, region.end, False)
         markers = [m for m in markers if not _in_any(m.offset, covered)]
         if markers:
-            scan.findings.append(_metadata_finding(type_, region.label, region.start, markers))
-            reported += 1
+            report(region.label, region.start, markers, False)
+        if counts[True] >= MAX_METADATA_FINDINGS:
+            break
     for label, offset, untrusted_text in structure.texts:
-        if reported >= MAX_METADATA_FINDINGS:
-            return
+        if counts[True] >= MAX_METADATA_FINDINGS:
+            break
         markers = payload.find_markers_in_bytes(untrusted_text, strong_only=False)
         if markers:
-            scan.findings.append(_metadata_finding(type_, label, offset, markers, relative=True))
-            reported += 1
+            report(label, offset, markers, True)
+    scan.findings.extend(found)
 
 
 def _metadata_finding(
@@ -490,8 +506,20 @@ def _metadata_finding(
     *,
     relative: bool = False,
 ) -> Finding:
-    first = markers[0]
+    """High for conclusive markers; low for a lone suggestive one (prose says `eval(` too)."""
+    first = payload.decisive_marker(markers)
     offset = region_offset if relative else first.offset
+    detail = f"in {label}: " + _marker_detail(markers)
+    if not payload.conclusive(markers):
+        return Finding(
+            f"{type_}.payload_in_metadata",
+            Severity.LOW,
+            "This picture's information fields contain text that looks a little like a script.",
+            offset=offset,
+            length=len(first.text),
+            payload=first.kind,
+            detail=detail + " (one suggestive marker, not proof)",
+        )
     return Finding(
         f"{type_}.payload_in_metadata",
         Severity.HIGH,
@@ -499,7 +527,7 @@ def _metadata_finding(
         offset=offset,
         length=len(first.text),
         payload=first.kind,
-        detail=f"in {label}: " + _marker_detail(markers),
+        detail=detail,
     )
 
 

@@ -8,7 +8,12 @@ Two jobs, both in C-speed regex/find passes, never per-byte Python:
   Strong markers are chosen so random compressed data practically never contains them
   (at least five fixed bytes, or a validated structure behind a short magic), so they may
   be searched in pixel data. Weak markers (JavaScript calls, shell commands) only make
-  sense in metadata, which is text or small binary records.
+  sense in metadata, which is text or small binary records. Among the weak ones, the
+  *suggestive* markers (`alert(`, `eval(`, `prompt(`, `atob(`, `onload=`...) also occur in
+  honest prose ("Post-op wound eval(day 3)"): one alone proves nothing. `conclusive()`
+  says when markers prove a payload: any strong or telling marker, two different
+  suggestive ones, or a suggestive one in code context (inside an HTML tag, an `on...=`
+  handler, or right after JavaScript punctuation such as `;`, `=` or `*/`).
 
 Speed: one regex pass per region. The whole-file pass over pixel data uses only markers
 that begin with `<` (PHP tags, HTML/SVG script): SRE then skips to each `<` at memchr
@@ -23,9 +28,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.inspect.reader import Reader
+from agent.inspect.signatures import is_text, magic_at_start, script_kind
 
 CLASSIFY_SAMPLE_BYTES = 1024 * 1024  # bytes of a left-over region classified by content
 ENTROPY_SAMPLE_BYTES = 256 * 1024  # bytes used to estimate entropy
@@ -35,6 +41,12 @@ SVG_EVENT_WINDOW = 200  # bytes after `<svg` in which an `on...=` handler counts
 ZIP_EOCD_SEARCH_BYTES = 65_535 + 22  # bytes from the end where a ZIP's EOCD can start
 MAX_PE_HEADER_OFFSET = 64 * 1024  # bytes: e_lfanew beyond this is not a real PE
 MAX_ZIP_NAME_BYTES = 1024  # bytes: a local header file name longer than this is not real
+MAX_LEADING_PADDING_BYTES = 64 * 1024  # bytes of NUL/whitespace skipped before a blob's start
+TEXT_SAMPLE_BYTES = 4096  # bytes of a blob looked at to call it text
+SCRIPT_SAMPLE_BYTES = 64 * 1024  # bytes of a text blob searched for script tokens
+MIN_SCRIPT_BYTES = 16  # bytes: a shorter printable run is too short to call a script
+MARKUP_LOOKBACK_BYTES = 256  # bytes before a suggestive marker searched for its tag/handler
+SUGGESTIVE_MIN_RULES = 2  # different suggestive markers that together prove a script
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
@@ -55,6 +67,8 @@ DANGEROUS_KINDS = frozenset(
         "shell",
         "powershell",
         "vbs",
+        "batch",
+        "java_class",
         "eicar",
         "bootsector",
         "file_read",
@@ -75,11 +89,17 @@ class Payload:
 
 @dataclass(frozen=True)
 class Marker:
-    """One payload marker: absolute file offset, kind ("php", "pe"...) and the matched text."""
+    """One payload marker: absolute file offset, kind ("php", "pe"...) and the matched text.
+
+    `suggestive` markers prove nothing alone (see `conclusive`); `rule` names the pattern
+    that matched, so two hits of the same suggestive pattern count once.
+    """
 
     offset: int
     kind: str
     text: bytes = b""
+    suggestive: bool = False
+    rule: str = ""
 
 
 # --- marker patterns ------------------------------------------------------------------------
@@ -126,18 +146,11 @@ _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("php", rb"gzinflate\s{0,8}\("),
     ("php", rb"str_rot13\s{0,8}\("),
 )
-# Weak: plausible in a script, implausible in honest metadata, too short for pixel data.
-_WEAK_SOURCES: tuple[tuple[str, bytes], ...] = (
-    ("script", rb"alert\s{0,8}\("),
-    ("script", rb"prompt\s{0,8}\("),
+# Telling: too short for pixel data, but one alone in metadata or a trailer is a script.
+_TELLING_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("script", rb"document\.(?:cookie|write|location|domain)"),
     ("script", rb"window\.location"),
     ("script", rb"string\.fromcharcode\("),
-    ("script", rb"eval\s{0,8}\("),
-    ("script", rb"atob\s{0,8}\("),
-    ("script", rb"onload\s{0,8}="),
-    ("script", rb"onerror\s{0,8}="),
-    ("script", rb"onmouseover\s{0,8}="),
     ("script", rb"<!entity\s+%?\s*[\w.-]+\s+(?:system|public)\b"),
     ("php", rb"system\s{0,8}\(\s{0,8}[\"'$]"),
     ("php", rb"exec\s{0,8}\(\s{0,8}[\"'$]"),
@@ -152,9 +165,43 @@ _WEAK_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("file_read", rb"/proc/self/"),
     ("file_read", rb"c:\\windows\\(?:system32|win\.ini)"),
 )
+# Suggestive: script calls and handlers that honest prose also contains ("Allergy
+# alert(penicillin)"). No whitespace before `(`: prose puts a space there, code does not.
+# Each must start a word (checked after the match: a leading \b would cost the fast path).
+_SUGGESTIVE_SOURCES: tuple[tuple[str, bytes], ...] = (
+    ("script", rb"alert\("),
+    ("script", rb"prompt\("),
+    ("script", rb"eval\("),
+    ("script", rb"atob\("),
+    ("script", rb"onload\s{0,8}="),
+    ("script", rb"onerror\s{0,8}="),
+    ("script", rb"onmouseover\s{0,8}="),
+)
 
-_STRONG = tuple((kind, re.compile(source, re.DOTALL)) for kind, source in _STRONG_SOURCES)
-_ALL = _STRONG + tuple((kind, re.compile(source, re.DOTALL)) for kind, source in _WEAK_SOURCES)
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    pattern: re.Pattern[bytes]  # over lower-cased bytes
+    suggestive: bool
+    label: str  # the pattern's source, naming the rule in Marker.rule
+
+
+def _rules(sources: tuple[tuple[str, bytes], ...], suggestive: bool = False) -> tuple[_Rule, ...]:
+    return tuple(
+        _Rule(kind, re.compile(source, re.DOTALL), suggestive, source.decode("latin-1"))
+        for kind, source in sources
+    )
+
+
+_STRONG = _rules(_STRONG_SOURCES)
+_ALL = _STRONG + _rules(_TELLING_SOURCES) + _rules(_SUGGESTIVE_SOURCES, suggestive=True)
+# An HTML-ish start tag (no namespace prefix: XMP's `<rdf:li>` holds prose, not markup).
+_HTML_TAG_OPEN = re.compile(rb"<[a-z][a-z0-9-]{0,31}[\s/]")
+# Bytes that end a JavaScript statement or expression right before a call.
+_CODE_PUNCTUATION = frozenset((b";", b"=", b"{", b"}"))
+# An event-handler attribute whose value runs up to the marker (`onfocus=alert(1)`).
+_HANDLER_BEFORE = re.compile(rb"\bon[a-z]{3,24}\s{0,8}=\s{0,8}[\"'`]?[^\"'`<>\r\n]{0,128}\Z")
 _LOWERED_WINDOW_BYTES = 4 * 1024 * 1024  # bytes lower-cased and searched at a time
 _WINDOW_OVERLAP_BYTES = 4096  # bytes: markers straddling a window edge are still found
 
@@ -204,29 +251,71 @@ def _valid(kind: str, matched: bytes, original: bytes | Reader, offset: int, siz
     return True
 
 
+def _word_byte(byte: int) -> bool:
+    return byte == 0x5F or 0x30 <= byte <= 0x39 or 0x61 <= byte <= 0x7A
+
+
+def _in_code_context(lowered: bytes, position: int) -> bool:
+    """True when the marker at `position` is code, not prose: it sits inside an HTML tag,
+    in an `on...=` handler value, or right after JavaScript punctuation (`;alert(`,
+    `=eval(`, `*/alert(`: a statement, an assignment, a polyglot closing its comment).
+    Prose puts a word or a space there."""
+    before = lowered[max(0, position - MARKUP_LOOKBACK_BYTES) : position]
+    tag = before.rfind(b"<")
+    if tag > before.rfind(b">") and _HTML_TAG_OPEN.match(before, tag):
+        return True
+    if _HANDLER_BEFORE.search(before) is not None:
+        return True
+    code = before.rstrip(b" \t")
+    return code.endswith(b"*/") or code[-1:] in _CODE_PUNCTUATION
+
+
 def _search_lowered(
     lowered: bytes,
     original: bytes | Reader,
     base: int,
     size: int,
-    patterns: tuple[tuple[str, re.Pattern[bytes]], ...],
+    rules: tuple[_Rule, ...],
     stop: int,
 ) -> list[Marker]:
-    """Every pattern over one lower-cased window; offsets are `base` + window offset."""
+    """Every rule over one lower-cased window; offsets are `base` + window offset."""
     found: list[Marker] = []
-    for kind, pattern in patterns:
+    for rule in rules:
         hits = 0
-        for match in pattern.finditer(lowered):
-            if match.start() >= stop:
+        for match in rule.pattern.finditer(lowered):
+            start = match.start()
+            if start >= stop:
                 break  # in the overlap: the next window reports it
-            offset = base + match.start()
-            if not _valid(kind, match.group(0), original, offset, size):
+            offset = base + start
+            if not _valid(rule.kind, match.group(0), original, offset, size):
                 continue
-            found.append(Marker(offset, kind, match.group(0)[:40]))
+            suggestive = rule.suggestive
+            if suggestive:
+                if start > 0 and _word_byte(lowered[start - 1]):
+                    continue  # `medieval(`, `realert(`: not the call
+                suggestive = not _in_code_context(lowered, start)
+            text = match.group(0)[:40]
+            found.append(Marker(offset, rule.kind, text, suggestive, rule.label))
             hits += 1
             if hits >= MAX_MARKERS:
                 break
     return found
+
+
+def conclusive(markers: list[Marker]) -> bool:
+    """True when the markers prove a payload rather than suggest one.
+
+    Any strong or telling marker does; suggestive ones need `SUGGESTIVE_MIN_RULES`
+    different patterns (`eval(atob(`), or one inside markup (they are then not suggestive).
+    """
+    if any(not marker.suggestive for marker in markers):
+        return True
+    return len({marker.rule for marker in markers}) >= SUGGESTIVE_MIN_RULES
+
+
+def decisive_marker(markers: list[Marker]) -> Marker:
+    """The marker to report: the first non-suggestive one, else the first."""
+    return next((m for m in markers if not m.suggestive), markers[0])
 
 
 def find_markers(
@@ -251,7 +340,7 @@ def find_markers(
             if len(pixel) >= MAX_MARKERS:
                 break
         return pixel
-    patterns = _STRONG if strong_only else _ALL
+    rules = _STRONG if strong_only else _ALL
     markers: list[Marker] = []
     position, stop = max(0, start), min(end, reader.size)
     while position < stop and len(markers) < MAX_MARKERS:
@@ -260,7 +349,7 @@ def find_markers(
         chunk = reader.read(position, window_end + _WINDOW_OVERLAP_BYTES - position)
         chunk = chunk[: stop - position]
         found = _search_lowered(
-            chunk.lower(), reader, position, reader.size, patterns, window_end - position
+            chunk.lower(), reader, position, reader.size, rules, window_end - position
         )
         markers.extend(found)
         position = window_end
@@ -272,17 +361,17 @@ def find_markers_in_bytes(
     untrusted_data: bytes, strong_only: bool = False, base_offset: int = 0
 ) -> list[Marker]:
     """`find_markers` over bytes already in memory (decompressed metadata, samples)."""
-    patterns = _STRONG if strong_only else _ALL
+    rules = _STRONG if strong_only else _ALL
     found = _search_lowered(
         untrusted_data.lower(),
         untrusted_data,
         0,
         len(untrusted_data),
-        patterns,
+        rules,
         len(untrusted_data),
     )
     found.sort(key=lambda m: m.offset)
-    return [Marker(m.offset + base_offset, m.kind, m.text) for m in found[:MAX_MARKERS]]
+    return [replace(m, offset=m.offset + base_offset) for m in found[:MAX_MARKERS]]
 
 
 # --- classification -------------------------------------------------------------------------
@@ -300,24 +389,6 @@ def entropy(data: bytes) -> float:
     return -sum(n / total * math.log2(n / total) for n in Counter(data).values())
 
 
-_START_KINDS: tuple[tuple[bytes, str], ...] = (
-    (b"\x7fELF", "elf"),
-    (b"\xfe\xed\xfa\xce", "macho"),
-    (b"\xfe\xed\xfa\xcf", "macho"),
-    (b"\xce\xfa\xed\xfe", "macho"),
-    (b"\xcf\xfa\xed\xfe", "macho"),
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-    (b"Rar!\x1a\x07", "rar"),
-    (b"7z\xbc\xaf\x27\x1c", "7z"),
-    (b"\x1f\x8b\x08", "gzip"),
-    (b"%PDF-", "pdf"),
-    (b"#!", "shell"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
 _HTML_START = re.compile(
     rb"\A\s*(?:<!--.{0,1024}?-->\s*)?<(?:!doctype\s+html|html|head|body|script|iframe|svg)",
     re.IGNORECASE | re.DOTALL,
@@ -325,14 +396,19 @@ _HTML_START = re.compile(
 _PHP_START = re.compile(rb"\A\s*<\?(?:php|=)", re.IGNORECASE)
 _WHITESPACE = b" \t\r\n\x00\x0b\x0c"
 _MARKER_KIND_TO_PAYLOAD = {"7z": "7z", "sevenzip": "7z"}
+# signatures.script_kind -> payload kind
+_SCRIPT_PAYLOAD_KINDS = {"powershell": "powershell", "vbs": "vbs", "batch": "batch", "js": "script"}
 
 
 def _kind_at_start(data: bytes) -> str | None:
+    """The payload kind whose signature `data` starts with (shared table in `signatures`)."""
     if data.startswith(b"MZ") and valid_pe(data, 0, len(data)):
         return "pe"
-    for magic, kind in _START_KINDS:
-        if data.startswith(magic):
-            return kind
+    magic = magic_at_start(data)
+    if magic is not None:
+        return magic.type
+    if data.startswith(b"#!"):
+        return "shell"
     if data[4:8] == b"ftyp":
         return "mp4"
     if _PHP_START.match(data):
@@ -352,21 +428,34 @@ def _has_zip_eocd(data: bytes) -> int:
     return pos if pos + 22 + comment_length == len(data) else -1
 
 
-def _is_text(data: bytes) -> bool:
-    sample = data[:4096]
-    if not sample or b"\x00" in sample:
-        return False
-    printable = sum(1 for b in sample if b >= 0x20 or b in (9, 10, 13))
-    return printable >= len(sample) * 0.95
+def leading_padding(data: bytes) -> int:
+    """Bytes of NUL/whitespace at the start of `data`, counted up to MAX_LEADING_PADDING_BYTES.
+
+    Writers and attackers alike pad before a payload; its signature then starts here.
+    """
+    head = data[:MAX_LEADING_PADDING_BYTES]
+    return len(head) - len(head.lstrip(_WHITESPACE))
+
+
+def _script_in_text(body: bytes) -> str | None:
+    """The payload kind of a script at the start of `body` (up to its first NUL), or None."""
+    nul = body.find(b"\x00", 0, SCRIPT_SAMPLE_BYTES)
+    text = body[: nul if nul >= 0 else SCRIPT_SAMPLE_BYTES]
+    if len(text) < MIN_SCRIPT_BYTES or not is_text(text[:TEXT_SAMPLE_BYTES]):
+        return None
+    kind = script_kind(text)
+    return None if kind is None else _SCRIPT_PAYLOAD_KINDS[kind]
 
 
 def classify(data: bytes) -> Payload:
     """What a blob (typically the bytes left over after an image's logical end) holds.
 
-    Looks at the start, for a ZIP directory at the end, and for strong or script markers
-    anywhere inside (bounded by the caller: pass at most CLASSIFY_SAMPLE_BYTES plus the
-    tail when the blob is larger). `dangerous` is True for executables, archives that
-    readers open from the end (ZIP/JAR), documents and scripts.
+    Skips leading NUL/whitespace padding (up to MAX_LEADING_PADDING_BYTES), then looks at
+    the start, for a ZIP directory at the end, for conclusive markers anywhere inside
+    (bounded by the caller: pass at most CLASSIFY_SAMPLE_BYTES plus the tail when the blob
+    is larger) and, for text, for PowerShell/VBScript/batch/JavaScript. `dangerous` is
+    True for executables, archives that readers open from the end (ZIP/JAR), documents
+    and scripts; `offset` is where the deciding signature starts inside the blob.
     """
     size = len(data)
     if size == 0 or data.count(0) == size:
@@ -374,22 +463,30 @@ def classify(data: bytes) -> Payload:
     if not data.strip(_WHITESPACE):
         return Payload("whitespace", size, entropy(data), False)
     bits = entropy(data)
-    kind = _kind_at_start(data)
-    offset = 0
+    lead = leading_padding(data)
+    body = data[lead:]
+    kind, offset = _kind_at_start(body), lead
+    if kind is None and lead:  # a signature that itself starts with NUL (JPEG 2000, JPEG XL)
+        kind, offset = _kind_at_start(data), 0
     if kind is None or kind not in DANGEROUS_KINDS:
         eocd = _has_zip_eocd(data)
         if eocd >= 0:
             kind, offset = "zip", eocd
     if kind is None or kind not in DANGEROUS_KINDS:
         markers = find_markers_in_bytes(data, strong_only=False)
-        if markers:
-            first = markers[0]
+        if markers and conclusive(markers):
+            first = decisive_marker(markers)
             kind = _MARKER_KIND_TO_PAYLOAD.get(first.kind, first.kind)
             offset = first.offset
+    if kind is None or kind not in DANGEROUS_KINDS:
+        script = _script_in_text(body)
+        if script is not None:
+            kind, offset = script, lead
     if kind is None:
-        if data.endswith(EICAR) or EICAR in data:
+        if EICAR in data:
             kind = "eicar"
-        elif _is_text(data):
+            offset = data.find(EICAR)
+        elif is_text(body[:TEXT_SAMPLE_BYTES]):
             kind = "text"
         else:
             kind = "unknown"

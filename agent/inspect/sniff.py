@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass
 
 from agent.inspect.reader import Reader
+from agent.inspect.signatures import is_text, magic_at_start, script_kind
 
 HEAD_BYTES = 4096  # bytes read from the start of the file for signature checks
 TEXT_HEAD_BYTES = 1024  # bytes of a text file looked at for script/markup heuristics
@@ -78,42 +79,13 @@ _PHP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?(?:php|=)", re.IGNORECASE)
 _PHP_ANYWHERE = re.compile(rb"<\?php[\s(]", re.IGNORECASE)
 _MVG = re.compile(rb"\A\s*(?:push\s+graphic-context|viewbox\s+\d)", re.IGNORECASE)
 _MSL = re.compile(rb"\A(?:<\?xml[^>]{0,512}\?>\s*)?<image[\s>].{0,1024}<read\s", re.I | re.S)
-_POWERSHELL = re.compile(
-    rb"(?:Invoke-Expression|IEX\s*\(|New-Object\s+(?:System\.)?Net\.WebClient|"
-    rb"DownloadString\(|Start-Process|-EncodedCommand|FromBase64String|Set-ExecutionPolicy|"
-    rb"\$env:|Add-Type\s)",
-    re.IGNORECASE,
-)
-_VBS = re.compile(
-    rb"(?:CreateObject\s*\(|WScript\.(?:Shell|CreateObject|Echo)|\bDim\s+\w+\s*(?:,|\r?\n)|"
-    rb"On\s+Error\s+Resume\s+Next|\bSub\s+\w+\s*\(|Execute(?:Global)?\s*\()",
-    re.IGNORECASE,
-)
-_BATCH = re.compile(
-    rb"(?:^\s*(?:set\s+\w+=|goto\s+:?\w+|call\s+:?\w+|start\s+\S+|"
-    rb"if\s+(?:not\s+)?exist\s|for\s+%%?\w\s+in\s)|%~dp0|\bcmd(?:\.exe)?\s+/c\b)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_JS = re.compile(
-    rb"(?:\bfunction\s*\w*\s*\([^)]{0,200}\)\s*\{|\bvar\s+\w+\s*=|\b(?:let|const)\s+\w+\s*=|"
-    rb"document\.(?:write|createElement|getElementById)|window\.location|\beval\s*\(|"
-    rb"ActiveXObject|WScript\.)",
-)
-# distinct script constructs before plain text is called a script (one English sentence
-# may contain "Dim" or "start"; two different constructs rarely happen by chance)
-_SCRIPT_MIN_HITS = 2
-
-
-def _distinct_hits(pattern: re.Pattern[bytes], text: bytes) -> int:
-    return len({m.group(0).lower() for m in pattern.finditer(text)})
-
-
-def _is_text(head: bytes) -> bool:
-    """Mostly printable ASCII/UTF-8 with no NUL: a text file."""
-    if not head or b"\x00" in head:
-        return False
-    printable = sum(1 for b in head if b >= 0x20 or b in (9, 10, 13, 12))
-    return printable >= len(head) * 0.95
+# script kind (signatures.script_kind) -> (type, description)
+_SCRIPT_TYPES = {
+    "powershell": ("powershell", "PowerShell script"),
+    "vbs": ("vbs", "VBScript"),
+    "batch": ("batch", "Windows batch script"),
+    "js": ("js", "JavaScript"),
+}
 
 
 def _sniff_pe(reader: Reader, head: bytes) -> Sniffed:
@@ -186,23 +158,27 @@ def _sniff_svgz(reader: Reader) -> Sniffed | None:
     return None
 
 
+def _refine(reader: Reader, head: bytes, type_: str, family: str, description: str) -> Sniffed:
+    """A shared-table match, refined where the first bytes are shared (ZIP/JAR, gzip/SVGZ)."""
+    if type_ == "zip" and (b"META-INF/" in head[:1024] or b".class" in head[:1024]):
+        return _s("jar", "archive", "Java archive (JAR)")
+    if type_ == "gzip":
+        return _sniff_svgz(reader) or _s(type_, family, description)
+    return _s(type_, family, description)
+
+
 def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
     """Signatures of binary formats at fixed offsets."""
     # DICM first: a DICOM preamble may legitimately hold a TIFF header (dual personality).
     if reader.read(128, 4) == b"DICM":
         return _s("dicom", "dicom", "DICOM medical image")
-    if head.startswith(b"\xff\xd8\xff"):
-        return _s("jpeg", "image", "JPEG image")
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return _s("png", "image", "PNG image")
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return _s("gif", "image", "GIF image")
+    magic = magic_at_start(head)
+    if magic is not None:
+        return _refine(reader, head, magic.type, magic.family, magic.description)
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return _s("webp", "image", "WebP image")
     if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
         return _s("avi", "video", "AVI video")
-    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return _s("tiff", "image", "TIFF image")
     if head.startswith(b"BM"):
         bmp = _sniff_bmp(reader)
         if bmp is not None:
@@ -216,43 +192,10 @@ def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
             return ico
     if head.startswith(b"MZ"):
         return _sniff_pe(reader, head)
-    if head.startswith(b"\x7fELF"):
-        return _s("elf", "executable", "Linux program (ELF)")
-    if head[:4] in (
-        b"\xfe\xed\xfa\xce",
-        b"\xfe\xed\xfa\xcf",
-        b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe",
-    ) or (head[:4] == b"\xca\xfe\xba\xbe" and 0 < int.from_bytes(head[4:8], "big") < 32):
-        return _s("macho", "executable", "macOS program (Mach-O)")
-    if head.startswith(b"\xca\xfe\xba\xbe"):
-        return _s("java_class", "executable", "Java class file")
-    if head.startswith(b"L\x00\x00\x00\x01\x14\x02\x00"):
-        return _s("lnk", "executable", "Windows shortcut (LNK)")
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
-        if b"META-INF/" in head[:1024] or b".class" in head[:1024]:
-            return _s("jar", "archive", "Java archive (JAR)")
-        return _s("zip", "archive", "ZIP archive")
-    if head.startswith(b"Rar!\x1a\x07"):
-        return _s("rar", "archive", "RAR archive")
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return _s("7z", "archive", "7-Zip archive")
-    if head.startswith(b"MSCF\x00\x00\x00\x00"):
-        return _s("cab", "archive", "Windows cabinet archive")
-    if head.startswith(b"\x1f\x8b\x08"):
-        return _sniff_svgz(reader) or _s("gzip", "archive", "gzip archive")
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return _s("ole", "document", "Office document or installer (OLE)")
-    if head.startswith(b"AT&TFORM"):
-        return _s("djvu", "document", "DjVu document")
+    if head.startswith(b"\xca\xfe\xba\xbe"):  # neither a sane fat header nor a class version
+        return _s("java_class", "executable", "Java class file (unusual version)")
     if reader.read(0x8001, 5) == b"CD001":
         return _s("iso", "archive", "disk image (ISO)")
-    if head.startswith(b"8BPS"):
-        return _s("psd", "image", "Photoshop image")
-    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
-        return _s("jp2", "image", "JPEG 2000 image")
-    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
-        return _s("jxl", "image", "JPEG XL image")
     return None
 
 
@@ -278,23 +221,17 @@ def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
         return _s("svg", "svg", "SVG drawing")
     if _HTML_START.match(head):
         return _s("html", "script", "web page (HTML)")
-    if not _is_text(head[:TEXT_HEAD_BYTES]):
+    if not is_text(head[:TEXT_HEAD_BYTES]):
         return None
     text = head[:TEXT_HEAD_BYTES]
     if _PHP_ANYWHERE.search(text):
         return _s("php", "script", "PHP script")
     if _HTML_ANYWHERE.search(text):
         return _s("html", "script", "web page (HTML)")
-    if _POWERSHELL.search(text):
-        return _s("powershell", "script", "PowerShell script")
-    if _distinct_hits(_VBS, text) >= _SCRIPT_MIN_HITS:
-        return _s("vbs", "script", "VBScript")
-    if text.lstrip().lower().startswith(b"@echo off") or (
-        _distinct_hits(_BATCH, text) >= _SCRIPT_MIN_HITS
-    ):
-        return _s("batch", "script", "Windows batch script")
-    if _distinct_hits(_JS, text) >= _SCRIPT_MIN_HITS:
-        return _s("js", "script", "JavaScript")
+    kind = script_kind(text)
+    if kind is not None:
+        type_, description = _SCRIPT_TYPES[kind]
+        return _s(type_, "script", description)
     return _s("text", "text", "plain text")
 
 
