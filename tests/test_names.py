@@ -151,3 +151,17 @@ def test_svg_after_an_image_extension_is_medium_markup_stays_high(
 ) -> None:
     assert codes(name) == {"name.double_extension": severity}
     assert check_name("logo.svg") == []  # a drawing named as a drawing
+
+
+def test_padding_and_trailing_dots_around_an_svg() -> None:
+    assert check_name("holiday   .svg") == []  # odd spacing, nothing hidden
+    assert codes("logo.png      .svg") == {
+        "name.padded_extension": Severity.MEDIUM,
+        "name.double_extension": Severity.MEDIUM,
+    }
+    assert codes("invoice.pdf      .svg")["name.padded_extension"] is Severity.HIGH
+    assert codes("logo.svg.") == {"name.trailing_dots_spaces": Severity.MEDIUM}
+    # programs and archives keep their severities
+    assert codes("setup      .exe") == {"name.padded_extension": Severity.HIGH}
+    assert codes("backup      .zip") == {"name.padded_extension": Severity.HIGH}
+    assert codes("logo.html.")["name.trailing_dots_spaces"] is Severity.HIGH

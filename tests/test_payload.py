@@ -261,3 +261,10 @@ def test_random_data_is_no_script() -> None:
         blob = random.Random(seed).randbytes(payload.SCRIPT_SAMPLE_BYTES)
         assert script_kind(blob) is None
         assert not classify(blob).dangerous
+
+
+def test_pixel_pass_finds_php_short_echo_through_backticks() -> None:
+    data = b"\x10" * 40 + b"<?=`$_GET[0]`?>" + b"\x20" * 40
+    found = find_markers(Reader.from_bytes(data), 0, len(data), True, pixel_data=True)
+    assert [(m.offset, m.kind) for m in found] == [(40, "php")]
+    assert find_markers_in_bytes(b"<?= 'Hello' ?> <?=$x?>", strong_only=True) == []

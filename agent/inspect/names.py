@@ -192,6 +192,17 @@ def _danger_of(extension: str) -> Severity | None:
     return None
 
 
+def _disguise_danger(effective: str, decoy: str | None) -> Severity | None:
+    """How bad it is for a file that Windows opens as `effective` to pass for `decoy`.
+
+    A drawing (.svg) behind an image decoy, or with no decoy at all, is medium: the SVG
+    walker judges its content, and high for actual script.
+    """
+    if effective in DRAWING_EXTENSIONS and (decoy is None or decoy in IMAGE_EXTENSION_TYPES):
+        return Severity.MEDIUM
+    return _danger_of(effective)
+
+
 def _is_legit_joiner(name: str, index: int) -> bool:
     """A ZWJ/ZWNJ between two non-ASCII letters/marks/symbols (Persian, Indic, emoji)."""
     if index == 0 or index + 1 >= len(name):
@@ -231,7 +242,7 @@ def _double_extension(name: str, effective: str) -> Finding | None:
     if not decoys:
         return None
     decoy = decoys[-1]
-    if effective in DRAWING_EXTENSIONS and decoy in IMAGE_EXTENSION_TYPES:
+    if _disguise_danger(effective, decoy) is Severity.MEDIUM and danger is Severity.HIGH:
         return Finding(
             "name.double_extension",
             Severity.MEDIUM,
@@ -285,12 +296,16 @@ def _padded_extension(name: str, effective: str) -> Finding | None:
     if run < PADDING_RUN_MIN_CHARS:
         return None
     before = stripped[: index + 1]
-    hides_decoy = any(before.lower().endswith("." + ext) for ext in DECOY_EXTENSIONS)
-    if _danger_of(effective) is None and not hides_decoy:
-        return None  # "holiday   .jpg": odd spacing, nothing hidden
+    lowered = before.lower()
+    hidden = next((ext for ext in DECOY_EXTENSIONS if lowered.endswith("." + ext)), None)
+    if hidden is None and (_danger_of(effective) is None or effective in DRAWING_EXTENSIONS):
+        return None  # "holiday   .jpg", "holiday   .svg": odd spacing, nothing hidden
+    severity = Severity.HIGH
+    if effective in DRAWING_EXTENSIONS:  # an SVG passing for the hidden decoy
+        severity = _disguise_danger(effective, hidden) or Severity.HIGH
     return Finding(
         "name.padded_extension",
-        Severity.HIGH,
+        severity,
         f"This file's name is padded with blanks to hide its real type (.{effective}).",
         detail=f"{run} blank characters before the final extension",
     )
@@ -299,7 +314,7 @@ def _padded_extension(name: str, effective: str) -> Finding | None:
 def _trailing_dots_spaces(name: str, effective: str) -> Finding | None:
     if not name or name[-1] not in ". ":
         return None
-    dangerous = _danger_of(effective) is Severity.HIGH
+    dangerous = _disguise_danger(effective, None) is Severity.HIGH
     return Finding(
         "name.trailing_dots_spaces",
         Severity.HIGH if dangerous else Severity.MEDIUM,

@@ -112,7 +112,7 @@ class Marker:
 # The pixel-data pass: PHP tags and HTML/SVG script, anchored on `<`, on raw (mixed-case) data.
 _PIXEL_PATTERN = re.compile(
     rb"<(?:(?i:\?php)(?:[\s(/]|[A-Za-z_]\w{0,30}\()"
-    rb"|\?=\s{0,16}\$[A-Za-z_]\w{0,40}\s{0,8}[\[(]"
+    rb"|\?=\s{0,16}[`@(]?\s{0,8}\$[A-Za-z_]\w{0,40}\s{0,8}[\[(]"
     rb"|(?i:/?script)[\s>/]"
     rb"|(?i:svg)[^>]{0,%d}?(?i:\bon[a-z]{3,24})\s{0,8}="
     rb"|(?i:html|iframe)[\s>])" % SVG_EVENT_WINDOW,
@@ -123,7 +123,8 @@ _PIXEL_PATTERN = re.compile(
 # a validated structure). Binary magics are unchanged by lower-casing except their letters.
 _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("php", rb"<\?php(?:[\s(/]|[a-z_]\w{0,30}\()"),
-    ("php", rb"<\?=\s{0,16}\$[a-z_]\w{0,40}\s{0,8}[\[(]"),
+    # `<?=` echoing a call or array element, also through backticks (shell) or `@`/`(`
+    ("php", rb"<\?=\s{0,16}[`@(]?\s{0,8}\$[a-z_]\w{0,40}\s{0,8}[\[(]"),
     ("html", rb"</?script[\s>/]"),
     ("html", rb"<svg[^>]{0,%d}?\bon[a-z]{3,24}\s{0,8}=" % SVG_EVENT_WINDOW),
     ("html", rb"<html[\s>]"),
