@@ -71,6 +71,13 @@ def test_malformed_svg_is_still_scanned_textually() -> None:
     }
 
 
+def test_slash_before_an_event_attribute_is_seen_in_malformed_svg() -> None:
+    # HTML parsers treat "/" like whitespace before an attribute: <svg/onload=...> runs.
+    data = b"<svg/onload=alert(document.domain)>"
+    assert "svg.event_handler" in codes(walk_bytes("svg", data))
+    assert "svg.event_handler" not in codes(walk_bytes("svg", b"<svg><path d='M0 0'/></svg>"))
+
+
 def test_utf16_and_gzip_svgs_are_checked() -> None:
     evil = SVG_MALICIOUS["svg.script"]
     assert "svg.script" in codes(walk_bytes("svg", evil.decode().encode("utf-16")))

@@ -35,7 +35,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 _SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?(?:script|handler)\b", re.IGNORECASE)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_EVENT_ATTR_TEXT = re.compile(rb"\son[a-z]+\s*=", re.IGNORECASE)
+# HTML parsers accept "/" as well as whitespace before an attribute (`<svg/onload=...>`).
+_EVENT_ATTR_TEXT = re.compile(rb"[\s/]on[a-z]+\s*=", re.IGNORECASE)
 _JS_URL_TEXT = re.compile(rb"(?:javascript|vbscript)\s*:|data:\s*text/html", re.IGNORECASE)
 _JS_URL_DECODED = re.compile(r"(?:javascript|vbscript):|data:text/html", re.IGNORECASE)
 _FOREIGN_TEXT = re.compile(rb"<\s*(?:[\w.-]+:)?(?:foreignObject|iframe|embed|object)\b", re.I)
