@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from agent.inspect.payload import DANGEROUS_KINDS
 from agent.model import Finding
 
 # Detected types and payload kinds -> words people use.
@@ -50,6 +51,12 @@ _PAYLOAD_WORDS = {
     "javascript": "a script",
     "shell": "a script",
     "powershell": "a PowerShell script",
+    "vbs": "a Windows VBScript program",
+    "batch": "a Windows batch script",
+    "java_class": "a Java program",
+    "eicar": "the antivirus test file",
+    "bootsector": "a boot-sector program",
+    "file_read": "a request to read files from the computer",
     "pdf": "a PDF document",
     "postscript": "a PostScript document",
     "mvg": "an ImageMagick script",
@@ -112,10 +119,8 @@ _PER_FORMAT = {
     "truncated": "This {type} is cut off (incomplete).",
 }
 
-_DANGEROUS_TRAILERS = frozenset(
-    {"pe", "exe", "dll", "elf", "macho", "mach-o", "lnk", "com", "zip", "jar", "rar", "7z"}
-    | {"php", "phar", "html", "script", "js", "javascript", "shell", "powershell", "pdf"}
-)
+# What the engine calls dangerous is what the reason calls an attachment: one list.
+_DANGEROUS_TRAILERS = DANGEROUS_KINDS | {"exe", "dll", "mach-o", "lnk", "com", "jar", "js"}
 
 
 _EXTENSION_TYPES = {
@@ -191,7 +196,7 @@ def plain_reason(
                 return f"A hidden attachment ({payload_words}) is stuck to the end of {this_type}."
             if payload_words is not None:
                 return f"Hidden data ({payload_words}) is stuck to the end of {this_type}."
-            return f"A hidden attachment is stuck to the end of {this_type}."
+            return f"Unexplained extra data is stuck to the end of {this_type}."
         return _PER_FORMAT[suffix].format(type=this_type.split(" ", 1)[1])
     return finding.message or "Photogate found something unusual in this file."
 

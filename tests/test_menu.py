@@ -201,10 +201,17 @@ def test_clock_time_uses_local_time() -> None:
             "A hidden attachment (a ZIP archive) is stuck to the end of this JPEG picture.",
         ),
         (
+            Finding("gif.trailing_data", Severity.HIGH, "x", payload="vbs"),
+            "gif",
+            "a.gif",
+            "A hidden attachment (a Windows VBScript program) is stuck to the end"
+            " of this GIF picture.",
+        ),
+        (
             Finding("png.trailing_data", Severity.MEDIUM, "x"),
             "png",
             "a.png",
-            "A hidden attachment is stuck to the end of this PNG picture.",
+            "Unexplained extra data is stuck to the end of this PNG picture.",
         ),
         (
             Finding("dicom.executable_preamble", Severity.HIGH, "x"),
