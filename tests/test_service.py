@@ -325,3 +325,27 @@ def test_a_second_lock_on_the_same_home_is_refused(tmp_path: Path) -> None:
     assert not is_locked(runtime)
     with AgentLock(runtime):  # free again
         pass
+
+
+def test_status_text_tells_waiting_folders_from_broken_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agent.commands.status import _print_text
+
+    info = {
+        "running": True,
+        "pid": 1,
+        "home": "/h",
+        "policy": {"version": "v1", "source": "built-in"},
+        "folders": [
+            {"path": "/home/a/Downloads", "watching": True, "problem": None},
+            {"path": "/tmp/pid-*", "watching": False, "problem": None},
+            {"path": "/mnt/share", "watching": False, "problem": "access denied"},
+        ],
+        "counts": {},
+    }
+    _print_text(info)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["watching", "/home/a/Downloads"] for line in lines)
+    assert any("waiting" in line and "/tmp/pid-*" in line for line in lines)
+    assert any("NOT watching" in line and "access denied" in line for line in lines)

@@ -94,8 +94,14 @@ def _print_text(info: dict[str, Any]) -> None:
         print(f"  policy problem: {safe_text(str(policy['problem']))}")
     print("  folders:")
     for folder in info.get("folders") or []:
-        state = "watching" if folder.get("watching") else "NOT watching"
-        problem = f" ({safe_text(str(folder['problem']))})" if folder.get("problem") else ""
+        # A folder that is not watched and has no problem is one that does not exist yet
+        # (e.g. Thunderbird's /tmp/pid-* while Thunderbird is closed): nothing is wrong.
+        if folder.get("watching"):
+            state, problem = "watching", ""
+        elif folder.get("problem"):
+            state, problem = "NOT watching", f" ({safe_text(str(folder['problem']))})"
+        else:
+            state, problem = "waiting", " (does not exist yet; watched when it appears)"
         print(f"    {state:12} {safe_text(str(folder.get('path')))}{problem}")
     counts = info.get("counts") or {}
     print(
