@@ -79,15 +79,16 @@ class TrailerResult:
 # --- hints --------------------------------------------------------------------------------
 
 
+def _tiff_byte_order(reader: Reader, base: int) -> str | None:
+    """struct byte-order prefix of the classic TIFF header at `base` (MPF, Exif), or None."""
+    return {b"II*\x00": "<", b"MM\x00*": ">"}.get(reader.read(base, 4))
+
+
 def _parse_mpf(reader: Reader, payload_start: int, payload_end: int) -> tuple[int, list[MpfEntry]]:
     """The MP header offset and MP entries of an APP2 MPF segment (bounded to the segment)."""
     base = payload_start + len(MPF_SIGNATURE)
-    order = reader.read(base, 4)
-    if order == b"II*\x00":
-        e = "<"
-    elif order == b"MM\x00*":
-        e = ">"
-    else:
+    e = _tiff_byte_order(reader, base)
+    if e is None:
         return base, []
 
     def u16(at: int) -> int | None:
@@ -128,12 +129,8 @@ def _parse_mpf(reader: Reader, payload_start: int, payload_end: int) -> tuple[in
 def _exif_make(reader: Reader, payload_start: int, payload_end: int) -> str | None:
     """The IFD0 Make string of an APP1 Exif segment (bounded to the segment), or None."""
     base = payload_start + len(EXIF_SIGNATURE)
-    order = reader.read(base, 4)
-    if order == b"II*\x00":
-        e = "<"
-    elif order == b"MM\x00*":
-        e = ">"
-    else:
+    e = _tiff_byte_order(reader, base)
+    if e is None:
         return None
     first_ifd = reader.unpack(e + "I", base + 4)
     ifd = base + first_ifd[0] if first_ifd is not None else payload_end
