@@ -111,7 +111,11 @@ def read_events(home: Path) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     for file in files:
         if file.exists():
-            for line in file.read_text(encoding="utf-8").splitlines():
+            text = file.read_text(encoding="utf-8")
+            # The agent may be appending right now: like any log tailer (Wazuh, Filebeat),
+            # take only complete lines; the last one counts once its newline is written.
+            complete = text[: text.rfind("\n") + 1]
+            for line in complete.splitlines():
                 if line.strip():
                     events.append(json.loads(line))
     return events
