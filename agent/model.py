@@ -107,7 +107,7 @@ class Report:
 
     `type` is the type detected from the bytes ("jpeg", "png", "pe", "unknown", ...).
     `verdict` is the verdict under the built-in default policy; the agent's policy may
-    decide differently (see `agent.policy`).
+    decide differently (see `agent.policy.decide`).
     """
 
     path: str

@@ -1,6 +1,6 @@
 """Write config.toml, agent/default_config.toml and docs/config-reference.md from the schema.
 
-Run after changing agent/config_keys.py or agent/schema.py:
+Run after changing agent/policy/keys.py or agent/policy/schema.py:
     .venv/bin/python scripts/gen_config_reference.py
 `--check` exits 1 (listing the stale files) instead of writing; tests run the same check.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agent.config_docs import render_default_config, render_reference  # noqa: E402
+from agent.policy.docs import render_default_config, render_reference  # noqa: E402
 
 
 def outputs() -> dict[Path, str]:

@@ -258,7 +258,7 @@ def insta360(payload_bytes: int = 200) -> bytes:
     return payload + bytes(32) + struct.pack("<II", size, 3) + b"8db42d694ccc418790edff439fe026bf"
 
 
-# --- more vendor footers (layouts from ExifTool; see agent/inspect/jpeg_footers.py) --------
+# --- more vendor footers (layouts from ExifTool; see agent/inspect/jpeg/footers.py) --------
 
 CANON_VRD_SIGNATURE = b"CANON OPTIONAL DATA\x00"
 

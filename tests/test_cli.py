@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from agent import __version__
-from agent.cli import _COMMAND_MODULES, build_parser, main
+from agent.commands.cli import _COMMAND_MODULES, build_parser, main
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,9 +34,9 @@ def test_each_command_has_its_own_parser(command: str) -> None:
 
 def test_scan_does_not_import_the_agent_machinery() -> None:
     code = (
-        "import sys, agent.cli as c; c.build_parser('scan');"
+        "import sys, agent.commands.cli as c; c.build_parser('scan');"
         "print(sorted(m for m in sys.modules if m in "
-        "('agent.vault', 'agent.service', 'agent.tray', 'watchdog', 'pystray')))"
+        "('agent.vault.store', 'agent.service.loop', 'agent.ui.tray', 'watchdog', 'pystray')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

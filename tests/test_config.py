@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from agent import config_keys as ck
-from agent.config import PolicyKeeper, check_file, load_policy, shipped_config_text
-from agent.config_validate import LineIndex, expand_path
 from agent.errors import ConfigError
-from agent.registry_policy import FileRegistryPolicySource, coerce_value, flatten_registry_tree
-from agent.schema import Policy
+from agent.policy import keys as ck
+from agent.policy.layers import PolicyKeeper, check_file, load_policy, shipped_config_text
+from agent.policy.registry import FileRegistryPolicySource, coerce_value, flatten_registry_tree
+from agent.policy.schema import Policy
+from agent.policy.validate import LineIndex, expand_path
 
 REPO = Path(__file__).resolve().parent.parent
 SHA_A = "a" * 64

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.config_keys import SPECS
+from agent.policy.keys import SPECS
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_SECONDS = 60

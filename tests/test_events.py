@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import (
+from agent.policy.schema import ReportSettings
+from agent.service.events import (
     EventLog,
     LogNotifier,
     SyslogSink,
@@ -20,7 +21,6 @@ from agent.events import (
     hash_path,
     read_events,
 )
-from agent.schema import ReportSettings
 
 HOSTILE = [
     "/w/line\nbreak\r.jpg",

@@ -11,8 +11,8 @@ import ast
 import re
 from pathlib import Path
 
-from agent.events import EventLog
-from agent.schema import ReportSettings
+from agent.policy.schema import ReportSettings
+from agent.service.events import EventLog
 from tests.conftest import REPO_ROOT
 
 EVENTS_DOC = REPO_ROOT / "docs" / "events.md"

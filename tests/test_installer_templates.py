@@ -1,6 +1,6 @@
 """Installer files that cannot be built here are at least well-formed and agree with the code.
 
-The ADMX template must write exactly the registry values `agent.registry_policy` reads (one
+The ADMX template must write exactly the registry values `agent.policy.registry` reads (one
 subkey per table, value name = key), with values the validator accepts; the macOS LaunchAgent
 must be a valid property list; the Inno Setup script must register what the docs promise.
 """
@@ -13,9 +13,9 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from agent import config_keys as ck
-from agent.registry_policy import REGISTRY_KEY, FileRegistryPolicySource
-from agent.schema import ACTIONS
+from agent.policy import keys as ck
+from agent.policy.registry import REGISTRY_KEY, FileRegistryPolicySource
+from agent.policy.schema import ACTIONS
 from tests.conftest import REPO_ROOT
 
 ADMX = REPO_ROOT / "installer/windows/admx/Photogate.admx"

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.inspect import jpeg_trailers
 from agent.inspect.base import Structure
-from agent.inspect.jpeg import walk
+from agent.inspect.jpeg import trailers as jpeg_trailers
+from agent.inspect.jpeg.walk import walk
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from tests import jpeg_samples as js

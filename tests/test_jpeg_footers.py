@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.inspect import jpeg_trailers
-from agent.inspect.jpeg import walk_segments
+from agent.inspect.jpeg import trailers as jpeg_trailers
+from agent.inspect.jpeg.segments import walk_segments
 from agent.inspect.reader import Reader
 from tests import jpeg_samples as js
 from tests.test_jpeg import codes, leftover, run, spans

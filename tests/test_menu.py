@@ -7,8 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from agent.icons import ICON_SIZE_PX, draw_icon
-from agent.menu import (
+from agent.inspect.reasons import plain_reason, plain_summary
+from agent.model import Finding, Severity
+from agent.service.state import AgentState, FolderStatus
+from agent.ui.icons import ICON_SIZE_PX, draw_icon
+from agent.ui.menu import (
     ACTION_OPEN_LOGS,
     ACTION_QUIT,
     ACTION_RESUME,
@@ -24,9 +27,6 @@ from agent.menu import (
     parse_pause_action,
     tooltip,
 )
-from agent.model import Finding, Severity
-from agent.plain_reasons import plain_reason, plain_summary
-from agent.state import AgentState, FolderStatus
 
 NOW = 1_750_000_000.0
 DOWNLOADS = FolderStatus("/home/desk/Downloads", watching=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent.model import Finding, Report, Severity
-from agent.policy import code_action, decide, folder_rule_for
-from agent.schema import ActionSettings, FolderRule, Policy
+from agent.policy.decide import code_action, decide, folder_rule_for
+from agent.policy.schema import ActionSettings, FolderRule, Policy
 
 SHA = "c" * 64
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.vault import Vault
+from agent.vault.store import Vault
 from tests.vault_helpers import FINDINGS, REPO_ROOT, sample_bytes
 
 CLI_TIMEOUT_SECONDS = 60.0

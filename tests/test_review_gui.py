@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from agent.model import Finding, Severity
-from agent.review_model import Permissions, ReviewSource, details_text, report, row_from_item
-from agent.vault import Vault
+from agent.ui.review_model import Permissions, ReviewSource, details_text, report, row_from_item
+from agent.vault.store import Vault
 from tests.gui_support import (
     REPO_ROOT,
     gui_env,

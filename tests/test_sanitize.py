@@ -18,8 +18,9 @@ import pillow_heif
 import pytest
 from PIL import Image, PngImagePlugin
 
-from agent import osmark, sanitize_child
-from agent.sanitize import (
+from agent import osmark
+from agent.sanitize import child as sanitize_child
+from agent.sanitize.parent import (
     SanitizeError,
     parse_child_output,
     sanitize_file,
@@ -27,7 +28,7 @@ from agent.sanitize import (
     sanitized_name,
     unique_destination,
 )
-from agent.vault import Vault
+from agent.vault.store import Vault
 
 pillow_heif.register_heif_opener()
 
@@ -198,7 +199,7 @@ def test_a_program_named_jpg_is_not_a_picture(tmp_path: Path) -> None:
 def test_child_limits_its_own_memory_and_file_writes() -> None:
     """The child's rlimits are real: a probe process applies them and reads them back."""
     probe = (
-        "import resource, agent.sanitize_child as c; c._limit_resources();"
+        "import resource, agent.sanitize.child as c; c._limit_resources();"
         "print(resource.getrlimit(resource.RLIMIT_AS)[0],"
         " resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
     )

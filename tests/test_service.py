@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from agent.config import PolicyKeeper
 from agent.errors import AlreadyRunningError
-from agent.lock import AgentLock, is_locked
-from agent.service import AgentService
-from agent.state import AgentState
-from agent.vault import Vault
+from agent.policy.layers import PolicyKeeper
+from agent.service.lock import AgentLock, is_locked
+from agent.service.loop import AgentService
+from agent.service.state import AgentState
+from agent.vault.store import Vault
 from tests.agent_harness import (
     has_flag_marker,
     make_jpeg,

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from agent.statedb import DEFERRED_ACTION, FileVersion, StateDB
+from agent.service.statedb import DEFERRED_ACTION, FileVersion, StateDB
 
 
 def version(size: int = 10, mtime_ns: int = 1_000, inode: int = 7) -> FileVersion:

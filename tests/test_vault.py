@@ -14,8 +14,8 @@ import pytest
 
 from agent.errors import VaultError
 from agent.osmark import REASON_XATTR, VERDICT_XATTR
-from agent.vault import CONTENT_SUFFIX, Vault
-from agent.vault_crypto import CHUNK_BYTES
+from agent.vault.crypto import CHUNK_BYTES
+from agent.vault.store import CONTENT_SUFFIX, Vault
 from tests.vault_helpers import FINDINGS, sample_bytes, sha256_hex, xattr_capable_dir
 
 

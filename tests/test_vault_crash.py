@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.vault import Vault
-from agent.vault_journal import CRASH_ENV
+from agent.vault.journal import CRASH_ENV
+from agent.vault.store import Vault
 from tests.vault_helpers import FINDINGS, REPO_ROOT, sample_bytes
 
 CHILD_TIMEOUT_SECONDS = 60.0
@@ -26,21 +26,21 @@ CHILD = r"""
 import os, sys, time
 from pathlib import Path
 from agent.model import Finding, Severity
-import agent.vault, agent.vault_journal
+import agent.vault.store, agent.vault.journal
 root, op, crash_at, crash_index = sys.argv[1:5]
 targets = sys.argv[5:]
 if crash_at.startswith("pause:"):  # hold the lock at that point instead of dying
     pause_at = crash_at[len("pause:"):]
-    original = agent.vault.crash_point
+    original = agent.vault.store.crash_point
     def pausing(name):
         if name == pause_at:
             print("paused", flush=True)
             time.sleep(60)
         original(name)
-    agent.vault.crash_point = pausing
-    agent.vault_journal.crash_point = pausing
+    agent.vault.store.crash_point = pausing
+    agent.vault.journal.crash_point = pausing
     crash_at = ""
-vault = agent.vault.Vault(Path(root))
+vault = agent.vault.store.Vault(Path(root))
 print("started", flush=True)
 finding = [Finding("test.crash", Severity.HIGH, "crash test")]
 for index, target in enumerate(targets):

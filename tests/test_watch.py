@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import folders
-from agent.watch import CompletionTracker, FolderWatcher
+from agent.service import folders
+from agent.service.watch import CompletionTracker, FolderWatcher
 from tests.agent_harness import make_jpeg, wait_for, write_chrome_style, write_firefox_style
 
 # --- CompletionTracker ----------------------------------------------------------------------

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent import config_keys as ck
 from agent import paths
-from agent.config import PolicyKeeper, check_file, load_policy
-from agent.config_docs import toml_value
 from agent.errors import EXIT_FOUND, EXIT_OK, UsageError
-from agent.registry_policy import (
+from agent.policy import keys as ck
+from agent.policy.docs import toml_value
+from agent.policy.layers import PolicyKeeper, check_file, load_policy
+from agent.policy.registry import (
     FileRegistryPolicySource,
     RegistryPolicySource,
     default_registry_source,

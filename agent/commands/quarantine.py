@@ -16,9 +16,9 @@ from typing import Any
 
 from agent import paths
 from agent.errors import EXIT_OK
-from agent.schema import Policy
+from agent.policy.schema import Policy
 from agent.textsafe import safe_path, safe_text
-from agent.vault import QuarantineItem, Vault
+from agent.vault.store import QuarantineItem, Vault
 
 SHORT_ID_CHARS = 12  # ids shown in the list; any unique prefix of 6+ characters is accepted
 LIST_PATH_MAX_CHARS = 80  # long paths are cut in the middle in the human-readable list
@@ -66,8 +66,8 @@ def register(subparsers: Any) -> None:
 
 def _policy(args: argparse.Namespace) -> Policy:
     """The effective policy (machine file, registry, user preferences), as the agent loads it."""
-    from agent.config import load_policy
-    from agent.registry_policy import default_registry_source
+    from agent.policy.layers import load_policy
+    from agent.policy.registry import default_registry_source
 
     machine_file = args.config if args.config is not None else paths.machine_config_path()
     loaded = load_policy(machine_file, paths.user_config_path(), default_registry_source())

@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load_policy(machine_file: Path | None) -> Any:
-    from agent.config import load_policy
+    from agent.policy.layers import load_policy
 
     loaded = load_policy(machine_file or paths.machine_config_path(), paths.user_config_path())
     return loaded.policy
@@ -58,13 +58,13 @@ def _load_policy(machine_file: Path | None) -> Any:
 
 def _handle_review(args: argparse.Namespace) -> int:
     if args.scan_file:
-        from agent.review import run_scan_dialog
+        from agent.ui.review import run_scan_dialog
 
         return run_scan_dialog(_scan_verdict)
-    from agent.review import run_review_window
-    from agent.review_model import Permissions
-    from agent.statedb import StateDB
-    from agent.vault import Vault
+    from agent.service.statedb import StateDB
+    from agent.ui.review import run_review_window
+    from agent.ui.review_model import Permissions
+    from agent.vault.store import Vault
 
     policy = _load_policy(args.policy)
     vault = Vault(paths.vault_dir(policy.vault.path))
@@ -82,8 +82,8 @@ def _handle_review(args: argparse.Namespace) -> int:
 def _scan_verdict(path: Path) -> tuple[str, str]:
     """(headline, reason) for "Scan a file…", in plain words."""
     from agent.inspect.engine import inspect_path
+    from agent.inspect.reasons import plain_summary
     from agent.model import Verdict
-    from agent.plain_reasons import plain_summary
     from agent.textsafe import safe_name
 
     report = inspect_path(str(path))
@@ -99,7 +99,12 @@ def _scan_verdict(path: Path) -> tuple[str, str]:
 
 
 def _handle_sanitize(args: argparse.Namespace) -> int:
-    from agent.sanitize import SanitizeError, sanitize_file, sanitized_name, unique_destination
+    from agent.sanitize.parent import (
+        SanitizeError,
+        sanitize_file,
+        sanitized_name,
+        unique_destination,
+    )
 
     source: Path = args.file
     if not source.is_file():

@@ -74,10 +74,10 @@ def display_available() -> bool:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from agent.config import PolicyKeeper
-    from agent.lock import AgentLock
-    from agent.registry_policy import default_registry_source
-    from agent.service import AgentService
+    from agent.policy.layers import PolicyKeeper
+    from agent.policy.registry import default_registry_source
+    from agent.service.lock import AgentLock
+    from agent.service.loop import AgentService
 
     machine_file: Path = args.config if args.config is not None else paths.machine_config_path()
     if args.config is not None and not args.config.is_file():
@@ -99,7 +99,7 @@ def _handle(args: argparse.Namespace) -> int:
                 log.info("no display (DISPLAY/WAYLAND_DISPLAY unset): running headless")
             else:
                 try:
-                    from agent.tray import run_with_tray
+                    from agent.ui.tray import run_with_tray
                 except ImportError as error:
                     log.info("tray unavailable (%s): running headless", error)
                 else:

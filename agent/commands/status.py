@@ -59,7 +59,7 @@ def collect() -> dict[str, Any]:
     """Everything `photogate status` reports, as a dict."""
     import psutil
 
-    from agent.lock import is_locked, read_lock_pid
+    from agent.service.lock import is_locked, read_lock_pid
 
     runtime = paths.runtime_dir()
     locked = is_locked(runtime)

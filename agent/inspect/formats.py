@@ -11,7 +11,7 @@ from agent.inspect.base import Walker
 
 # detected type -> module whose `walk` function handles it
 _WALKER_MODULES: dict[str, str] = {
-    "jpeg": "agent.inspect.jpeg",
+    "jpeg": "agent.inspect.jpeg.walk",
     "png": "agent.inspect.png",
     "gif": "agent.inspect.gif",
     "webp": "agent.inspect.webp",

@@ -3,7 +3,7 @@
 import multiprocessing
 import sys
 
-from agent.cli import main
+from agent.commands.cli import main
 
 if __name__ == "__main__":
     # A frozen program that starts child processes through multiprocessing must call this first,

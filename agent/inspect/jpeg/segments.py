@@ -1,0 +1,251 @@
+"""JPEG segments from SOI to EOI: the marker walk shared by the primary and embedded images.
+
+The walk follows ITU T.81 B.1: marker segments (with 0xFF fill bytes), then after each SOS
+the entropy-coded data, in which 0xFF is followed by 0x00 (stuffing) or RSTn. The next
+real marker is found with a compiled regex so the pixel data is crossed at C speed; the
+walker never loops over bytes in Python. This module knows nothing of trailers, so the
+trailer accounting can use it to verify embedded JPEGs (MPF images, previews).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.inspect.base import Region
+from agent.inspect.jpeg.markers import EXTENDED_XMP_SIGNATURE, MPF_SIGNATURE, XMP_SIGNATURE
+from agent.inspect.limits import MAX_STRUCTURES
+from agent.inspect.reader import Reader
+from agent.model import Finding, Severity
+
+# A real marker inside entropy-coded data: 0xFF not followed by a stuffed 0x00 or RSTn.
+_ENTROPY_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# Where to resume after garbage between segments: 0xFF followed by a plausible marker code
+# (what libjpeg does: it skips "extraneous bytes before marker").
+_RESYNC_MARKER = re.compile(rb"\xff[\xc0-\xfe]")
+_NOT_FILL = re.compile(rb"[^\xff]")
+
+SOI = 0xD8
+EOI = 0xD9
+SOS = 0xDA
+COM = 0xFE
+TEM = 0x01
+# SOFn markers that carry frame dimensions (C4 DHT, C8 JPG and CC DAC are not frames).
+_SOF_MARKERS = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
+_RST_MARKERS = frozenset(range(0xD0, 0xD8))
+
+MAX_GARBAGE_FINDINGS = 8  # findings: garbage runs reported per file before staying quiet
+DEADLINE_CHECK_EVERY = 256  # segments walked between two deadline checks
+
+# APPn payload prefix -> label suffix, for evidence ("APP1 Exif").
+_APP_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"JFIF\x00", "JFIF"),
+    (b"JFXX\x00", "JFXX"),
+    (b"Exif\x00", "Exif"),
+    (XMP_SIGNATURE, "XMP"),
+    (EXTENDED_XMP_SIGNATURE, "extended XMP"),
+    (b"ICC_PROFILE\x00", "ICC"),
+    (MPF_SIGNATURE, "MPF"),
+    (b"Photoshop 3.0\x00", "Photoshop"),
+    (b"Adobe", "Adobe"),
+    (b"Ducky", "Ducky"),
+    (b"MMIMETA", "MMIMETA"),
+    (b"FPXR", "FlashPix"),
+)
+
+
+@dataclass
+class SegmentWalk:
+    """What one pass over a JPEG's segments found (primary image or an embedded one).
+
+    end is the offset just past EOI, or None when EOI was not reached. `clean` is False
+    when anything was wrong (garbage, bad lengths, no SOS): embedded images must be clean.
+    """
+
+    start: int
+    end: int | None = None
+    clean: bool = True
+    truncated: bool = False
+    saw_sos: bool = False
+    width: int | None = None
+    height: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    metadata: list[Region] = field(default_factory=list)
+    # (marker, payload start, payload end) of every APPn segment, for the trailer hints
+    app_segments: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def app_label(marker: int, untrusted_prefix: bytes) -> str:
+    """Evidence label for an APPn/COM segment: "APP1 Exif", "APP2 ICC", "COM"."""
+    if marker == COM:
+        return "COM"
+    name = f"APP{marker - 0xE0}"
+    for signature, label in _APP_SIGNATURES:
+        if untrusted_prefix.startswith(signature):
+            return f"{name} {label}"
+    return name
+
+
+def _malformed(walk: SegmentWalk, message: str, offset: int, detail: str = "") -> None:
+    walk.clean = False
+    walk.findings.append(
+        Finding(
+            code="jpeg.malformed",
+            severity=Severity.LOW,
+            message=message,
+            offset=offset,
+            detail=detail,
+        )
+    )
+
+
+def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> SegmentWalk:
+    """Walk the JPEG whose SOI is at `start` to its EOI. Never raises for bad input.
+
+    Used for the primary image and for every embedded image a trailer claims to hold
+    (MPF images, gain maps, previews), so it records metadata regions with `label_prefix`.
+    """
+    walk = SegmentWalk(start=start)
+    size = reader.size
+    pos = start + 2
+    in_entropy = False
+    garbage_reports = 0
+    for count in range(MAX_STRUCTURES):
+        if count % DEADLINE_CHECK_EVERY == 0:
+            reader.check_deadline()
+        if pos >= size:
+            walk.truncated = True
+            walk.clean = False
+            return walk
+        if reader.byte(pos) != 0xFF:
+            # Garbage between segments (a JS-polyglot's stray "/*", Pillow #630's "hello").
+            resync = reader.search(_RESYNC_MARKER, pos)
+            if garbage_reports < MAX_GARBAGE_FINDINGS:
+                garbage_reports += 1
+                skipped = (resync.start() if resync else size) - pos
+                _malformed(
+                    walk, "The picture has stray bytes between its parts.", pos, f"{skipped} bytes"
+                )
+            walk.clean = False
+            if resync is None:
+                walk.truncated = True
+                return walk
+            pos = resync.start()
+            continue
+        fill_end = reader.search(_NOT_FILL, pos + 1)
+        if fill_end is None:
+            walk.truncated = True
+            walk.clean = False
+            return walk
+        marker_at = fill_end.start()  # offset of the marker code byte
+        marker = reader.byte(marker_at)
+        if marker is None:  # pragma: no cover - search found a byte there
+            return walk
+        if in_entropy and (marker == 0x00 or marker in _RST_MARKERS):
+            # A fill run ending in a stuffed byte or RSTn: still inside the scan data.
+            found = reader.search(_ENTROPY_MARKER, marker_at + 1)
+            if found is None:
+                walk.truncated = True
+                walk.clean = False
+                return walk
+            pos = found.start()
+            continue
+        in_entropy = False
+        if marker == EOI:
+            walk.end = marker_at + 1
+            if not walk.saw_sos:
+                _malformed(walk, "The picture has no image data (no start-of-scan).", marker_at - 1)
+            return walk
+        if marker in _RST_MARKERS or marker == TEM:
+            pos = marker_at + 1
+            continue
+        if marker in (0x00, SOI):
+            # 0xFF00 outside scan data, or a second SOI: not a segment. Skip like garbage.
+            if garbage_reports < MAX_GARBAGE_FINDINGS:
+                garbage_reports += 1
+                _malformed(
+                    walk, "The picture has an unexpected marker.", marker_at - 1, f"FF{marker:02X}"
+                )
+            walk.clean = False
+            pos = marker_at + 1
+            continue
+        untrusted_length = reader.u16be(marker_at + 1)
+        if untrusted_length is None:
+            walk.truncated = True
+            walk.clean = False
+            return walk
+        if untrusted_length < 2:
+            if marker == COM:
+                walk.findings.append(
+                    Finding(
+                        code="jpeg.com_length_exploit",
+                        severity=Severity.HIGH,
+                        message=(
+                            "The picture has a comment built to crash Windows picture viewers "
+                            "(MS04-028)."
+                        ),
+                        offset=marker_at - 1,
+                        length=4,
+                        detail=f"COM segment length {untrusted_length}",
+                    )
+                )
+            _malformed(
+                walk,
+                "A part of the picture declares an impossible length.",
+                marker_at - 1,
+                f"marker FF{marker:02X} length {untrusted_length}",
+            )
+            pos = marker_at + 3
+            continue
+        payload_start = marker_at + 3
+        segment_end = marker_at + 1 + untrusted_length
+        if segment_end > size:
+            _malformed(
+                walk,
+                "A part of the picture runs past the end of the file.",
+                marker_at - 1,
+                f"marker FF{marker:02X} length {untrusted_length}, "
+                f"{segment_end - size} bytes missing",
+            )
+            walk.truncated = True
+            if 0xE0 <= marker <= 0xEF or marker == COM:
+                # Still let the engine look inside what is there.
+                label = app_label(marker, reader.read(payload_start, 40))
+                walk.metadata.append(Region(payload_start, size, label_prefix + label))
+            return walk
+        if 0xE0 <= marker <= 0xEF or marker == COM:
+            label = app_label(marker, reader.read(payload_start, 40))
+            walk.metadata.append(Region(payload_start, segment_end, label_prefix + label))
+            if marker != COM:
+                walk.app_segments.append((marker, payload_start, segment_end))
+        elif marker in _SOF_MARKERS and walk.width is None:
+            dims = reader.unpack(">BHH", payload_start)
+            if dims is not None:
+                walk.height, walk.width = dims[1], dims[2]
+        elif marker == SOS:
+            walk.saw_sos = True
+            found = reader.search(_ENTROPY_MARKER, segment_end)
+            if found is None:
+                walk.truncated = True
+                walk.clean = False
+                return walk
+            in_entropy = True
+            pos = found.start()
+            continue
+        pos = segment_end
+    _malformed(
+        walk, "The picture has an absurd number of parts.", pos, f"over {MAX_STRUCTURES} segments"
+    )
+    return walk
+
+
+def jpeg_extent(reader: Reader, start: int) -> SegmentWalk | None:
+    """The walk of an embedded JPEG at `start`, or None unless it is a clean, complete JPEG."""
+    if reader.read(start, 3) != b"\xff\xd8\xff":
+        return None
+    walk = walk_segments(reader, start)
+    if walk.end is None or not walk.clean or not walk.saw_sos:
+        return None
+    return walk

@@ -1,0 +1,208 @@
+"""Text rendered from the key table: TOML values, the shipped config.toml, the key reference.
+
+`scripts/gen_config_reference.py` writes config.toml, agent/default_config.toml and
+docs/config-reference.md from these functions; tests assert the committed files equal them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from agent.policy import keys as ck
+from agent.policy.schema import Policy
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_WRAP_COLUMNS = 92  # characters per comment line in the generated config.toml
+
+
+def toml_key(name: str) -> str:
+    """A TOML key, quoted when it is not a bare key (`"name.*"`)."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
+def toml_value(value: Any) -> str:
+    """A Python value (bool, int, float, str, list, dict) as a one-line TOML value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def _wrap(text: str, prefix: str = "# ") -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(prefix) + len(current) + 1 + len(word) > _WRAP_COLUMNS:
+            lines.append(prefix + current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(prefix + current)
+    return lines
+
+
+_CONFIG_HEADER = """\
+# Photogate policy: the shipped defaults, every key with what it does.
+#
+# IT: copy this file to the machine policy location and change what you need:
+#   Windows  %ProgramData%\\Photogate\\config.toml
+#   Linux    /etc/photogate/config.toml
+#   macOS    /Library/Application Support/Photogate/config.toml
+# Check it before pushing:  photogate config check config.toml
+# See what a PC uses:       photogate config show
+# Layers (lowest first): built-in defaults < this file < registry policy
+# (HKLM\\SOFTWARE\\Policies\\Photogate) < user preferences. User preferences may set only
+# ui.notifications and watch.folders, and never a key listed in [locks] keys.
+# An invalid file is rejected as a whole; the agent keeps the last good policy.
+# Key reference: docs/config-reference.md
+"""
+
+
+def render_default_config() -> str:
+    """The shipped config.toml: every key with its default, a comment and an example."""
+    flat = ck.to_flat(Policy())
+    out = [_CONFIG_HEADER.rstrip("\n")]
+    for section in ck.SECTIONS:
+        out.append("")
+        out.extend(_wrap(ck.SECTION_DOCS[section]))
+        specs = [spec for spec in ck.KEY_SPECS if spec.section == section]
+        if section == "folder_rules":
+            out.extend(_folder_rules_example(specs[0]))
+            continue
+        out.append(f"[{section}]")
+        for spec in specs:
+            if spec.key == "actions.codes":
+                continue  # a sub-table: written after the plain keys of [actions]
+            out.extend(_wrap(spec.description))
+            if spec.user_settable:
+                out.append("# User preferences may set this unless [locks] lists it.")
+            value = toml_value(flat[spec.key])
+            if spec.example != value:
+                out.append(f"# Example: {spec.name} = {spec.example}")
+            out.extend(_assignment(spec.name, flat[spec.key]))
+        if section == "actions":
+            codes = ck.SPECS["actions.codes"]
+            out.append("")
+            out.extend(_wrap(codes.description))
+            out.append("[actions.codes]")
+            out.append('# "content.other_image_type" = "ignore"')
+            out.append('# "name.*" = "quarantine"')
+    return "\n".join(out) + "\n"
+
+
+def _assignment(name: str, value: Any) -> list[str]:
+    """`name = value`, a long list spread over one line per item."""
+    one_line = f"{name} = {toml_value(value)}"
+    if len(one_line) <= _WRAP_COLUMNS or not isinstance(value, list):
+        return [one_line]
+    return [f"{name} = [", *(f"    {toml_value(item)}," for item in value), "]"]
+
+
+def _folder_rules_example(spec: ck.KeySpec) -> list[str]:
+    return [
+        *_wrap(spec.description),
+        "# None by default. Example: a scanner's drop folder where high findings are only flagged.",
+        "# [[folder_rules]]",
+        '# path = "~/Scans"',
+        '# high = "flag"',
+        "# [folder_rules.codes]",
+        '# "jpeg.trailing_data" = "log"',
+    ]
+
+
+_REFERENCE_HEADER = """\
+# Policy key reference
+
+Generated by `scripts/gen_config_reference.py` from `agent/policy/keys.py` and the defaults
+in `agent/policy/schema.py`; a test fails when this file and the generator disagree. Do not
+edit by hand.
+
+## Layers and locks
+
+Policy is read in layers, lowest first:
+
+1. built-in defaults (the values below; also the shipped `config.toml`);
+2. the machine policy file: `%ProgramData%\\Photogate\\config.toml` (Windows),
+   `/etc/photogate/config.toml` (Linux), `/Library/Application Support/Photogate/config.toml`
+   (macOS), or the file given with `--config`;
+3. Windows registry policy under `HKLM\\SOFTWARE\\Policies\\Photogate`, where present;
+4. user preferences (`preferences.toml` in the user's Photogate folder).
+
+A higher layer replaces a key as a whole: lists and tables are not merged. Two exceptions:
+`locks.keys` from the machine file and the registry are combined, and the user's
+`watch.folders` adds to IT's folders instead of replacing them.
+
+User preferences may set only the keys marked *user* below; any other key in the user file is
+an error, and the user file is then ignored as a whole. A key listed in `[locks] keys` (or
+covered by `"section.*"`) ignores the user's value; `photogate config show` notes it.
+
+An invalid layer is rejected as a whole. `photogate config check FILE` prints every problem as
+`FILE:LINE: key: what is wrong`; the running agent keeps the last good policy and reports the
+problem in the tray and as an event.
+
+## Registry policy
+
+One subkey per table and one value per key: `HKLM\\SOFTWARE\\Policies\\Photogate\\actions`, value
+`high` (REG_SZ) `quarantine`. Booleans are REG_DWORD 0 or 1; numbers REG_DWORD or REG_SZ;
+lists REG_MULTI_SZ; `[actions.codes]` is the subkey `actions\\codes` with one value per code.
+`folder_rules` (and any list or table) may also be a REG_SZ holding JSON, e.g.
+`[{"path": "%USERPROFILE%\\\\Scans", "high": "flag"}]`.
+
+## Paths
+
+Folder paths must be full paths, or start with `~` or an environment variable (`$HOME`,
+`${HOME}`, `%USERPROFILE%`). Variables that are set are expanded when the policy is loaded;
+unset ones stay as written (the folder is then reported as missing, not the policy as invalid).
+"""
+
+
+def render_reference() -> str:
+    """docs/config-reference.md: every key with type, default, who may set it and an example."""
+    flat = ck.to_flat(Policy())
+    out = [_REFERENCE_HEADER]
+    for section in ck.SECTIONS:
+        heading = "[[folder_rules]]" if section == "folder_rules" else f"[{section}]"
+        out.append(f"## `{heading}`\n")
+        out.append(ck.SECTION_DOCS[section].split(": ", 1)[-1] + "\n")
+        out.append("| key | type | default | set by | description | example |")
+        out.append("|---|---|---|---|---|---|")
+        for spec in (s for s in ck.KEY_SPECS if s.section == section):
+            who = "IT or user (lockable)" if spec.user_settable else "IT only"
+            default = _cell(toml_value(flat[spec.key]))
+            cells = [
+                f"`{spec.key}`",
+                spec.kind + _bounds(spec),
+                f"`{default}`",
+                who,
+                _cell(spec.description),
+                f"`{_cell(spec.example)}`",
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _bounds(spec: ck.KeySpec) -> str:
+    if spec.minimum is None and spec.maximum is None:
+        return ""
+    low = "" if spec.minimum is None else f"{spec.minimum:g}"
+    high = "" if spec.maximum is None else f"{spec.maximum:g}"
+    return f" ({low}…{high})" if high else f" (≥ {low})"

@@ -1,0 +1,459 @@
+"""The running agent: watch the folders, judge complete files, keep status, obey policy.
+
+Threads: watchdog's observer thread only enqueues (agent.service.watch); one worker thread takes
+complete files from the queue through the pipeline (agent.service.pipeline) and, between files,
+does the housekeeping: policy reload (every second), folder checks (folders that appear
+are watched and swept, folders that disappear are reported), settle checks, sweeps,
+pause expiry, the `reviewed` trigger and the status file.
+
+Pausing: while paused, files are still inspected and logged, but nothing is moved or
+marked; they are recorded as "deferred" and the sweep that runs on resume acts on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agent import __version__, paths
+from agent.policy.layers import BUILT_IN, PolicyKeeper
+from agent.policy.schema import Policy
+from agent.service import folders
+from agent.service.events import EventLog, LogNotifier, Notifier
+from agent.service.folder_set import FolderSet
+from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
+from agent.service.state import AgentState
+from agent.service.statedb import StateDB
+from agent.service.sweep import Sweep
+from agent.service.watch import CompletionTracker, FolderWatcher
+from agent.textsafe import safe_path
+
+log = logging.getLogger("photogate.service")
+
+TICK_SECONDS = 0.25  # housekeeping period while idle (the worker's longest sleep)
+POLICY_CHECK_SECONDS = 1.0  # policy files are re-read this often
+FOLDER_CHECK_SECONDS = 3.0  # missing folders are looked for this often
+STATUS_REFRESH_SECONDS = 5.0  # the status file is rewritten at least this often
+STATE_PUBLISH_MIN_SECONDS = 0.2  # listeners hear at most this often during a burst
+SWEEP_LOW_WATER = 256  # the sweep feeds the queue only while fewer paths wait than this
+SWEEP_BATCH = 128  # paths a sweep adds to the queue per step
+STATUS_FILE_NAME = "status.json"
+REVIEWED_TRIGGER_NAME = "reviewed"
+LOW_PRIORITY_NICE = 10  # POSIX niceness the agent lowers itself to
+
+
+def lower_priority() -> None:
+    """Run at low CPU and I/O priority where the OS allows it (best effort)."""
+    try:
+        import psutil
+
+        process = psutil.Process()
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            process.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+            process.ionice(psutil.IOPRIO_LOW)
+        else:
+            process.nice(max(process.nice(), LOW_PRIORITY_NICE))
+            if hasattr(process, "ionice") and hasattr(psutil, "IOPRIO_CLASS_BE"):
+                process.ionice(psutil.IOPRIO_CLASS_BE, value=7)  # lowest best-effort level
+    except Exception as error:  # psutil missing or not permitted: run as we are
+        log.info("could not lower priority: %s", error)
+
+
+def policy_source(sources: Any) -> str:
+    """Where the policy in force came from, in a few words."""
+    origins = sorted({str(value) for value in dict(sources).values()} - {BUILT_IN})
+    return ", ".join(origins) if origins else "built-in defaults"
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` with `data` as JSON so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(data, ensure_ascii=True, indent=1), encoding="utf-8")
+    temp.replace(path)
+
+
+class AgentService:
+    """The agent. `start()`/`stop()` for the tray; `run_forever()` for headless mode."""
+
+    def __init__(
+        self,
+        keeper: PolicyKeeper,
+        *,
+        watch_override: list[str] | None = None,
+        home: Path | None = None,
+        toolkit: Toolkit | None = None,
+        notifier: Notifier | None = None,
+        registry: folders.Registry | None = None,
+    ) -> None:
+        self.keeper = keeper
+        self.home = (home or paths.home()).absolute()
+        self._runtime = self.home / "run"
+        policy = keeper.current.policy
+        # vault.path is read once: moving the vault needs a restart.
+        self._vault_root = (
+            Path(folders.expand(policy.vault.path)).absolute()
+            if policy.vault.path
+            else self.home / "vault"
+        )
+        self.toolkit = toolkit or default_toolkit(self._vault_root)
+        self.statedb = StateDB(self.home / "state.sqlite3")
+        self.events = EventLog(policy.report, self.home)
+        self.notifier: Notifier = notifier or LogNotifier()
+        self.pipeline = Pipeline(
+            self.toolkit, self.statedb, self.events, self.notifier, on_judged=self._on_judged
+        )
+        self.tracker = CompletionTracker(policy.watch.settle_seconds)
+        self.watcher = FolderWatcher(self.tracker.on_event)
+        self._listeners: list[Callable[[AgentState], None]] = []
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._paused_until: float | None = None
+        self._folder_set = FolderSet(
+            self.watcher,
+            self.events,
+            (self.home, self._vault_root),
+            watch_override=watch_override,
+            registry=registry,
+        )
+        self._counts = self.statedb.counts()
+        self._started_at = 0.0
+        self._dirty = True
+        self._last_published = 0.0
+        self._last_status_write = 0.0
+        self._next_policy_check = 0.0
+        self._next_folder_check = 0.0
+        self._next_sweep = 0.0
+        self._sweep = Sweep(self.statedb, self._stop)
+        self.ready = threading.Event()  # set once the first folder check is done
+
+    # --- public API ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching (returns at once; the work happens on a worker thread)."""
+        lower_priority()
+        self._started_at = time.time()
+        self._runtime.mkdir(parents=True, exist_ok=True)
+        self.watcher.start()
+        policy = self.policy
+        self.events.emit(
+            "agent_started",
+            policy_version=policy.policy.version,
+            pid=os.getpid(),
+            version=__version__,
+        )
+        self._check_folders()  # watch now, so "started" means "watching"
+        self._next_sweep = time.monotonic() + policy.watch.sweep_interval_seconds
+        self.ready.set()
+        self._worker = threading.Thread(target=self._work, name="photogate-worker", daemon=True)
+        self._worker.start()
+        log.info(
+            "watching %d folders (%s)",
+            len(self._folder_set.view.roots),
+            ", ".join(safe_path(root) for root in self._folder_set.view.roots) or "none yet",
+        )
+
+    def stop(self) -> None:
+        """Stop watching, finish the file in hand, write the final status."""
+        self._stop.set()
+        self.tracker.wake()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        self.watcher.stop()
+        self.events.emit("agent_stopped", policy_version=self.policy.policy.version)
+        self.events.close()
+        with contextlib.suppress(OSError):
+            (self._runtime / STATUS_FILE_NAME).unlink()
+        self.statedb.close()
+
+    def run_forever(self) -> int:
+        """Headless mode: run until SIGTERM or SIGINT; returns the exit code."""
+
+        def request_stop(signum: int, frame: object) -> None:
+            del frame
+            log.info("signal %d: stopping", signum)
+            self._stop.set()
+            self.tracker.wake()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.start()
+        while not self._stop.wait(1.0):
+            pass
+        self.stop()
+        return 0
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self.keeper.current.policy
+
+    def snapshot(self) -> AgentState:
+        """The agent's state now."""
+        policy = self.policy
+        with self._lock:
+            return AgentState(
+                version=__version__,
+                running=not self._stop.is_set(),
+                paused_until=self._paused_until,
+                folders=self._folder_set.view.statuses,
+                policy_version=policy.policy.version,
+                policy_source=policy_source(self.keeper.current.sources),
+                policy_problem=self.keeper.problem,
+                unreviewed=self._counts.unreviewed,
+                quarantined_total=self._counts.quarantined,
+                flagged_total=self._counts.flagged,
+                inspected_total=self._counts.inspected,
+                allow_pause=policy.ui.allow_pause,
+                allow_quit=policy.ui.allow_quit,
+                started_at=self._started_at,
+            )
+
+    def pause(self, seconds: float) -> None:
+        """Stop acting (still inspecting and logging) for `seconds`, if policy allows it."""
+        if not self.policy.ui.allow_pause:
+            log.warning("pause refused: policy does not allow pausing")
+            return
+        with self._lock:
+            self._paused_until = time.time() + seconds
+        self.events.emit("paused", policy_version=self.policy.policy.version, seconds=seconds)
+        self._changed()
+
+    def resume(self) -> None:
+        """Act again; a sweep catches what arrived while paused."""
+        with self._lock:
+            was_paused = self._paused_until is not None
+            self._paused_until = None
+        if was_paused:
+            self.events.emit("resumed", policy_version=self.policy.policy.version)
+            self.request_sweep()
+            self._changed()
+
+    def add_listener(self, callback: Callable[[AgentState], None]) -> None:
+        """Call `callback(state)` (from a worker thread) whenever the state changes."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def set_notifier(self, notifier: Notifier) -> None:
+        """Send notifications to `notifier` (the tray) from now on."""
+        self.notifier = notifier
+        self.pipeline.notifier = notifier
+
+    def mark_reviewed(self) -> None:
+        """The review window was opened: nothing is unreviewed any more."""
+        self.statedb.reset_unreviewed()
+        with self._lock:
+            self._counts = replace(self._counts, unreviewed=0)
+        self._changed()
+
+    def request_sweep(self) -> None:
+        """Sweep every watched folder soon (after a resume, a queue overflow...)."""
+        with self._lock:
+            self._next_sweep = 0.0
+
+    # --- worker --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        next_tick = 0.0
+        while not self._stop.is_set():
+            path = self.tracker.next_ready(0.0 if self._sweep.active else TICK_SECONDS)
+            if path is not None:
+                self._process(path)
+            now = time.monotonic()
+            if now >= next_tick:
+                try:
+                    self._tick(now)
+                except Exception:
+                    log.exception("housekeeping failed")
+                next_tick = now + TICK_SECONDS
+            if path is None and self._sweep.active:
+                self._feed_sweep()
+
+    def _process(self, path: str) -> None:
+        policy = self.policy
+        with self._lock:
+            paused = self._paused_until is not None
+            scope = self._scope(policy)
+        outcome = self.pipeline.process(path, policy, scope, paused=paused)
+        if outcome is Outcome.SETTLE:
+            self.tracker.put_settling(path)
+
+    def _scope(self, policy: Policy) -> Scope:
+        return Scope(
+            roots=self._folder_set.view.roots,
+            excluded=(Path(os.path.realpath(self.home)), Path(os.path.realpath(self._vault_root))),
+            ignore_patterns=policy.watch.ignore_patterns,
+            recursive=policy.watch.recursive,
+        )
+
+    def _on_judged(self, action: str) -> None:
+        del action
+        with self._lock:
+            self._counts = self.statedb.counts()
+            self._dirty = True
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._dirty = True
+        self._publish(force=True)
+
+    def _tick(self, now: float) -> None:
+        if now >= self._next_policy_check:
+            self._next_policy_check = now + POLICY_CHECK_SECONDS
+            self._check_policy()
+            self._check_reviewed_trigger()
+        if now >= self._next_folder_check:
+            self._check_folders()
+        for path in self.tracker.due_settling():
+            self._settle_check(path)
+        for folder in self.tracker.take_dirs():
+            self._start_sweep([Path(folder)])
+        if self.tracker.take_overflow():
+            log.warning("too many files at once: a sweep will pick up the rest")
+            self.request_sweep()
+        with self._lock:
+            paused_until = self._paused_until
+        if paused_until is not None and time.time() >= paused_until:
+            self.resume()
+        if now >= self._next_sweep and not self._sweep.active:
+            self._next_sweep = now + self.policy.watch.sweep_interval_seconds
+            self._start_sweep(list(self._folder_set.view.roots))
+        self._publish(force=False)
+
+    def _settle_check(self, path: str) -> None:
+        """A file without a close event: ready once its mtime is settle_seconds old."""
+        try:
+            status = os.lstat(path)
+        except OSError:
+            return
+        if not stat.S_ISREG(status.st_mode):
+            return
+        settle = self.policy.watch.settle_seconds
+        age = time.time() - status.st_mtime_ns / 1e9
+        if age >= settle:
+            self.tracker.put_ready(path)
+        else:
+            self.tracker.put_settling(path, delay=max(settle - age, 0.05))
+
+    # --- policy --------------------------------------------------------------------------
+
+    def _check_policy(self) -> None:
+        result = self.keeper.reload_if_changed()
+        if result is True:
+            policy = self.policy
+            self.events.configure(policy.report)
+            self.tracker.settle_seconds = policy.watch.settle_seconds
+            self.events.emit(
+                "policy_loaded",
+                policy_version=policy.policy.version,
+                source=policy_source(self.keeper.current.sources),
+                fingerprint=self.keeper.current.fingerprint,
+            )
+            log.info("policy %s loaded", policy.policy.version)
+            self._next_folder_check = 0.0
+            self._changed()
+        elif result is None:
+            self.events.emit(
+                "policy_rejected",
+                policy_version=self.policy.policy.version,
+                problem=self.keeper.problem,
+            )
+            log.warning("%s", self.keeper.problem)
+            self._changed()
+
+    def _check_reviewed_trigger(self) -> None:
+        trigger = self._runtime / REVIEWED_TRIGGER_NAME
+        if trigger.exists():
+            with contextlib.suppress(OSError):
+                trigger.unlink()
+            self.mark_reviewed()
+
+    # --- folders and sweeps -------------------------------------------------------------
+
+    def _check_folders(self) -> None:
+        """Watch folders that exist, report those that do not, sweep the new ones."""
+        self._next_folder_check = time.monotonic() + FOLDER_CHECK_SECONDS
+        changed, new_roots = self._folder_set.check(self.policy)
+        if new_roots:
+            self._start_sweep(new_roots)  # catch what arrived while we were not watching
+        if changed:
+            self._changed()
+
+    def _start_sweep(self, roots: list[Path]) -> None:
+        """Queue `roots` to be walked (interleaved with events) for files without a verdict."""
+        self._sweep.add(roots, self._scope(self.policy))
+
+    def _feed_sweep(self) -> None:
+        if not self._sweep.active or self.tracker.ready_count >= SWEEP_LOW_WATER:
+            return
+        for path in self._sweep.take(SWEEP_BATCH):
+            # Complete by now unless it is still being written: the settle check decides.
+            self._settle_check(path)
+
+    # --- state publishing ----------------------------------------------------------------
+
+    def _publish(self, *, force: bool) -> None:
+        now = time.monotonic()
+        with self._lock:
+            dirty = self._dirty
+            if not force and dirty and now - self._last_published < STATE_PUBLISH_MIN_SECONDS:
+                return
+            status_due = now - self._last_status_write >= STATUS_REFRESH_SECONDS
+            if not dirty and not status_due:
+                return
+            self._dirty = False
+            self._last_published = now
+            listeners = list(self._listeners)
+        state = self.snapshot()
+        if dirty:
+            for listener in listeners:
+                try:
+                    listener(state)
+                except Exception:
+                    log.exception("state listener failed")
+        self._write_status(state)
+        self._last_status_write = now
+
+    def _write_status(self, state: AgentState) -> None:
+        data = {
+            "pid": os.getpid(),
+            "version": state.version,
+            "started": state.started_at,
+            "updated": time.time(),
+            "paused_until": state.paused_until,
+            "folders": [
+                {"path": f.path, "watching": f.watching, "problem": f.problem}
+                for f in state.folders
+            ],
+            "policy": {
+                "version": state.policy_version,
+                "source": state.policy_source,
+                "problem": state.policy_problem,
+                "fingerprint": self.keeper.current.fingerprint,
+            },
+            "counts": {
+                "inspected": state.inspected_total,
+                "quarantined": state.quarantined_total,
+                "flagged": state.flagged_total,
+                "unreviewed": state.unreviewed,
+                "pending": self.tracker.pending_count,
+            },
+            "audit_log": str(self.events.path),
+            "vault": str(self._vault_root),
+        }
+        try:
+            write_json_atomic(self._runtime / STATUS_FILE_NAME, data)
+        except OSError as error:
+            log.warning("could not write the status file: %s", error)

@@ -1,0 +1,324 @@
+"""One file through the agent: check it is ours to judge, inspect, decide, act, report.
+
+`Pipeline.process(path)` is called by the service's worker thread for each complete
+file. It never raises. It returns what happened, so the service can re-queue a file that
+is still changing (`SETTLE`). The guards come first and are cheap: a path outside the
+watched folders, inside our own home or vault, a symlink, a non-regular file, a name a
+browser uses for unfinished downloads, or a version already judged is left alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agent.inspect.limits import Limits
+from agent.inspect.reasons import plain_reason, plain_summary
+from agent.model import Finding, Report
+from agent.policy.decide import Decision, decide
+from agent.policy.schema import Policy
+from agent.service.events import EventLog, Notifier
+from agent.service.statedb import DEFERRED_ACTION, FileVersion, StateDB
+from agent.textsafe import safe_name
+from agent.vault.store import Vault
+
+log = logging.getLogger("photogate.pipeline")
+
+HASH_CHUNK_BYTES = 1024 * 1024  # bytes read per step while hashing
+MAX_NOTIFY_NAME_CHARS = 60  # characters of a file name shown in a notification
+ERROR_ACTION = "error"  # recorded when the pipeline itself failed on a file
+
+
+class Outcome(enum.Enum):
+    """What `Pipeline.process` did with a path."""
+
+    SKIPPED = "skipped"  # not ours to judge (ignored name, symlink, outside, vault...)
+    UNCHANGED = "unchanged"  # this version already has a verdict
+    GONE = "gone"  # the path no longer exists
+    SETTLE = "settle"  # still changing (or an empty placeholder): look again later
+    JUDGED = "judged"  # inspected, decided, acted, recorded
+
+
+class MarkerLike(Protocol):
+    """The part of `agent.osmark.OriginMarker` the pipeline uses."""
+
+    def mark(self, path: Path, *, reason: str, origin_url: str | None = None) -> bool: ...
+
+
+@dataclass
+class Toolkit:
+    """The collaborators of the pipeline; `default_toolkit` builds the real ones."""
+
+    inspect: Callable[[str, Limits], Report]
+    decide: Callable[..., Decision]
+    vault: Vault
+    marker: MarkerLike
+
+
+# Files below this size are read into memory for inspection rather than memory-mapped:
+# another program truncating a mapped file would kill the agent with SIGBUS.
+INSPECT_IN_MEMORY_BYTES = 256 * 1024 * 1024
+
+
+def _inspect_in_memory(path: str, limits: Limits) -> Report:
+    from agent.inspect.engine import inspect_path
+
+    return inspect_path(path, limits, copy_below_bytes=INSPECT_IN_MEMORY_BYTES)
+
+
+def default_toolkit(vault_root: Path) -> Toolkit:
+    """The real engine, policy, vault and OS marker."""
+    from agent.osmark import default_marker
+
+    return Toolkit(
+        inspect=_inspect_in_memory,
+        decide=decide,
+        vault=Vault(vault_root),
+        marker=default_marker(),
+    )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the pipeline may act: the watched roots, minus our own folders."""
+
+    roots: tuple[Path, ...]  # absolute, normalized watched folders
+    excluded: tuple[Path, ...]  # our home, our vault (never judged, never acted on)
+    ignore_patterns: tuple[str, ...]
+    recursive: bool = True
+
+    def root_of(self, path: str) -> Path | None:
+        """The watched root containing `path` (the deepest one), or None."""
+        best: Path | None = None
+        for root in self.roots:
+            prefix = str(root) + os.sep
+            if path.startswith(prefix) and (best is None or len(str(root)) > len(str(best))):
+                best = root
+        return best
+
+    def is_excluded(self, path: str) -> bool:
+        """True inside our home or vault (compared by real path, so links do not hide it)."""
+        real = os.path.realpath(path)
+        return any(
+            real == str(folder) or real.startswith(str(folder) + os.sep) for folder in self.excluded
+        )
+
+    def is_ignored_name(self, relative_parts: Sequence[str]) -> bool:
+        """True when any component matches an ignore pattern (`*.crdownload`, `*.download/`)."""
+        for part in relative_parts:
+            lowered = part.lower()
+            if any(
+                fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in self.ignore_patterns
+            ):
+                return True
+        return False
+
+
+def sha256_of(path: str, version: FileVersion, max_bytes: int) -> str | None:
+    """SHA-256 of the file without following links; None if it changed, vanished or is too big."""
+    if version.size > max_bytes:
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_ino != version.inode:
+            return None
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            while chunk := handle.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def first_reason_text(decision: Decision, report: Report, name: str) -> str:
+    """The plain sentence for a notification: the decision's first reason, else the worst."""
+    reasons = list(decision.reasons)
+    if reasons:
+        first = reasons[0]
+        if isinstance(first, Finding):
+            return plain_reason(first, report.type, name)
+        if isinstance(first, str) and first:
+            return first
+        message = getattr(first, "message", None)
+        if isinstance(message, str) and message:
+            return message
+    return plain_summary(report.findings, report.type, name)
+
+
+class Pipeline:
+    """Inspect -> decide -> act -> record -> event -> notify, for one path at a time."""
+
+    def __init__(
+        self,
+        toolkit: Toolkit,
+        statedb: StateDB,
+        events: EventLog,
+        notifier: Notifier,
+        *,
+        on_judged: Callable[[str], None] | None = None,
+    ) -> None:
+        self.toolkit = toolkit
+        self.statedb = statedb
+        self.events = events
+        self.notifier = notifier
+        self._on_judged = on_judged
+
+    def process(self, path: str, policy: Policy, scope: Scope, *, paused: bool = False) -> Outcome:
+        """Judge `path` once per version; never raises."""
+        try:
+            return self._process(path, policy, scope, paused=paused)
+        except Exception as error:
+            log.exception("pipeline failed on %s", safe_name(path))
+            self.events.emit(
+                "action_failed",
+                path=path,
+                policy_version=policy.policy.version,
+                error=f"{type(error).__name__}: {error}",
+            )
+            return Outcome.SKIPPED
+
+    def _process(self, path: str, policy: Policy, scope: Scope, *, paused: bool) -> Outcome:
+        root = scope.root_of(path)
+        if root is None:
+            return Outcome.SKIPPED
+        relative_parts = Path(os.path.relpath(path, root)).parts
+        if not scope.recursive and len(relative_parts) > 1:
+            return Outcome.SKIPPED
+        if scope.is_ignored_name(relative_parts) or scope.is_excluded(path):
+            return Outcome.SKIPPED
+        try:
+            status = os.lstat(path)
+        except FileNotFoundError:
+            return Outcome.GONE
+        except OSError:
+            return Outcome.SKIPPED
+        if not stat.S_ISREG(status.st_mode):
+            return Outcome.SKIPPED  # symlinks, folders, devices, sockets: never followed
+        # The parent chain must really be inside the root (no symlinked folder in between).
+        real_parent = os.path.realpath(os.path.split(path)[0])
+        real_root = os.path.realpath(root)
+        if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
+            return Outcome.SKIPPED
+        version = FileVersion.of(status)
+        if self.statedb.is_current(path, version):
+            return Outcome.UNCHANGED
+        age = time.time() - status.st_mtime_ns / 1e9
+        if version.size == 0 and age < policy.watch.settle_seconds:
+            # Firefox's zero-byte placeholder: the real content is renamed over it soon.
+            return Outcome.SETTLE
+        return self._judge(path, version, policy, root, paused=paused)
+
+    def _judge(
+        self, path: str, version: FileVersion, policy: Policy, root: Path, *, paused: bool
+    ) -> Outcome:
+        started = time.perf_counter()
+        limits = policy.inspect.limits()
+        sha256 = sha256_of(path, version, limits.max_file_bytes)
+        report = self.toolkit.inspect(path, limits)
+        try:
+            after = FileVersion.of(os.lstat(path))
+        except OSError:
+            return Outcome.GONE
+        if after != version:
+            return Outcome.SETTLE  # it changed while we read it: judge the final version
+        # The file's own folder, so that a folder rule for a subfolder of a watched root
+        # (e.g. ~/Downloads/scanner) applies; decide() matches rules by path prefix.
+        decision = self.toolkit.decide(report, policy, folder=str(Path(path).parent), sha256=sha256)
+        intended = str(decision.action)
+        name = os.path.split(path)[1]
+        reason = first_reason_text(decision, report, name)
+        policy_version = policy.policy.version
+        item_id: str | None = None
+        error: str | None = None
+        action = intended
+        if paused and intended in ("quarantine", "flag"):
+            action = DEFERRED_ACTION  # documented: acted on by the sweep after resume
+        elif intended == "quarantine":
+            try:
+                item = self.toolkit.vault.quarantine(
+                    Path(path),
+                    report.findings,
+                    detected_type=report.type,
+                    policy_version=policy_version,
+                    expected_sha256=sha256,
+                )
+                item_id = str(item.id)
+            except Exception as failure:
+                error = f"{type(failure).__name__}: {failure}"
+                action = "quarantine_failed"
+                # Leave the file marked at least, so it is not opened unawares.
+                self.toolkit.marker.mark(Path(path), reason=reason)
+        elif intended == "flag" and not self.toolkit.marker.mark(Path(path), reason=reason):
+            error = "the file system does not accept the untrusted-origin marker"
+        codes = tuple(finding.code for finding in report.findings)
+        self.statedb.record(
+            path,
+            version,
+            verdict=report.verdict.value,
+            action=action,
+            finding_codes=codes,
+            sha256=sha256,
+            detected_type=report.type,
+            item_id=item_id,
+            folder=root,
+        )
+        self.events.emit(
+            "verdict",
+            path=path,
+            policy_version=policy_version,
+            sha256=sha256,
+            size=version.size,
+            type=report.type,
+            verdict=report.verdict.value,
+            findings=list(codes),
+            severity=None if report.worst_severity is None else report.worst_severity.label,
+            action=action,
+            intended_action=intended if action != intended else None,
+            rule=None if decision.rule is None else str(decision.rule),
+            allowlisted=bool(decision.allowlisted) or None,
+            item_id=item_id,
+            folder=str(root),
+            error=error,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        if error is not None:
+            log.warning("%s: %s (%s)", action, safe_name(path), error)
+        if action in ("quarantine", "flag", "quarantine_failed") and policy.ui.notifications:
+            self._notify(action, name, reason, item_id)
+        if self._on_judged is not None:
+            self._on_judged(action)
+        return Outcome.JUDGED
+
+    def _notify(self, action: str, name: str, reason: str, item_id: str | None) -> None:
+        shown = safe_name(name, MAX_NOTIFY_NAME_CHARS)
+        if action == "quarantine":
+            title = "Photogate moved a dangerous file to safety"
+        elif action == "flag":
+            title = "Photogate marked a suspicious file"
+        else:
+            title = "Photogate found a dangerous file but could not move it"
+        try:
+            self.notifier.notify(
+                title,
+                f"{shown}: {reason}",
+                item_id=item_id,
+                severity="high" if action != "flag" else "medium",
+            )
+        except Exception:
+            log.exception("notifier failed")

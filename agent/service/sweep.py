@@ -1,0 +1,78 @@
+"""Reconciliation sweeps: walk watched folders for files that have no current verdict.
+
+Events get lost (ReadDirectoryChangesW overflows, the agent not running), so the service
+sweeps every watched folder at start, periodically and when a folder appears. A sweep is
+a plain queue of folders still to list and files still to hand out: walking is iterative,
+so no shape of folder tree (thousands of new folders at once, chains thousands deep) can
+exhaust the stack, and queuing one more folder costs one queue entry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+from agent.service.pipeline import Scope
+from agent.service.statedb import FileVersion, StateDB
+
+
+class Sweep:
+    """Folders to walk and files found without a current verdict, handed out in batches.
+
+    `add` queues roots (with the scope in force when they were added); `take` lists
+    folders as needed and returns up to `count` paths whose version the state DB has not
+    judged. The sweep is `active` until every queued folder has been listed and handed out.
+    """
+
+    def __init__(self, statedb: StateDB, stop: threading.Event) -> None:
+        self._statedb = statedb
+        self._stop = stop
+        self._folders: deque[tuple[str, Scope]] = deque()
+        self._files: deque[str] = deque()
+
+    @property
+    def active(self) -> bool:
+        """True while folders remain to be listed or found files to be handed out."""
+        return bool(self._folders or self._files)
+
+    def add(self, roots: Iterable[Path], scope: Scope) -> None:
+        """Queue `roots` to be walked under `scope` (its ignore rules and recursion)."""
+        self._folders.extend((str(root), scope) for root in roots)
+
+    def take(self, count: int) -> list[str]:
+        """Up to `count` paths to judge; lists queued folders one at a time as needed."""
+        found: list[str] = []
+        while len(found) < count and not self._stop.is_set():
+            if self._files:
+                found.append(self._files.popleft())
+                continue
+            if not self._folders:
+                break
+            directory, scope = self._folders.popleft()
+            self._list(directory, scope)
+        return found
+
+    def _list(self, directory: str, scope: Scope) -> None:
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError:
+            return
+        for entry in entries:
+            if scope.is_ignored_name((entry.name,)):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if scope.recursive and not scope.is_excluded(entry.path):
+                        self._folders.append((entry.path, scope))
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                version = FileVersion.of(entry.stat(follow_symlinks=False))
+            except OSError:
+                continue
+            if not self._statedb.is_current(entry.path, version):
+                self._files.append(entry.path)

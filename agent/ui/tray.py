@@ -1,0 +1,293 @@
+"""The tray icon (pystray): the only module importing pystray.
+
+`run_with_tray(service)` owns the main thread (macOS requires it) and starts the agent
+in pystray's setup thread. Worker threads never touch pystray: the service's listener
+only sets an event; one refresher thread rebuilds the icon, tooltip and menu from a
+fresh snapshot (pure functions in `agent.ui.menu`). The xorg, gtk and appindicator
+backends marshal those updates into their own loop; on macOS they are handed to the
+main thread with PyObjC's `AppHelper.callAfter` (`update_menu` off the main thread
+crashes there). The review window and "Scan a file…" run as separate processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent import paths
+from agent.service.state import AgentState
+from agent.textsafe import safe_text
+from agent.ui.icons import draw_icon
+from agent.ui.menu import (
+    ACTION_OPEN_LOGS,
+    ACTION_QUIT,
+    ACTION_RESUME,
+    ACTION_REVIEW,
+    ACTION_SCAN,
+    MenuEntry,
+    build_menu,
+    icon_state,
+    parse_pause_action,
+    tooltip,
+)
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 15.0  # re-read the state this often anyway: a pause runs out on its own
+NOTIFY_TITLE_CHARS = 63  # Windows balloon titles hold 64 UTF-16 units
+NOTIFY_MESSAGE_CHARS = 255  # Windows balloon text holds 256 UTF-16 units
+
+
+class TrayService(Protocol):
+    """What the tray needs from `agent.service.loop.AgentService`."""
+
+    def snapshot(self) -> AgentState: ...
+    def pause(self, seconds: float) -> None: ...
+    def resume(self) -> None: ...
+    def add_listener(self, callback: Callable[[AgentState], None]) -> None: ...
+    def set_notifier(self, notifier: Any) -> None: ...
+    def mark_reviewed(self) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def agent_command(*args: str) -> list[str]:
+    """The command line that runs `photogate <args>` with this same installation."""
+    if getattr(sys, "frozen", False):  # a PyInstaller build: the executable is photogate
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "agent", *args]
+
+
+def open_folder(folder: str) -> None:
+    """Show `folder` in the OS file manager."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]  # noqa: S606  (Windows only)
+    elif sys.platform == "darwin":
+        subprocess.Popen(["open", folder])
+    else:
+        subprocess.Popen(["xdg-open", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class TrayApp:
+    """The icon, its menu, and the glue between pystray and the agent service."""
+
+    def __init__(self, service: TrayService, pystray_module: Any = None) -> None:
+        """Prepare the icon for `service`; nothing is shown until `run`."""
+        if pystray_module is None:
+            import pystray
+
+            pystray_module = pystray
+        self.pystray = pystray_module
+        self.service = service
+        self._state = service.snapshot()
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._shown: tuple[Any, ...] = ()
+        # python-xlib writes the xorg backend's title as a Latin-1 STRING property.
+        self._latin1_titles = pystray_module.Icon.__module__.endswith("_xorg")
+        now = time.time()
+        self.icon = pystray_module.Icon(
+            "photogate",
+            icon=draw_icon(icon_state(self._state, now)),
+            title=self._title(tooltip(self._state, now)),
+            menu=pystray_module.Menu(self._menu_items),
+        )
+
+    # --- menu ----------------------------------------------------------------------------
+
+    def _menu_items(self) -> Iterator[Any]:
+        """pystray calls this whenever it builds the menu (the menu is a pure function)."""
+        for entry in build_menu(self._state, time.time()):
+            yield self._to_pystray(entry)
+
+    def _to_pystray(self, entry: MenuEntry) -> Any:
+        pystray = self.pystray
+        if entry.separator:
+            return pystray.Menu.SEPARATOR
+        if entry.submenu:
+            children = [self._to_pystray(child) for child in entry.submenu]
+            return pystray.MenuItem(entry.label, pystray.Menu(*children), enabled=entry.enabled)
+        action = entry.action
+        callback = None if action is None else (lambda _icon, _item: self.perform(action))
+        return pystray.MenuItem(
+            entry.label,
+            callback,
+            enabled=entry.enabled and action is not None,
+            default=entry.default,
+        )
+
+    def perform(self, action: str) -> None:
+        """Run a menu action (called on pystray's thread; everything here is quick)."""
+        try:
+            self._perform(action)
+        except Exception:  # a failing action must not take the icon down
+            log.exception("tray action %s failed", action)
+        self._changed.set()
+
+    def _perform(self, action: str) -> None:
+        seconds = parse_pause_action(action)
+        if seconds is not None:
+            if self._state.allow_pause:
+                self.service.pause(seconds)
+        elif action == ACTION_RESUME:
+            self.service.resume()
+        elif action == ACTION_REVIEW:
+            self.service.mark_reviewed()
+            self._launch("review", agent_command("review"))
+        elif action == ACTION_SCAN:
+            self._launch("scan", agent_command("review", "--scan-file"))
+        elif action == ACTION_OPEN_LOGS:
+            open_folder(str(paths.log_dir()))
+        elif action == ACTION_QUIT and self._state.allow_quit:
+            self.stop()
+
+    def _launch(self, kind: str, command: list[str]) -> None:
+        """Start a window process unless one of this kind is still open."""
+        running = self._children.get(kind)
+        if running is not None and running.poll() is None:
+            return
+        self._children[kind] = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    # --- state changes -------------------------------------------------------------------
+
+    def state_changed(self, _state: AgentState | None = None) -> None:
+        """The service's listener: called from worker threads, so it only sets an event."""
+        self._changed.set()
+
+    def refresh(self) -> None:
+        """Re-read the state and update icon, tooltip and menu if anything shows differently."""
+        self._state = self.service.snapshot()
+        now = time.time()
+        shown = (
+            icon_state(self._state, now),
+            tooltip(self._state, now),
+            build_menu(self._state, now),
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
+        image = draw_icon(shown[0])
+        self._on_ui_thread(lambda: self._apply(image, shown[1]))
+
+    def _title(self, text: str) -> str:
+        """The tooltip as this backend can carry it (xorg: Latin-1 only)."""
+        if not self._latin1_titles:
+            return text
+        text = text.replace("—", "-").replace("…", "...")
+        return text.encode("latin-1", "replace").decode("latin-1")
+
+    def _apply(self, image: Any, title: str) -> None:
+        self.icon.icon = image
+        self.icon.title = self._title(title)
+        if getattr(self.icon, "HAS_MENU", True):
+            self.icon.update_menu()
+
+    def _on_ui_thread(self, update: Callable[[], None]) -> None:
+        if sys.platform == "darwin":
+            try:
+                from PyObjCTools import AppHelper  # type: ignore[import-not-found]
+            except ImportError:
+                return  # without PyObjC there is no darwin backend either
+            AppHelper.callAfter(update)
+        else:
+            update()
+
+    def notify(
+        self, title: str, message: str, *, item_id: str | None = None, severity: str = "high"
+    ) -> None:
+        """Show a desktop notification where the backend can (Notifier protocol).
+
+        Names in `message` must already be sanitized by the caller; this cuts the text
+        to what Windows balloons hold. Where the backend has no notifications (xorg),
+        the icon's badge and tooltip carry the news. pystray offers no click callback
+        on notifications; a click on the icon itself opens the review window.
+        """
+        self._changed.set()
+        if not getattr(self.icon, "HAS_NOTIFICATION", False):
+            return
+        title = safe_text(title, NOTIFY_TITLE_CHARS)
+        message = safe_text(message, NOTIFY_MESSAGE_CHARS)
+        self._on_ui_thread(lambda: self.icon.notify(message, title))
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def _setup(self, icon: Any) -> None:
+        """pystray's setup thread: show the icon, start the agent, then keep it current."""
+        icon.visible = True
+        self.service.set_notifier(self)
+        self.service.add_listener(self.state_changed)
+        self.service.start()
+        self._changed.set()
+        while not self._stopping.is_set():
+            self._changed.wait(REFRESH_SECONDS)
+            if self._stopping.is_set():
+                break
+            self._changed.clear()
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("tray refresh failed")
+
+    def run(self) -> int:
+        """Run the icon on this (main) thread until Quit or `stop`; returns the exit code."""
+        try:
+            self.icon.run(setup=self._setup)
+        finally:
+            self._stopping.set()
+            self._changed.set()
+            with contextlib.suppress(Exception):
+                self.service.stop()
+        return 0
+
+    def stop(self) -> None:
+        """Stop the agent and remove the icon (any thread)."""
+        self._stopping.set()
+        self._changed.set()
+        with contextlib.suppress(Exception):
+            self.service.stop()
+        self.icon.stop()
+
+
+def _stop_on_sigterm(app: TrayApp) -> None:
+    """Stop cleanly on SIGTERM even while the main thread sleeps in pystray's loop.
+
+    A Python handler runs only when the main thread executes bytecode, and the xorg
+    loop sleeps in a socket read that a signal delivered to another thread never
+    interrupts. But the C-level handler writes the signal number to the wakeup fd at
+    once, from whichever thread got it: a small thread reads that and stops the app.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)  # the thread does the work
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def _watch() -> None:
+        while True:
+            received = os.read(read_fd, 64)
+            if not received or signal.SIGTERM in received:
+                app.stop()
+                return
+
+    threading.Thread(target=_watch, name="sigterm", daemon=True).start()
+
+
+def run_with_tray(service: TrayService) -> int:
+    """Show the tray icon for `service` and run until Quit; owns the calling (main) thread.
+
+    SIGTERM (logout, service manager, tests) stops the agent and the icon cleanly.
+    """
+    app = TrayApp(service)
+    with contextlib.suppress(ValueError, AttributeError, OSError):  # not main thread / Windows
+        _stop_on_sigterm(app)
+    return app.run()

@@ -1,0 +1,402 @@
+"""The quarantine vault: files moved in atomically, stored encrypted, restored byte-identical.
+
+Layout of the vault folder (0700):
+    vault.key          install key (0600), see agent.vault.crypto
+    vault.lock         OS file lock: one writer at a time, across processes and threads
+    journal.jsonl      write-ahead journal, see agent.vault.journal
+    items/<id>.pgq     encrypted content (not executable, not an image extension)
+    items/<id>.json    the item's record, signed with an HMAC of the vault key
+    tmp/               content and records being written
+
+Moving a file in (always copy + encrypt; plaintext is never renamed in, so it is the same
+on one volume or across volumes). Journal steps: intent -> stored -> original-removed -> done.
+  1. open the source with O_NOFOLLOW (a symlink is refused), relative to its opened folder;
+  2. `intent`; encrypt into tmp/ while hashing; fsync; the file must not have changed while
+     it was read (same size and mtime), and must match `expected_sha256` when given;
+  3. rename content then record into items/; decrypt it again and compare the SHA-256;
+  4. `stored`; unlink the original only if it is still the same inode, size and mtime;
+  5. `original-removed`, `done`.
+
+Recovery (on open, and before every change, by whoever holds the lock) decides per step:
+  - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
+  - `stored` without `original-removed`: the item is complete and verified, so it is kept.
+    If the path still holds the same bytes (same size and SHA-256), the stored copy is
+    verified once more and the original unlinked (roll forward). If the path is empty, the
+    unlink had happened. If it holds other bytes, that is a different file (a new download
+    reusing the name, or an edit made after the crash): it is left alone, for the agent to
+    inspect as the new version it is. Inode numbers cannot decide this: ext4 hands a freed
+    inode number to the next file at once.
+  - `original-removed`: only `done` is missing.
+So every file is either where it was or in the vault with a valid record, never both, and
+a stored item is never thrown away while the only other copy may be gone.
+
+Restoring: decrypt into a temp file beside the destination, verify the SHA-256, set the
+original mtime, mark it with the OS's untrusted-origin marker, then hard-link it to a free
+name (a link never replaces an existing file) and only then remove the item.
+Journal steps: restore-intent -> placing -> restored -> done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from agent.errors import VaultError
+from agent.model import Finding
+from agent.osmark import OriginMarker, default_marker
+from agent.textsafe import safe_path, safe_text
+from agent.vault.crypto import fsync_dir, load_or_create_key, sha256_file
+from agent.vault.journal import Journal, OpenOperation, VaultLock, crash_point
+from agent.vault.origin import OriginFile
+from agent.vault.record import QuarantineItem, b64_path, current_user, path_from_b64
+from agent.vault.restore import recover_restore, restore_item
+
+__all__ = ["CONTENT_SUFFIX", "QuarantineItem", "Vault", "VaultError"]
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+ITEMS_DIR = "items"
+TMP_DIR = "tmp"
+CONTENT_SUFFIX = ".pgq"
+RECORD_SUFFIX = ".json"
+ID_BYTES = 16  # item ids are 32 hex characters of os randomness
+MIN_ID_PREFIX_CHARS = 6  # the CLI accepts a unique id prefix at least this long
+SECONDS_PER_DAY = 86400.0
+
+_ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class Vault:
+    """The quarantine store at `root`. Safe to use from several threads and processes."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        marker: OriginMarker | None = None,
+    ) -> None:
+        """Open (creating, 0700) the vault and recover what a crashed process left open."""
+        self.root = Path(root)
+        self._clock = clock
+        self._marker = marker if marker is not None else default_marker()
+        self._items = self.root / ITEMS_DIR
+        self._tmp = self.root / TMP_DIR
+        self._journal = Journal(self.root)
+        self._lock = VaultLock(self.root)
+        try:
+            for folder in (self.root, self._items, self._tmp):
+                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
+            self._keys = load_or_create_key(self.root)
+            # A live process holding the lock is mid-operation: not ours to recover.
+            with self._lock.hold(blocking=False) as acquired:
+                if acquired:
+                    self._recover()
+        except OSError as error:
+            where = safe_path(self.root)
+            raise VaultError(f"cannot open the vault at {where}: {error.strerror}") from error
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def items(self) -> list[QuarantineItem]:
+        """Every item with a valid record, oldest first (damaged ones: see `damaged`)."""
+        found = []
+        for item_id in self._record_ids():
+            with contextlib.suppress(VaultError):
+                found.append(self.get(item_id))
+        return sorted(found, key=lambda item: (item.quarantined_at, item.id))
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(id, problem) for every record that is unreadable or was altered."""
+        problems = []
+        for item_id in self._record_ids():
+            try:
+                self.get(item_id)
+            except VaultError as error:
+                problems.append((item_id, str(error)))
+        return problems
+
+    def get(self, item_id: str) -> QuarantineItem:
+        """The item's record; VaultError when unknown, unreadable or tampered with."""
+        record_path = self._record_path(item_id)
+        try:
+            untrusted_bytes = record_path.read_bytes()
+        except FileNotFoundError:
+            raise VaultError(f"no quarantined item with id {safe_text(item_id)}") from None
+        fields = self._keys.open_record(item_id, untrusted_bytes)
+        return QuarantineItem.from_record_fields(item_id, fields)
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The full id for an id or a unique prefix of at least MIN_ID_PREFIX_CHARS."""
+        wanted = id_or_prefix.strip().lower()
+        if _ID_PATTERN.fullmatch(wanted):
+            return wanted
+        matches = [i for i in self._record_ids() if i.startswith(wanted)]
+        if len(wanted) >= MIN_ID_PREFIX_CHARS and len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1 and len(wanted) >= MIN_ID_PREFIX_CHARS:
+            raise VaultError(f"id prefix {safe_text(id_or_prefix)} matches several items")
+        raise VaultError(f"no quarantined item with id {safe_text(id_or_prefix)}")
+
+    def read_content(self, item_id: str) -> bytes:
+        """The original bytes, decrypted and SHA-256 verified against the record."""
+        item = self.get(item_id)
+        content = b"".join(self.plaintext_chunks(item))
+        self.check_digest(item, len(content), hashlib.sha256(content).hexdigest())
+        return content
+
+    @property
+    def journal(self) -> Journal:
+        """The write-ahead journal of vault operations (restore appends to it)."""
+        return self._journal
+
+    @property
+    def marker(self) -> OriginMarker:
+        """How files this vault writes back are marked as from an untrusted origin."""
+        return self._marker
+
+    def plaintext_chunks(self, item: QuarantineItem) -> Iterator[bytes]:
+        """The stored content of `item`, decrypted chunk by chunk (not yet digest-checked)."""
+        try:
+            with open(self._content_path(item.id), "rb") as source:
+                yield from self._keys.decrypt_chunks(item.id, source, max_bytes=item.size)
+        except FileNotFoundError:
+            raise VaultError(f"stored content of item {item.id} is missing") from None
+
+    def check_digest(self, item: QuarantineItem, size: int, sha256: str) -> None:
+        """Raise VaultError unless `size` and `sha256` are those the record promises."""
+        if size != item.size or sha256 != item.sha256:
+            raise VaultError(f"stored content of item {item.id} does not match its record")
+
+    # --- quarantine ------------------------------------------------------------------------
+
+    def quarantine(
+        self,
+        path: str | os.PathLike[str],
+        findings: Iterable[Finding],
+        *,
+        detected_type: str,
+        policy_version: str,
+        expected_sha256: str | None = None,
+    ) -> QuarantineItem:
+        """Move the file at `path` into the vault; returns its record.
+
+        VaultError (and the file stays where it is) when it is a symlink or not a regular
+        file, changed while being moved, does not match `expected_sha256`, or cannot be
+        removed from its folder.
+        """
+        original_path = Path(path).absolute()  # never resolve(): that would follow links
+        with self._exclusive(), OriginFile(original_path) as origin:
+            return self._quarantine_locked(
+                origin, tuple(findings), detected_type, policy_version, expected_sha256
+            )
+
+    def _quarantine_locked(
+        self,
+        origin: OriginFile,
+        findings: tuple[Finding, ...],
+        detected_type: str,
+        policy_version: str,
+        expected_sha256: str | None,
+    ) -> QuarantineItem:
+        before = origin.stat_open
+        item_id = secrets.token_hex(ID_BYTES)
+        txn = secrets.token_hex(8)
+        self._journal.append(
+            txn, "quarantine", "intent", id=item_id, path_b64=b64_path(origin.path),
+            dev=before.st_dev, ino=before.st_ino, size=before.st_size,
+            mtime_ns=before.st_mtime_ns,
+        )  # fmt: skip
+        try:
+            temp_content = self._tmp / f"{item_id}{CONTENT_SUFFIX}"
+            size, sha256 = self._encrypt_from(origin, item_id, temp_content)
+            if expected_sha256 is not None and sha256 != expected_sha256.lower():
+                raise VaultError(
+                    f"{safe_path(origin.path)} changed after it was inspected; left in place"
+                )
+            item = QuarantineItem(
+                id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
+                size=size, sha256=sha256, quarantined_at=self._clock(),
+                mtime=before.st_mtime_ns / 1e9, findings=findings,
+                policy_version=policy_version, user=current_user(),
+                detected_type=detected_type, mtime_ns=before.st_mtime_ns,
+            )  # fmt: skip
+            self._place_item(item, temp_content)
+            self._verify_stored(item)
+            self._journal.append(txn, "quarantine", "stored", id=item_id, sha256=sha256)
+            if not origin.still_same():
+                raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
+            origin.unlink()
+            crash_point("original-unlinked")
+        except BaseException as error:
+            self.remove_item_files(item_id)
+            self._journal.append(txn, "quarantine", "aborted", id=item_id)
+            if isinstance(error, OSError):
+                where = safe_path(origin.path)
+                raise VaultError(f"could not quarantine {where}: {error.strerror}") from error
+            raise
+        self._journal.append(txn, "quarantine", "original-removed", id=item_id)
+        self._journal.append(txn, "quarantine", "done", id=item_id)
+        return item
+
+    def _encrypt_from(self, origin: OriginFile, item_id: str, temp: Path) -> tuple[int, str]:
+        """Encrypt the open source into `temp`; the file must not change while it is read."""
+        before = origin.stat_open
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+        with open(os.open(temp, flags, FILE_MODE), "wb") as sink:
+            source = origin.reader()
+            size, sha256 = self._keys.encrypt_stream(
+                item_id, source, sink, max_bytes=before.st_size
+            )
+            sink.flush()
+            os.fsync(sink.fileno())
+        after = os.fstat(source.fileno())
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+            size != before.st_size
+        ):
+            raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
+        crash_point("encrypted")
+        return size, sha256
+
+    def _place_item(self, item: QuarantineItem, temp_content: Path) -> None:
+        """Record to tmp/, then content and record renamed into items/ (content first)."""
+        temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+        with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
+            sink.write(self._keys.sign_record(item.record_fields()))
+            sink.flush()
+            os.fsync(sink.fileno())
+        temp_content.rename(self._content_path(item.id))
+        crash_point("content-placed")
+        temp_record.rename(self._record_path(item.id))
+        fsync_dir(self._items)
+        crash_point("record-placed")
+
+    def _verify_stored(self, item: QuarantineItem) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self.plaintext_chunks(item):
+            digest.update(chunk)
+            size += len(chunk)
+        self.check_digest(item, size, digest.hexdigest())
+
+    # --- restore, delete, purge ------------------------------------------------------------
+
+    def restore(self, item_id: str, to: Path | None = None) -> Path:
+        """Put the item back (its original path, or `to`: a folder or a file path).
+
+        Never overwrites: a clash gets "name (restored N).ext". The file is byte-identical
+        (SHA-256 checked), gets its original mtime and the OS's untrusted-origin marker; the
+        item leaves the vault only after the restored file is in place.
+        """
+        with self._exclusive():
+            item = self.get(item_id)
+            return restore_item(self, item, to)
+
+    def delete(self, item_id: str) -> None:
+        """Remove the item for good (also a damaged one: its files are all that remain)."""
+        with self._exclusive():
+            if not self._record_path(item_id).exists():
+                raise VaultError(f"no quarantined item with id {safe_text(item_id)}")
+            self.remove_item_files(item_id)
+
+    def purge(self, older_than_days: float) -> list[str]:
+        """Delete items quarantined more than `older_than_days` ago; returns their ids."""
+        if older_than_days < 0:
+            raise VaultError("purge age must not be negative")
+        cutoff = self._clock() - older_than_days * SECONDS_PER_DAY
+        purged = []
+        with self._exclusive():
+            for item in self.items():
+                if item.quarantined_at < cutoff:
+                    self.remove_item_files(item.id)
+                    purged.append(item.id)
+        return purged
+
+    # --- files, lock, recovery -------------------------------------------------------------
+
+    def _record_ids(self) -> list[str]:
+        names = (p.name for p in self._items.iterdir() if p.name.endswith(RECORD_SUFFIX))
+        ids = (n[: -len(RECORD_SUFFIX)] for n in names)
+        return sorted(i for i in ids if _ID_PATTERN.fullmatch(i))
+
+    def _record_path(self, item_id: str) -> Path:
+        if not _ID_PATTERN.fullmatch(item_id):  # also stops any path tricks in an id
+            raise VaultError(f"no quarantined item with id {safe_text(item_id)}")
+        return self._items / f"{item_id}{RECORD_SUFFIX}"
+
+    def _content_path(self, item_id: str) -> Path:
+        return self._record_path(item_id).with_suffix(CONTENT_SUFFIX)
+
+    def remove_item_files(self, item_id: str) -> None:
+        """Record first (the item disappears at once), then content; all idempotent."""
+        for path in (
+            self._record_path(item_id),
+            self._content_path(item_id),
+            self._tmp / f"{item_id}{RECORD_SUFFIX}",
+            self._tmp / f"{item_id}{CONTENT_SUFFIX}",
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        fsync_dir(self._items)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the vault lock, first finishing whatever a dead process left open."""
+        with self._lock.hold():
+            self._recover()
+            yield
+
+    def _recover(self) -> None:
+        """Resolve every open journal operation, then clear the journal and stray files."""
+        for operation in self._journal.open_operations():
+            if operation.op == "quarantine":
+                self._recover_quarantine(operation)
+            elif operation.op == "restore":
+                recover_restore(self, operation)
+            else:
+                self._journal.append(operation.txn, operation.op, "aborted")
+        self._journal.clear()
+        for stray in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                stray.unlink()
+        records = set(self._record_ids())
+        for content in self._items.glob(f"*{CONTENT_SUFFIX}"):
+            if content.stem not in records:  # content whose record never landed
+                with contextlib.suppress(OSError):
+                    content.unlink()
+
+    def _recover_quarantine(self, operation: OpenOperation) -> None:
+        fields = operation.fields
+        item_id = str(fields["id"])
+        if "stored" not in operation.steps:
+            self.remove_item_files(item_id)  # the original was never touched
+            self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
+            return
+        if "original-removed" not in operation.steps:
+            path = Path(path_from_b64(str(fields["path_b64"])))
+            # Roll forward only when the path still holds exactly the bytes we stored. Inode
+            # numbers are reused at once after an unlink, so they cannot tell our file from
+            # a new one; content can. A different file there is left alone (it is another
+            # version, and gets its own inspection) and the stored item is kept.
+            stored_sha256 = fields.get("sha256")
+            if sha256_file(path, expected_size=int(fields["size"])) == stored_sha256:
+                try:
+                    self._verify_stored(self.get(item_id))
+                except VaultError:
+                    self.remove_item_files(item_id)  # the original is intact: keep that
+                    self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
+                    return
+                path.unlink()
+                fsync_dir(path.parent)
+            self._journal.append(operation.txn, "quarantine", "original-removed", id=item_id)
+        self._journal.append(operation.txn, "quarantine", "done", id=item_id)
