@@ -3,30 +3,69 @@
 Bidi controls would reorder what a person reads (`invoice_\\u202Egpj.exe` shows as
 `invoice_exe.jpg`), zero-width characters hide, control characters forge log lines.
 Every such character is shown escaped as `\\u202e` instead; ordinary letters of any
-script (Arabic, Hebrew, Chinese...) are kept as they are.
+script (Arabic, Hebrew, Chinese...) are kept as they are. Which characters those are is
+decided by Unicode properties (general category, default-ignorable, variation selector),
+not a hand list, so the engine's name checks share these predicates.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from pathlib import Path
 
-# Format characters (Cf) cover bidi controls, zero-width characters, BOM and tags; the
-# rest are invisible or space look-alikes that hide the end of a name.
-_INVISIBLE_EXTRA = frozenset(
-    "\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\u00a0\u2028\u2029\u202f\u205f\u3000"
-    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+# Other_Default_Ignorable_Code_Point (Unicode PropList.txt): ignorable although not Cf
+# (combining grapheme joiner, Hangul fillers, Khmer inherent vowels, U+2065, tag range).
+_OTHER_DEFAULT_IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x2065, 0x2065),
+    (0x3164, 0x3164),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0xE0000, 0xE0FFF),
 )
+# Variation selectors (PropList Variation_Selector).
+VARIATION_SELECTORS = ((0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+# Letters and symbols that draw as nothing but blank space (Hangul fillers, braille blank).
+BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def in_ranges(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    """True when the code point lies in one of the inclusive (low, high) ranges."""
+    return any(low <= code <= high for low, high in ranges)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_invisible_char(ch: str) -> bool:
+    """Drawn as nothing: Cc, Cf (bidi controls, zero-width, BOM, tags), Zl, Zp, default-
+    ignorable (Unicode's Other_Default_Ignorable_Code_Point) or a variation selector."""
+    if ch.isascii():
+        return not ch.isprintable()
+    return (
+        unicodedata.category(ch) in ("Cf", "Cc", "Zl", "Zp")
+        or in_ranges(ord(ch), _OTHER_DEFAULT_IGNORABLE)
+        or in_ranges(ord(ch), VARIATION_SELECTORS)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def is_blank_char(ch: str) -> bool:
+    """Drawn as empty space: a space separator (Zs, U+0020 included) or a blank filler."""
+    if ch.isascii():
+        return ch == " "
+    return unicodedata.category(ch) == "Zs" or ch in BLANK_FILLERS
 
 
 def _needs_escape(ch: str) -> bool:
-    if ch in _INVISIBLE_EXTRA:
+    if ch.isascii():
+        return not ch.isprintable()
+    if is_invisible_char(ch) or is_blank_char(ch):
         return True
-    category = unicodedata.category(ch)
-    # Cc control, Cf format (bidi, zero-width), Cs lone surrogate (undecodable bytes),
-    # Co private use, Cn unassigned, Zl/Zp line/paragraph separators.
-    return category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} or ("\ufe00" <= ch <= "\ufe0f")
+    # Cs lone surrogate (undecodable bytes), Co private use, Cn unassigned.
+    return unicodedata.category(ch) in {"Cs", "Co", "Cn"}
 
 
 def _escape(ch: str) -> str:

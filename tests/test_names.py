@@ -51,8 +51,41 @@ def test_rlo_invoice_is_high_bidi() -> None:
 @pytest.mark.parametrize(
     "char", ["\u202a", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c"]
 )
-def test_every_bidi_control_is_high(char: str) -> None:
-    assert codes(f"photo{char}.jpg")["name.bidi_control"] is Severity.HIGH
+def test_a_bidi_control_that_reorders_nothing_is_low(char: str) -> None:
+    # the control sits in front of ".jpg" and nothing after it is reordered: the name shows
+    # the extension Windows uses
+    assert codes(f"photo{char}.jpg") == {"name.bidi_control": Severity.LOW}
+
+
+@pytest.mark.parametrize(
+    ("name", "severity"),
+    [
+        ("invoice_\u202egpj.exe", Severity.HIGH),  # shows invoice_exe.jpg
+        ("photo_\u202egnp.scr", Severity.HIGH),
+        ("report\u202efdp.zip", Severity.HIGH),  # an archive shown as a .pdf
+        ("notes\u202etxt.md", Severity.MEDIUM),  # shows notes_dm.txt: disguised, not a program
+        ("photo\u202e.jpg", Severity.MEDIUM),  # ".jpg" reversed: the extension is hidden
+        ("x\u202d\u202egpj.exe", Severity.HIGH),  # nested overrides
+        ("x\u202egpj.exe\u202c", Severity.MEDIUM),  # Windows looks up ".exe\u202c": no program
+    ],
+)
+def test_a_bidi_control_that_changes_the_shown_extension_is_a_finding(
+    name: str, severity: Severity
+) -> None:
+    assert codes(name)["name.bidi_control"] is severity
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u200f\u05e7\u05d5\u05d1\u05e5 - \u05e2\u05d5\u05ea\u05e7.jpg",  # RLM before Hebrew
+        "\u05e7\u05d5\u05d1\u05e5 - \u05e2\u05d5\u05ea\u05e7\u200f.jpg",
+        "photo\u2067gpj.exe\u2069",  # an RLI isolate does not reverse Latin letters
+        "\u05e7\u05d5\u05d1\u05e5\u200f.\u05de\u05e1\u05de\u05da",  # a Hebrew extension
+    ],
+)
+def test_marks_and_isolates_that_show_the_real_extension_are_low(name: str) -> None:
+    assert set(codes(name).values()) <= {Severity.LOW}
 
 
 @pytest.mark.parametrize(
@@ -97,12 +130,44 @@ def test_trailing_dots_and_spaces() -> None:
     assert codes("photo.jpg.") == {"name.trailing_dots_spaces": Severity.MEDIUM}
 
 
-def test_invisible_characters() -> None:
-    assert codes("photo\u200b.jpg") == {"name.invisible_character": Severity.MEDIUM}
-    assert codes("photo\ufeff.jpg") == {"name.invisible_character": Severity.MEDIUM}
-    assert codes("photo\u00ad.jpg") == {"name.invisible_character": Severity.MEDIUM}
-    assert codes("ph\U000e0041oto.jpg") == {"name.invisible_character": Severity.MEDIUM}
-    assert codes("photo\u200d.jpg") == {"name.invisible_character": Severity.MEDIUM}  # ZWJ by ASCII
+@pytest.mark.parametrize(
+    "char",
+    # by property, not a list: Cf (ZWSP, BOM, soft hyphen, U+206F, U+FFFB, U+1D173), tags,
+    # a ZWJ next to ASCII, Other_Default_Ignorable (U+17B5 Khmer, U+3164 Hangul filler)
+    ["\u200b", "\ufeff", "\u00ad", "\U000e0041", "\u200d", "\u206f", "\u17b5", "\ufffb",
+     "\U0001d173", "\u3164", "\u2065"],
+)  # fmt: skip
+def test_an_invisible_character_that_changes_nothing_shown_is_low(char: str) -> None:
+    assert codes(f"ph{char}oto.jpg") == {"name.invisible_character": Severity.LOW}
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u206f", "\u17b5", "\ufffb", "\U0001d173"])
+def test_an_invisible_character_inside_the_extension_is_a_finding(char: str) -> None:
+    # `.j?pg` shows ".jpg" but Windows looks up another extension
+    assert codes(f"photo.j{char}pg") == {"name.invisible_character": Severity.MEDIUM}
+    found = codes(f"photo.jpg{char}.exe")
+    assert found["name.double_extension"] is Severity.HIGH  # the decoy is read through it
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "1\ufe0f\u20e3 photo.jpg",  # keycap emoji: digit, VS16, enclosing keycap
+        "#\ufe0f\u20e3 tag.png",
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f team.jpg",
+    ],
+)
+def test_emoji_sequences_are_not_invisible_characters(name: str) -> None:
+    assert check_name(name) == []
+
+
+@pytest.mark.parametrize(
+    "dot", ["\u2024", "\uff0e", "\uff61", "\u2e3c", "\u2219", "\u22c5", "\ua78f", "\ufe52"]
+)
+def test_every_dot_lookalike_fakes_an_extension(dot: str) -> None:
+    found = codes(f"photo{dot}jpg.exe")
+    assert found["name.dot_lookalike"] is Severity.HIGH
+    assert found["name.double_extension"] is Severity.HIGH
 
 
 def test_dot_lookalikes() -> None:
@@ -120,9 +185,13 @@ def test_effective_and_claimed_extensions() -> None:
     assert effective_extension("noext") == ""
     assert claimed_extensions("photo\u2024jpg.exe") == ["jpg", "exe"]
     assert claimed_extensions("scan.jpg      .exe") == ["jpg", "exe"]
+    assert claimed_extensions("x.\u0458\u0440g.settingcontent-ms") == ["jpg", "settingcontent-ms"]
     assert expected_type("x.JPEG") == "jpeg"
     assert expected_type("x.dcm") == "dicom"
     assert expected_type("x.exe") is None
+    assert expected_type("x.jp2") == "jp2"
+    assert expected_type("x.JXL") == "jxl"
+    assert expected_type("x.hdr") is None  # Analyze headers share it and have no signature
 
 
 def test_messages_are_plain_sentences() -> None:
@@ -165,3 +234,73 @@ def test_padding_and_trailing_dots_around_an_svg() -> None:
     assert codes("setup      .exe") == {"name.padded_extension": Severity.HIGH}
     assert codes("backup      .zip") == {"name.padded_extension": Severity.HIGH}
     assert codes("logo.html.")["name.trailing_dots_spaces"] is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scan.jpg.settingcontent-ms",  # 17 characters: no cap on extension tokens
+        "scan.jpg.searchconnector-ms",
+        "photo.jpg.rdp",
+        "photo.jpg.msix",
+        "photo.jpg.appx",
+        "photo.jpg.appinstaller",
+        "photo.png.vsto",
+        "photo.png.iqy",
+        "photo.jpg.slk",
+        "photo.jpg.psm1",
+        "photo.jpg.ppam",
+        "photo.jpg.xla",
+        "photo.jpg.accde",
+        "photo.jpg.dmgpart",  # a macOS type from the Chromium table
+        "photo.jpg.desktop",
+    ],
+)
+def test_extensions_from_the_danger_tables_are_programs(name: str) -> None:
+    assert codes(name) == {"name.double_extension": Severity.HIGH}
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    ["jpg_", "jpg-", "jpg~1", "JPG~2", "jpg" + "_" * 40, "jpg" + "-" * 30,
+     "\uff4a\uff50\uff47",  # fullwidth
+     "\u0458\u0440g",  # Cyrillic je, er + Latin g
+     "j\u0440\u0261",  # Cyrillic er, Latin script g
+     "jp2", "jxl", "psd", "qoi", "tga", "pcx", "ppm", "pgm", "pbm", "pnm", "pam", "exr", "hdr",
+     "xcf", "heif", "avif", "dng"],
+)  # fmt: skip
+def test_decoys_are_compared_by_skeleton_and_padding(decoy: str) -> None:
+    assert codes(f"photo.{decoy}.exe") == {"name.double_extension": Severity.HIGH}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scan.jpg" + "\u1680" * 8 + ".exe",  # Ogham space mark (Zs)
+        "scan.jpg" + "\u3164" * 8 + ".exe",  # Hangul filler
+        "scan.jpg" + "\u2800" * 8 + ".exe",  # braille blank
+        "scan.jpg" + "\u205f" * 8 + ".exe",
+    ],
+)
+def test_padding_is_any_space_separator_or_blank_filler(name: str) -> None:
+    assert codes(name)["name.padded_extension"] is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "IMG_1234.jpg_backup",  # not an extension of anything dangerous
+        "photo.jpg_old.png",
+        "scan-1.jpg-2.pdf",
+        "cat\u00a0photo.jpg",  # a no-break space is a space, not padding
+        "ka\u00adtze.jpg",  # soft hyphen: low at most (checked below)
+        "IMG_1234.jpg.xmp",  # sidecar
+        "photo.jpeg.json",  # Google Takeout sidecar
+    ],
+)
+def test_ordinary_odd_names_do_not_alarm(name: str) -> None:
+    assert all(f.severity <= Severity.LOW for f in check_name(name)), codes(name)
+
+
+def test_sidecar_data_types_behind_a_picture_are_low() -> None:
+    assert codes("IMG_1234.jpg.xml") == {"name.double_extension": Severity.LOW}

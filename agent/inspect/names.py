@@ -4,11 +4,14 @@ A file name is the first thing a person trusts, and Windows shows it in ways tha
 known extensions are hidden by default, some (`.lnk`, `.url`...) are hidden always,
 trailing dots and spaces are stripped, and bidi controls reorder what is displayed.
 Every check here reasons about two things: what Windows will *do* with the name (its
-effective extension) and what a person *reads* in it (the extensions it claims).
+effective extension, looked up in the generated danger table `extension_table`) and what
+a person *reads* in it (the extensions it claims, compared by confusable skeleton, and
+the extension its displayed form ends in; see `name_chars`).
 
 Ordinary names must stay quiet: `scan.2024.01.15.jpg`, `IMG_1234.JPG`, `photo (1).jpg`,
 `a.b.c.png`, Arabic or Hebrew letters (right-to-left letters are not controls), Persian
-names with ZWNJ between letters, emoji with ZWJ or variation selectors.
+names with ZWNJ between letters, emoji with ZWJ, keycaps or variation selectors. A control
+or invisible character that changes nothing shown is low (an RLM before a Hebrew word).
 """
 
 from __future__ import annotations
@@ -16,7 +19,30 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from agent.inspect import name_chars as nc
+from agent.inspect.extension_table import (
+    ALWAYS_HIDDEN_EXTENSIONS,
+    CODE_EXTENSIONS,
+    CONTAINER_EXTENSIONS,
+    DATA_WARNED_EXTENSIONS,
+)
 from agent.model import Finding, Severity
+
+__all__ = [
+    "ALWAYS_HIDDEN_EXTENSIONS",
+    "CONTAINER_EXTENSIONS",
+    "DATA_WARNED_EXTENSIONS",
+    "DECOY_EXTENSIONS",
+    "EXECUTABLE_EXTENSIONS",
+    "IMAGE_EXTENSION_TYPES",
+    "PICTURE_EXTENSIONS",
+    "check_name",
+    "claimed_extensions",
+    "decoy_of",
+    "effective_extension",
+    "expected_type",
+    "is_image_name",
+]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -26,115 +52,64 @@ def _words(text: str) -> frozenset[str]:
 
 # --- extension sets -------------------------------------------------------------------------
 
-# Extensions whose opening runs code: Outlook's Level-1 blocked list (research/detection.md
-# §6.3) without its data-only entries (certificates .cer/.crt/.der, .pst, .tmp), plus script
-# containers a browser runs (.svg/.html/.mht: HTML smuggling), server scripts an upload form
-# might execute (.php/.phtml/.phar/.jsp), and the Unix/macOS equivalents. A decoy extension in
-# front of one of these is the classic lure (ATT&CK T1036.007): high.
-EXECUTABLE_EXTENSIONS = _words(
-    """
-    ade adp app application appcontent-ms appref-ms asp aspx asx bas bat bgi cdxml chm cmd
-    cnt com cpl csh diagcab exe fxp gadget grp hlp hpj hta htc inf ins isp its jar jnlp js jse
-    ksh library-ms lnk mad maf mag mam maq mar mas mat mau mav maw mcf mda mdb mde mdt mdw mdz
-    mht mhtml msc msh msh1 msh2 mshxml msh1xml msh2xml msi msp mst msu ops osd pcd pif pl plg
-    prf prg printerexport ps1 ps1xml ps2 ps2xml psc1 psc2 psd1 psdm1 pssc py pyc pyo pyw pyz
-    pyzw reg scf scr sct search-ms settingcontent-ms shb shs theme udl url vb vbe vbp vbs
-    vsmacros vsw webpnp website ws wsb wsc wsf wsh xbap xll xnk
-    svg svgz html htm xhtml xht shtml php php3 php4 php5 php7 phtml phar jsp jspx cgi
-    dll ocx sys drv vxd one onepkg desktop sh bash zsh command run appimage pkg
-    """
-)
+# Extensions whose opening runs code, generated from Chromium's download danger table,
+# Outlook's blocked list and their additions (scripts/gen_extension_table.py). A decoy
+# extension in front of one of these is the classic lure (ATT&CK T1036.007): high.
+EXECUTABLE_EXTENSIONS = CODE_EXTENSIONS
 
-# Containers: opening one shows its contents instead of running anything, so a decoy in front
-# of one is suspicious but not by itself an attack: medium. Disk images (.iso/.img/.vhd) are
-# here because mounting them strips Mark of the Web, and macro-enabled Office documents
-# because they need one more click (enable content) to run.
-CONTAINER_EXTENSIONS = _words(
-    """
-    zip zipx 7z rar cab iso img vhd vhdx dmg gz tgz tar bz2 xz lz lzh arj ace z
-    docm dotm xlsm xltm xlam pptm potm ppsm sldm
-    """
-)
-
-# Extensions Explorer hides even with "show extensions" on (NeverShowExt, §6.2).
-ALWAYS_HIDDEN_EXTENSIONS = _words(
-    """
-    lnk pif url scf shs shb xnk appref-ms website cnf mad maf mag mam maq mar mas mat mav maw
-    desklink mapimail zfsendtotarget mydocs
-    """
-)
-
-# Image extension -> the type sniff reports for a file that really is one.
+# Image extension -> the type sniff reports for a file that really is one. Only types the
+# engine recognises by their bytes: a real file of the type must never read as "not an
+# image" (Analyze .hdr headers, for one, have no signature and stay out).
 IMAGE_EXTENSION_TYPES: dict[str, str] = {
-    "jpg": "jpeg",
-    "jpeg": "jpeg",
-    "jpe": "jpeg",
-    "jfif": "jpeg",
-    "pjpeg": "jpeg",
-    "pjp": "jpeg",
-    "png": "png",
-    "apng": "png",
-    "gif": "gif",
-    "webp": "webp",
-    "bmp": "bmp",
-    "dib": "bmp",
-    "tif": "tiff",
-    "tiff": "tiff",
-    "heic": "heif",
-    "heif": "heif",
-    "hif": "heif",
-    "avif": "avif",
-    "ico": "ico",
-    "cur": "ico",
-    "dcm": "dicom",
-    "dicom": "dicom",
-    "dic": "dicom",
-    "svg": "svg",
-    "svgz": "svg",
+    extension: detected_type
+    for detected_type, extensions in (
+        ("jpeg", "jpg jpeg jpe jfif pjpeg pjp"),
+        ("png", "png apng"),
+        ("gif", "gif"),
+        ("webp", "webp"),
+        ("bmp", "bmp dib"),
+        ("tiff", "tif tiff"),
+        ("heif", "heic heif hif"),
+        ("avif", "avif"),
+        ("ico", "ico cur"),
+        ("dicom", "dcm dicom dic"),
+        ("svg", "svg svgz"),
+        ("jp2", "jp2 j2k jpf jpx"),
+        ("jxl", "jxl"),
+        ("psd", "psd psb"),
+        ("qoi", "qoi"),
+        ("tga", "tga"),
+        ("pcx", "pcx"),
+        ("netpbm", "ppm pgm pbm pnm pam"),
+        ("exr", "exr"),
+        ("xcf", "xcf"),
+    )
+    for extension in extensions.split()
 }
+
+# Every real picture type a person recognises in a name: the engine's image types plus
+# camera raw and editor formats. These are the decoys of a disguised picture.
+PICTURE_EXTENSIONS = frozenset(IMAGE_EXTENSION_TYPES) | _words(
+    "hdr pic pfm jpm mj2 jxr hdp wdp raw cr2 cr3 crw nef nrw arw srf sr2 dng orf rw2 raf srw "
+    "pef x3f erf kdc mrw 3fr iiq"
+)
 
 # Drawings that are also image formats: the SVG walker judges their content (high for
 # actual script), so `logo.png.svg` is odd naming (medium), not by itself a disguised program.
 DRAWING_EXTENSIONS = _words("svg svgz")
 
 # Extensions people read as "harmless picture or document": the decoys of a double extension.
-DECOY_EXTENSIONS = frozenset(IMAGE_EXTENSION_TYPES) | _words(
+DECOY_EXTENSIONS = PICTURE_EXTENSIONS | _words(
     """
     pdf doc docx xls xlsx ppt pptx odt ods odp rtf txt csv mp4 mov avi mkv wmv mp3 wav m4a
-    jp2 jxl psd raw cr2 nef arw dng
     """
 )
 
-# --- character classes ----------------------------------------------------------------------
-
-BIDI_CONTROLS = frozenset(
-    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-)
-
-# Zero-width joiners are legitimate between letters of scripts that need them (Persian ZWNJ,
-# Indic conjuncts) and inside emoji sequences; elsewhere they only hide things.
-_JOINERS = frozenset("\u200c\u200d")
-_INVISIBLE_FIXED = frozenset(
-    "\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u034f\u180e\u115f\u1160\u3164\uffa0\u2800"
-)
-
-# Space look-alikes (and the ordinary space) used to pad a name until the tail is cut off.
-SPACE_LIKE = frozenset(
-    " \u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
-    "\u3000\u2028\u2029"
-)
-PADDING_RUN_MIN_CHARS = 3  # characters: a run this long in front of an extension is padding
-
-# Dot look-alikes that have no business in a file name: any occurrence is worth a flag.
-RARE_DOT_LOOKALIKES = frozenset(
-    "\u2024\uff0e\ufe52\u0701\u0702\ua60e\U00010a50\ua4f8\u2027\U0001d16d"
-)
-# Punctuation that is ordinary in its own script (Japanese ・ and 。, Catalan l·l, Arabic ۔,
-# Arabic-Indic zero): only a finding when it fakes an extension.
-SCRIPT_DOT_LOOKALIKES = frozenset("\u00b7\u3002\u30fb\u06d4\u0660\u06f0")
-DOT_LOOKALIKES = RARE_DOT_LOOKALIKES | SCRIPT_DOT_LOOKALIKES
-
-_EXTENSION_TOKEN = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}\Z")
+PADDING_RUN_MIN_CHARS = 3  # characters: a run of blanks this long before an extension is padding
+# A decoy token may carry what copy tools and 8.3 short names append (`jpg_`, `jpg-`, `jpg~1`)
+# or a run of `_`/`-` that pushes the real extension out of view.
+_DECOY_TOKEN = re.compile(r"([a-z0-9]+)(?:[_-]+|~\d{1,3})?")
+_EXTENSION_TOKEN = re.compile(r"[a-z0-9][a-z0-9_~-]*")
 
 
 def _strip_windows_tail(name: str) -> str:
@@ -155,22 +130,51 @@ def effective_extension(name: str) -> str:
     return stripped[dot + 1 :].lower()
 
 
-def claimed_extensions(name: str) -> list[str]:
-    """Every extension-looking token a reader sees in the name, in order, lower case.
+def _parts(name: str) -> list[str]:
+    """The name split at real dots and dot look-alikes (the pieces a reader sees)."""
+    if name.isascii():
+        return name.split(".")
+    parts: list[str] = []
+    current: list[str] = []
+    for ch in name:
+        if ch == "." or nc.is_dot_like(ch):
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
 
-    Real dots and dot look-alikes both separate tokens (`photo\\u2024jpg.exe` claims
-    ["jpg", "exe"]); padding spaces around a token are ignored. The first token (the stem)
-    is never an extension.
+
+def _token(part: str) -> str:
+    """A piece as a reader takes it: blanks dropped, then its confusable skeleton."""
+    if part.isascii() and part.isprintable():
+        return part.replace(" ", "").lower()
+    return nc.skeleton("".join(ch for ch in part if not nc.is_space_like(ch)))
+
+
+def claimed_extensions(name: str) -> list[str]:
+    """Every extension-looking token a reader sees in the name, in order, as skeletons.
+
+    Real dots and dot look-alikes both separate tokens (`photo\u2024jpg.exe` claims
+    ["jpg", "exe"]); padding blanks and invisible characters are ignored and look-alike
+    letters read as the ASCII ones they imitate (`.јрg` claims "jpg"). The first piece (the
+    stem) is never an extension; tokens have no length cap (`.settingcontent-ms`).
     """
-    stripped = _strip_windows_tail(name)
-    separators = "[." + "".join(sorted(DOT_LOOKALIKES)) + "]"
-    parts = re.split(separators, stripped)
     claimed: list[str] = []
-    for part in parts[1:]:
-        token = "".join(ch for ch in part if ch not in SPACE_LIKE).lower()
-        if _EXTENSION_TOKEN.match(token):
+    for part in _parts(_strip_windows_tail(name))[1:]:
+        token = _token(part)
+        if _EXTENSION_TOKEN.fullmatch(token):
             claimed.append(token)
     return claimed
+
+
+def decoy_of(token: str) -> str | None:
+    """The harmless-looking extension a claimed token imitates (`jpg_`, `jpg~1` -> "jpg")."""
+    match = _DECOY_TOKEN.fullmatch(token)
+    if match is None or match.group(1) not in DECOY_EXTENSIONS:
+        return None
+    return match.group(1)
 
 
 def is_image_name(name: str) -> bool:
@@ -184,11 +188,16 @@ def expected_type(name: str) -> str | None:
 
 
 def _danger_of(extension: str) -> Severity | None:
-    """HIGH for code-running extensions, MEDIUM for containers, None otherwise."""
+    """HIGH for code-running extensions, MEDIUM for containers, LOW for warned data.
+
+    Warned data (`.xml`, `.ini`...) is low: `IMG_1234.jpg.xml` is how sidecar files are named.
+    """
     if extension in EXECUTABLE_EXTENSIONS:
         return Severity.HIGH
     if extension in CONTAINER_EXTENSIONS:
         return Severity.MEDIUM
+    if extension in DATA_WARNED_EXTENSIONS:
+        return Severity.LOW
     return None
 
 
@@ -198,50 +207,21 @@ def _disguise_danger(effective: str, decoy: str | None) -> Severity | None:
     A drawing (.svg) behind an image decoy, or with no decoy at all, is medium: the SVG
     walker judges its content, and high for actual script.
     """
-    if effective in DRAWING_EXTENSIONS and (decoy is None or decoy in IMAGE_EXTENSION_TYPES):
+    if effective in DRAWING_EXTENSIONS and (decoy is None or decoy in PICTURE_EXTENSIONS):
         return Severity.MEDIUM
     return _danger_of(effective)
-
-
-def _is_legit_joiner(name: str, index: int) -> bool:
-    """A ZWJ/ZWNJ between two non-ASCII letters/marks/symbols (Persian, Indic, emoji)."""
-    if index == 0 or index + 1 >= len(name):
-        return False
-    before, after = name[index - 1], name[index + 1]
-    for neighbour in (before, after):
-        if neighbour.isascii() or unicodedata.category(neighbour)[0] not in "LMS":
-            return False
-    return True
-
-
-def _is_legit_variation_selector(name: str, index: int) -> bool:
-    """A variation selector right after a symbol (emoji presentation: ❤️)."""
-    return index > 0 and unicodedata.category(name[index - 1]) in {"So", "Sm", "Sk"}
-
-
-def _invisible_positions(name: str) -> list[int]:
-    found: list[int] = []
-    for index, ch in enumerate(name):
-        code = ord(ch)
-        always = ch in _INVISIBLE_FIXED or 0xE0000 <= code <= 0xE007F
-        stray_joiner = ch in _JOINERS and not _is_legit_joiner(name, index)
-        stray_selector = (0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF) and (
-            not _is_legit_variation_selector(name, index)
-        )
-        if always or stray_joiner or stray_selector:
-            found.append(index)
-    return found
 
 
 def _double_extension(name: str, effective: str) -> Finding | None:
     danger = _danger_of(effective)
     if danger is None:
         return None
-    claimed = claimed_extensions(name)
-    decoys = [ext for ext in claimed[:-1] if ext in DECOY_EXTENSIONS]
+    pieces = [_token(part) for part in _parts(_strip_windows_tail(name))[1:-1]]
+    decoys = [d for d in (decoy_of(token) for token in pieces) if d is not None]
     if not decoys:
         return None
     decoy = decoys[-1]
+    claimed = claimed_extensions(name)
     if _disguise_danger(effective, decoy) is Severity.MEDIUM and danger is Severity.HIGH:
         return Finding(
             "name.double_extension",
@@ -262,6 +242,8 @@ def _double_extension(name: str, effective: str) -> Finding | None:
         message = (
             f"This file pretends to be a .{decoy} but is really a .{effective} program or script."
         )
+    elif effective in DATA_WARNED_EXTENSIONS:
+        message = f"This file pretends to be a .{decoy} but is really a .{effective} file."
     else:
         message = f"This file pretends to be a .{decoy} but is really a .{effective} archive."
     return Finding(
@@ -290,15 +272,16 @@ def _padded_extension(name: str, effective: str) -> Finding | None:
         return None
     run = 0
     index = dot - 1
-    while index >= 0 and stripped[index] in SPACE_LIKE:
-        run += 1
+    while index >= 0 and (nc.is_space_like(stripped[index]) or nc.is_invisible(stripped[index])):
+        run += nc.is_space_like(stripped[index])
         index -= 1
     if run < PADDING_RUN_MIN_CHARS:
         return None
-    before = stripped[: index + 1]
-    lowered = before.lower()
-    hidden = next((ext for ext in DECOY_EXTENSIONS if lowered.endswith("." + ext)), None)
-    if hidden is None and (_danger_of(effective) is None or effective in DRAWING_EXTENSIONS):
+    before = _parts(stripped[: index + 1])
+    hidden = decoy_of(_token(before[-1])) if len(before) > 1 else None
+    if hidden is None and (
+        _danger_of(effective) in (None, Severity.LOW) or effective in DRAWING_EXTENSIONS
+    ):
         return None  # "holiday   .jpg", "holiday   .svg": odd spacing, nothing hidden
     severity = Severity.HIGH
     if effective in DRAWING_EXTENSIONS:  # an SVG passing for the hidden decoy
@@ -325,15 +308,16 @@ def _trailing_dots_spaces(name: str, effective: str) -> Finding | None:
 
 
 def _dot_lookalikes(name: str, effective: str) -> Finding | None:
-    positions = [i for i, ch in enumerate(name) if ch in DOT_LOOKALIKES]
+    positions = [i for i, ch in enumerate(name) if nc.is_dot_like(ch)]
     if not positions:
         return None
     fakes = False
     for index in positions:
-        tail = re.split(r"[.\s]", name[index + 1 :], maxsplit=1)[0].lower()
-        if tail in DECOY_EXTENSIONS or tail in EXECUTABLE_EXTENSIONS:
+        tail = re.split(r"[.\s]", name[index + 1 :], maxsplit=1)[0]
+        token = _token(tail)
+        if decoy_of(token) is not None or token in EXECUTABLE_EXTENSIONS:
             fakes = True
-    rare = any(name[i] in RARE_DOT_LOOKALIKES for i in positions)
+    rare = any(name[i] not in nc.SCRIPT_DOTS for i in positions)
     if not fakes and not rare:
         return None
     char = name[positions[0]]
@@ -346,33 +330,70 @@ def _dot_lookalikes(name: str, effective: str) -> Finding | None:
     )
 
 
+def _shown_extension(text: str) -> str:
+    """The extension a reader takes from the right end of displayed text."""
+    stripped = text.rstrip(". ")
+    dot = stripped.rfind(".")
+    return stripped[dot + 1 :].casefold() if dot > 0 else ""
+
+
+def _disguise_severity(effective: str, shown: str) -> Severity:
+    """A name that shows another extension than Windows uses: how bad is the difference."""
+    if effective in EXECUTABLE_EXTENSIONS or effective in ALWAYS_HIDDEN_EXTENSIONS:
+        return Severity.HIGH
+    if decoy_of(nc.skeleton(shown)) is not None and _danger_of(effective) is Severity.MEDIUM:
+        return Severity.HIGH  # an archive or warned type shown as a picture
+    return Severity.MEDIUM
+
+
+def _character_findings(name: str, effective: str) -> list[Finding]:
+    """Bidi controls and invisibles, judged by what they change on screen.
+
+    A character is a finding when the name it is in *shows* another extension than Windows
+    uses: bidi reordering moved the end (`invoice_\u202egpj.exe` shows `.jpg`), or an
+    invisible sits inside the extension (`.j\u200bpg` is not `.jpg` to Windows). Anywhere
+    else (an RLM before a Hebrew word, a soft hyphen in the stem) it changes nothing: low.
+    """
+    if name.isascii() and name.isprintable():
+        return []
+    stray = nc.stray_invisibles(name)
+    if not stray:
+        return []
+    stray_set = set(stray)
+    clean = "".join(ch for i, ch in enumerate(name) if i not in stray_set)
+    shown = _shown_extension(nc.displayed(name))
+    reordered = shown != _shown_extension(nc.displayed(clean))
+    hidden_inside = effective != effective_extension(clean)
+    bidi = [i for i in stray if nc.is_bidi_control(name[i])]
+    other = [i for i in stray if i not in set(bidi)]
+    findings: list[Finding] = []
+    for positions, code, changed in (
+        (bidi, "name.bidi_control", reordered),
+        (other, "name.invisible_character", hidden_inside or (reordered and not bidi)),
+    ):
+        if not positions:
+            continue
+        first = positions[0]
+        where = f"U+{ord(name[first]):04X} at character {first}"
+        if changed:
+            severity = _disguise_severity(effective, shown)
+            message = (
+                "This file's name contains hidden characters that change how it is shown, "
+                "so its real type is disguised."
+            )
+            detail = f"{where}; shows .{shown or '(none)'}, Windows uses .{effective or '(none)'}"
+        else:
+            severity = Severity.LOW
+            message = "This file's name contains invisible characters that change nothing shown."
+            detail = f"{where}; shown and real extension agree (.{effective or '(none)'})"
+        findings.append(Finding(code, severity, message, detail=detail))
+    return findings
+
+
 def check_name(name: str) -> list[Finding]:
     """Every finding about a file name (the last path component); empty for ordinary names."""
-    findings: list[Finding] = []
     effective = effective_extension(name)
-
-    bidi = [i for i, ch in enumerate(name) if ch in BIDI_CONTROLS]
-    if bidi:
-        findings.append(
-            Finding(
-                "name.bidi_control",
-                Severity.HIGH,
-                "This file's name contains hidden characters that reverse the text, "
-                "so its real type is disguised.",
-                detail=f"U+{ord(name[bidi[0]]):04X} at character {bidi[0]}; "
-                f"Windows uses .{effective or '(none)'}",
-            )
-        )
-    invisible = _invisible_positions(name)
-    if invisible:
-        findings.append(
-            Finding(
-                "name.invisible_character",
-                Severity.MEDIUM,
-                "This file's name contains invisible characters.",
-                detail=f"U+{ord(name[invisible[0]]):04X} at character {invisible[0]}",
-            )
-        )
+    findings = _character_findings(name, effective)
     for check in (_double_extension, _padded_extension, _trailing_dots_spaces, _dot_lookalikes):
         finding = check(name, effective)
         if finding is not None:
