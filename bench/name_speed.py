@@ -31,8 +31,10 @@ if str(REPO) not in sys.path:
 from agent.inspect.names import check_name  # noqa: E402
 
 TARGET_MICROSECONDS = 50.0  # per name, the issue-16 budget
-ORDINARY = ("IMG_{n:04d}.JPG", "PXL_20240115_{n:06d}.jpg", "DSC{n:05d}.jpg", "scan {n}.pdf",
-            "photo ({n}).png", "20240115_{n:06d}.heic", "xray-{n}.dcm", "report.2024.{n}.pdf")  # fmt: skip
+ORDINARY = (
+    "IMG_{n:04d}.JPG", "PXL_20240115_{n:06d}.jpg", "DSC{n:05d}.jpg", "scan {n}.pdf",
+    "photo ({n}).png", "20240115_{n:06d}.heic", "xray-{n}.dcm", "report.2024.{n}.pdf",
+)  # fmt: skip
 INTERNATIONAL = ("صورة المريض {n}.jpg", "צילום רנטגן {n}.png", "患者照片{n}.jpg",
                  "می‌خواهم {n}.jpg", "❤️ family {n}.jpg", "1\ufe0f\u20e3 photo {n}.jpg",
                  "\u200fקובץ - עותק ({n}).jpg")  # fmt: skip
