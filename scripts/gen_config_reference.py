@@ -1,6 +1,6 @@
-"""Write config.toml, agent/default_config.toml and docs/config-reference.md from the schema.
+"""Write config.toml, default_config.toml, config-reference.md and finding-codes.md.
 
-Run after changing agent/policy/keys.py or agent/policy/schema.py:
+Run after changing agent/policy/keys.py, agent/policy/schema.py or agent/inspect/codes.py:
     .venv/bin/python scripts/gen_config_reference.py
 `--check` exits 1 (listing the stale files) instead of writing; tests run the same check.
 """
@@ -13,7 +13,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agent.policy.docs import render_default_config, render_reference  # noqa: E402
+from agent.policy.docs import (  # noqa: E402
+    render_codes_reference,
+    render_default_config,
+    render_reference,
+)
 
 
 def outputs() -> dict[Path, str]:
@@ -23,6 +27,7 @@ def outputs() -> dict[Path, str]:
         REPO / "config.toml": config,
         REPO / "agent" / "default_config.toml": config,
         REPO / "docs" / "config-reference.md": render_reference(),
+        REPO / "docs" / "finding-codes.md": render_codes_reference(),
     }
 
 

@@ -137,3 +137,33 @@ def test_show_text_and_problems(tmp_path: Path) -> None:
     # The invalid machine file is left out: its lock is gone, so the user's value applies.
     notify = next(line for line in rejected.stdout.splitlines() if "ui.notifications" in line)
     assert notify.startswith("ui.notifications = false")
+
+
+def test_check_rejects_a_mistyped_finding_code_and_an_empty_wildcard(tmp_path: Path) -> None:
+    # Issue 12: both used to pass with "ok", so the override silently did nothing.
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[actions.codes]\n"jpeg.trailing_dat" = "flag"\n"nmae.*" = "ignore"\n', encoding="utf-8"
+    )
+    result = photogate("config", "check", str(policy), home=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{policy}:2: actions.codes: unknown finding code 'jpeg.trailing_dat'"
+        " (did you mean 'jpeg.trailing_data'?)",
+        f"{policy}:3: actions.codes: wildcard matches no finding code 'nmae.*'"
+        " (did you mean 'name.*'?)",
+    ]
+
+
+def test_codes_lists_every_code_with_severity_reason_and_key(tmp_path: Path) -> None:
+    result = photogate("codes", "--json", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["code"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows["content.executable"]["severity"] == "high"
+    assert rows["jpeg.trailing_data"]["policy_key"] == 'actions.codes."jpeg.trailing_data"'
+    assert rows["png.truncated"]["reason"] == "This PNG picture is cut off (incomplete)."
+    assert rows["resource.pixels_over_warn"]["also_changed_by"] == ["inspect.pixels_warn"]
+    assert rows["content.other_image_type"]["severity"] == "info"
+    text = photogate("codes", home=tmp_path)
+    assert text.returncode == 0
+    assert "name.double_extension\n  default severity: high" in text.stdout

@@ -23,6 +23,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "scan": "agent.commands.scan",
     "quarantine": "agent.commands.quarantine",
     "config": "agent.commands.config_cmd",
+    "codes": "agent.commands.codes_cmd",
     "review": "agent.commands.review",
     "sanitize": "agent.commands.review",
 }

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.inspect import codes
 from agent.policy import keys as ck
 from agent.policy.schema import ACTIONS
 
@@ -379,6 +380,11 @@ class _Checker:
                     'or "name.*")',
                 )  # fmt: skip
                 continue
+            unknown = _unknown_code_message(code)
+            if unknown is not None:
+                ok = False
+                self._fail(where, display, unknown)
+                continue
             checked_action = self._one_action(where, shown, action)
             ok = ok and checked_action is not None
             checked[code] = checked_action or ""
@@ -451,6 +457,22 @@ class _Checker:
         hint = did_you_mean(text, SYSLOG_FACILITIES)
         self._fail(path, display, f"{_short(text)} is not a syslog facility{hint}")
         return None
+
+
+def _unknown_code_message(code: str) -> str | None:
+    """Why `code` (or wildcard) names no registered finding code, or None when it does."""
+    if code.endswith(".*"):
+        if codes.wildcard_matches(code):
+            return None
+        what = "wildcard matches no finding code"
+    elif codes.is_known(code):
+        return None
+    else:
+        what = "unknown finding code"
+    suggestion = codes.suggest(code)
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    listing = "" if hint else "; `photogate codes` lists them"
+    return f"{what} '{code}'{hint}{listing}"
 
 
 def syslog_url_problem(url: str) -> str | None:
