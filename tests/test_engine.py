@@ -13,7 +13,7 @@ import pytest
 from jpeg_samples import HTML, PHP, insert_segments, pe_executable, photo, segment, zip_archive
 from PIL import Image
 
-from agent.inspect import engine
+from agent.inspect import engine, judge
 from agent.inspect.base import Structure
 from agent.inspect.engine import inspect_bytes, inspect_path
 from agent.inspect.limits import MAX_FRAMES, PIXELS_REJECT, PIXELS_WARN, Limits
@@ -87,10 +87,10 @@ def test_zero_padding_up_to_64_bytes_is_nothing_then_info(
     padding: int, expected: Severity | None
 ) -> None:
     reader = Reader.from_bytes(b"IMAGE" + bytes(padding))
-    finding = engine._judge_gap(reader, "gif", 5, reader.size, [])
+    finding = judge.judge_gap(reader, "gif", 5, reader.size, [])
     assert (finding.severity if finding else None) is expected
     spaces = Reader.from_bytes(b"IMAGE" + b" \r\n" * 30)
-    assert engine._judge_gap(spaces, "gif", 5, spaces.size, []) is not None  # 90 bytes: info
+    assert judge.judge_gap(spaces, "gif", 5, spaces.size, []) is not None  # 90 bytes: info
 
 
 def test_high_entropy_trailer_is_flagged_low_entropy_is_not() -> None:
@@ -341,11 +341,11 @@ def test_script_in_metadata_is_high(code: bytes) -> None:
 
 
 def test_innocent_regions_cannot_crowd_out_the_payload() -> None:
-    prose = [(b"Comment", CLINIC_PROSE[2])] * (engine.MAX_METADATA_FINDINGS + 4)
+    prose = [(b"Comment", CLINIC_PROSE[2])] * (judge.MAX_METADATA_FINDINGS + 4)
     report = inspect_bytes("p.png", png_with_texts(*prose, (b"shell", PHP)))
     found = [f for f in report.findings if f.code == "png.payload_in_metadata"]
     assert [f.severity for f in found if f.severity is Severity.HIGH] == [Severity.HIGH]
-    assert len(found) == 1 + engine.MAX_WEAK_METADATA_FINDINGS
+    assert len(found) == 1 + judge.MAX_WEAK_METADATA_FINDINGS
     assert report.verdict is Verdict.QUARANTINE
 
 

@@ -43,6 +43,10 @@ class Structure:
                 Whatever lies after `end` and outside these is "left over" and judged.
     metadata:   regions holding metadata or comments (JPEG COM/APPn, PNG text chunks,
                 GIF comment/application extensions, DICOM private OB elements, Exif).
+    unexplained: byte ranges inside the structure (before `end`) that the walker could
+                not explain: stray bytes between segments, unreferenced TIFF bytes, data
+                after a GIF's LZW end code... The engine judges each with the classifier
+                exactly like left-over data (`<fmt>.unexplained_data`).
     texts:      decompressed metadata the engine cannot see in the raw bytes
                 (zTXt/iTXt/compressed XMP): (label, offset of the chunk, bytes).
     pixels:     declared width*height of the largest image (None when unknown).
@@ -55,6 +59,7 @@ class Structure:
     findings: list[Finding] = field(default_factory=list)
     accounted: list[Region] = field(default_factory=list)
     metadata: list[Region] = field(default_factory=list)
+    unexplained: list[Region] = field(default_factory=list)
     texts: list[tuple[str, int, bytes]] = field(default_factory=list)
     pixels: int | None = None
     frames: int | None = None

@@ -175,6 +175,20 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         _BY_PAYLOAD,
     ),
     CodeSpec(
+        "<fmt>.unexplained_data", _H,
+        "This {type} holds extra data that does not belong to the picture.",
+        "a range inside the structure that the walker could not explain "
+        "(Structure.unexplained), judged like left-over data",
+        _BY_PAYLOAD,
+    ),
+    CodeSpec(
+        "<fmt>.js_polyglot_header", _H,
+        "This {type} is built to also run as a script.",
+        "the header fields after the identifier (`GIF89a`, `BM`, `RIFF`, a JPEG's FF D8 FF En) "
+        "open a JS comment or assignment (`GIF89a/*`, `GIF89a=`, `BM=1;/*`, an APP0 length "
+        "reading `/*`) and code follows where that comment ends",
+    ),
+    CodeSpec(
         "<fmt>.known_trailer", _I,
         "This {type} carries extra data that phones normally add (harmless).",
         "a benign trailer that was recognised (motion photo, MPF, SEFT ...)",
@@ -182,8 +196,12 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "<fmt>.payload_in_metadata", _H,
         "Hidden code is tucked inside the details of this {type}.",
-        "PHP/script/HTML/PE/ZIP inside comments, metadata or text chunks",
-        "low for one lone suggestive marker (`alert(`, `eval(` ...)",
+        "PHP/script/HTML/PE/ZIP/... inside comments, metadata or text chunks: markers, a "
+        "script the script detector recognises (PowerShell, VBScript, batch, JavaScript, "
+        "Python), a payload behind a decoder (UTF-16 Exif XP*/UserComment, base64, hex, "
+        "uuencode, zlib/gzip/bzip2/xz, XOR), a PNG `profile` chunk naming a path "
+        "(CVE-2022-44268)",
+        "low for one lone suggestive marker (`alert(`, `eval(`, `import(` ...)",
     ),
     CodeSpec(
         "<fmt>.payload_in_image_data", _H,
@@ -205,11 +223,6 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "jpeg.com_length_exploit", _H,
         "This photo is built to crash picture viewers (a known attack).",
         "COM segment length 0/1 (MS04-028)",
-    ),
-    CodeSpec(
-        "gif.js_polyglot_header", _H,
-        "This GIF picture is built to also run as a script.",
-        "GIF logical-screen size bytes that open a JS comment (`/*`)",
     ),
     CodeSpec(
         "dicom.executable_preamble", _H,

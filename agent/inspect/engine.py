@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass
 
-from agent.inspect import names, payload
-from agent.inspect.base import Region, Structure, Walker
+from agent.inspect import names
+from agent.inspect.base import Structure, Walker
 from agent.inspect.formats import walker_for
+from agent.inspect.judge import dicom_executables, judge_structure
 from agent.inspect.limits import MAX_FRAMES, Limits
 from agent.inspect.reader import BudgetExceeded, Reader
 from agent.inspect.sniff import HEAD_BYTES, Sniffed, sniff
 from agent.model import Finding, Report, Severity, verdict_for
-
-IGNORABLE_PADDING_BYTES = 64  # bytes of zeros/whitespace after the end that are just padding
-HIGH_ENTROPY_MIN_BYTES = 512  # bytes: shorter high-entropy blobs are too small to judge
-TRAILER_TAIL_BYTES = payload.ZIP_EOCD_SEARCH_BYTES  # bytes of a large gap's end classified
-TRAILER_MIDDLE_BYTES = 64 * 1024  # bytes sampled from the middle of a large gap
-MAX_GAP_FINDINGS = 8  # separate left-over ranges reported per file
-MAX_METADATA_FINDINGS = 8  # metadata regions with conclusive markers reported per file
-MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported per file
-BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA boots
 
 _CONTENT_CODES = {
     "executable": (
@@ -55,33 +46,6 @@ _CONTENT_CODES = {
         "This file pretends to be a picture but is a script that attacks image software.",
     ),
 }
-
-_PAYLOAD_WORDS = {
-    "pe": "a Windows program",
-    "elf": "a Linux program",
-    "macho": "a Mac program",
-    "zip": "a ZIP or Java archive",
-    "rar": "a RAR archive",
-    "7z": "a 7-Zip archive",
-    "pdf": "a PDF document",
-    "html": "a web page or script",
-    "script": "a script",
-    "php": "a web-server script (PHP)",
-    "phar": "a web-server program (PHP archive)",
-    "shell": "a command script",
-    "powershell": "a PowerShell script",
-    "vbs": "a VBScript",
-    "batch": "a Windows command script",
-    "java_class": "a Java program",
-    "eicar": "an anti-virus test signature",
-    "bootsector": "boot-sector code",
-    "file_read": "a request to copy private files from the computer",
-}
-
-_EXECUTABLE_HEADERS = re.compile(
-    rb"(?P<pe>MZ)|(?P<elf>\x7fELF[\x01\x02][\x01\x02]\x01)"
-    rb"|(?P<macho>\xcf\xfa\xed\xfe|\xce\xfa\xed\xfe|\xfe\xed\xfa[\xce\xcf])"
-)
 
 
 @dataclass
@@ -290,11 +254,11 @@ def _run(scan: _Scan) -> None:
             )
         )
         if sniffed.family == "dicom":  # the walker normally does this search itself
-            scan.findings.extend(_dicom_executables(reader, []))
+            scan.findings.extend(dicom_executables(reader, []))
         return
     scan.findings.extend(structure.findings)
     scan.findings.extend(_resource_findings(structure, scan.limits, scan.findings))
-    _judge_payloads(scan, sniffed, structure)
+    scan.findings.extend(judge_structure(reader, sniffed, structure, scan.findings))
 
 
 def _load_walker(detected_type: str) -> Walker | None:
@@ -377,229 +341,3 @@ def _resource_findings(
             )
         )
     return found
-
-
-# --- payload judgement ----------------------------------------------------------------------
-
-
-def _left_over(end: int, size: int, accounted: list[Region]) -> list[tuple[int, int]]:
-    """[end, size) minus the accounted ranges, as sorted, non-empty (start, end) pairs."""
-    gaps: list[tuple[int, int]] = []
-    position = max(0, end)
-    for region in sorted(accounted, key=lambda r: r.start):
-        start, stop = max(region.start, position), min(region.end, size)
-        if stop <= start:
-            continue
-        if start > position:
-            gaps.append((position, start))
-        position = max(position, stop)
-    if position < size:
-        gaps.append((position, size))
-    return gaps
-
-
-def _in_any(offset: int, ranges: list[tuple[int, int]]) -> bool:
-    return any(start <= offset < stop for start, stop in ranges)
-
-
-def _judge_payloads(scan: _Scan, sniffed: Sniffed, structure: Structure) -> None:
-    reader = scan.reader
-    type_ = sniffed.type
-    metadata = [(r.start, r.end) for r in structure.metadata if r.end > r.start]
-    gaps = (
-        _left_over(structure.end, reader.size, structure.accounted)
-        if structure.end is not None
-        else []
-    )
-    covered = _covered_by_findings(scan.findings)
-
-    # One `<`-anchored pass over the whole image: PHP or HTML anywhere in the pixels.
-    pixel_markers: list[payload.Marker] = []
-    if sniffed.family == "image":
-        pixel_markers = payload.find_markers(reader, 0, reader.size, True, pixel_data=True)
-
-    for start, stop in gaps[:MAX_GAP_FINDINGS]:
-        inside = [m for m in pixel_markers if start <= m.offset < stop]
-        finding = _judge_gap(reader, type_, start, stop, inside)
-        if finding is not None:
-            scan.findings.append(finding)
-        reader.check_deadline()
-
-    _judge_metadata(scan, type_, structure, covered)
-
-    stray = [
-        m
-        for m in pixel_markers
-        if not _in_any(m.offset, metadata)
-        and not _in_any(m.offset, gaps)
-        and not _in_any(m.offset, covered)
-    ]
-    if stray:
-        first = stray[0]
-        scan.findings.append(
-            Finding(
-                f"{type_}.payload_in_image_data",
-                Severity.HIGH,
-                f"Hidden inside this picture's image data is {_PAYLOAD_WORDS[first.kind]}.",
-                offset=first.offset,
-                length=len(first.text),
-                payload=first.kind,
-                detail=_marker_detail(stray),
-            )
-        )
-
-
-def _covered_by_findings(findings: list[Finding]) -> list[tuple[int, int]]:
-    """Byte ranges a walker already reported on (so one payload is not reported twice)."""
-    return [
-        (f.offset, f.offset + max(1, f.length or 1))
-        for f in findings
-        if f.offset is not None and f.severity >= Severity.MEDIUM
-    ]
-
-
-def _marker_detail(markers: list[payload.Marker]) -> str:
-    shown = ", ".join(f"{m.kind}@{m.offset} {m.text[:24]!r}" for m in markers[:4])
-    more = f" (+{len(markers) - 4} more)" if len(markers) > 4 else ""
-    return shown + more
-
-
-def _judge_metadata(
-    scan: _Scan, type_: str, structure: Structure, covered: list[tuple[int, int]]
-) -> None:
-    """Markers in metadata regions and decompressed texts: high when conclusive, else low.
-
-    The two kinds of finding have separate caps, so regions with an innocent `eval(` in
-    their prose cannot use up the report before the region that holds the payload.
-    """
-    found: list[Finding] = []
-    counts = {True: 0, False: 0}  # conclusive? -> findings reported
-    caps = {True: MAX_METADATA_FINDINGS, False: MAX_WEAK_METADATA_FINDINGS}
-
-    def report(label: str, offset: int, markers: list[payload.Marker], relative: bool) -> None:
-        proven = payload.conclusive(markers)
-        if counts[proven] < caps[proven]:
-            found.append(_metadata_finding(type_, label, offset, markers, relative=relative))
-            counts[proven] += 1
-
-    for region in structure.metadata:
-        markers = payload.find_markers(scan.reader, region.start, region.end, False)
-        markers = [m for m in markers if not _in_any(m.offset, covered)]
-        if markers:
-            report(region.label, region.start, markers, False)
-        if counts[True] >= MAX_METADATA_FINDINGS:
-            break
-    for label, offset, untrusted_text in structure.texts:
-        if counts[True] >= MAX_METADATA_FINDINGS:
-            break
-        markers = payload.find_markers_in_bytes(untrusted_text, strong_only=False)
-        if markers:
-            report(label, offset, markers, True)
-    scan.findings.extend(found)
-
-
-def _metadata_finding(
-    type_: str,
-    label: str,
-    region_offset: int,
-    markers: list[payload.Marker],
-    *,
-    relative: bool = False,
-) -> Finding:
-    """High for conclusive markers; low for a lone suggestive one (prose says `eval(` too)."""
-    first = payload.decisive_marker(markers)
-    offset = region_offset if relative else first.offset
-    detail = f"in {label}: " + _marker_detail(markers)
-    if not payload.conclusive(markers):
-        return Finding(
-            f"{type_}.payload_in_metadata",
-            Severity.LOW,
-            "This picture's information fields contain text that looks a little like a script.",
-            offset=offset,
-            length=len(first.text),
-            payload=first.kind,
-            detail=detail + " (one suggestive marker, not proof)",
-        )
-    return Finding(
-        f"{type_}.payload_in_metadata",
-        Severity.HIGH,
-        f"Hidden in this picture's information fields is {_PAYLOAD_WORDS[first.kind]}.",
-        offset=offset,
-        length=len(first.text),
-        payload=first.kind,
-        detail=detail,
-    )
-
-
-def _gap_sample(reader: Reader, start: int, stop: int) -> bytes:
-    """The bytes of a left-over range, or head + middle + tail samples of a large one."""
-    length = stop - start
-    budget = payload.CLASSIFY_SAMPLE_BYTES + TRAILER_MIDDLE_BYTES + TRAILER_TAIL_BYTES
-    if length <= budget:
-        return reader.read(start, length)
-    middle = start + length // 2
-    return (
-        reader.read(start, payload.CLASSIFY_SAMPLE_BYTES)
-        + reader.read(middle, TRAILER_MIDDLE_BYTES)
-        + reader.read(stop - TRAILER_TAIL_BYTES, TRAILER_TAIL_BYTES)
-    )
-
-
-def _judge_gap(
-    reader: Reader, type_: str, start: int, stop: int, markers: list[payload.Marker]
-) -> Finding | None:
-    """Severity and words for bytes after the logical end that no known trailer explains."""
-    length = stop - start
-    blob = payload.classify(_gap_sample(reader, start, stop))
-    kind, offset = blob.kind, start + blob.offset
-    if not blob.dangerous and markers:
-        kind, offset = markers[0].kind, markers[0].offset
-    if stop == reader.size == BOOT_SECTOR_BYTES and reader.read(510, 2) == b"\x55\xaa":
-        kind, offset = "bootsector", 510
-    code = f"{type_}.trailing_data"
-    detail = f"{length} bytes after the end at {start}: {kind}, {blob.entropy:.2f} bits/byte"
-    if kind in payload.DANGEROUS_KINDS:
-        return Finding(
-            code,
-            Severity.HIGH,
-            f"Attached to the end of this picture is {_PAYLOAD_WORDS.get(kind, 'hidden code')}.",
-            offset=offset,
-            length=stop - offset,
-            payload=kind,
-            detail=detail,
-        )
-    if kind in ("zeros", "whitespace"):
-        if length <= IGNORABLE_PADDING_BYTES:
-            return None
-        severity, message = Severity.INFO, "This picture has empty padding after its end."
-    elif blob.entropy >= payload.HIGH_ENTROPY_BITS and length >= HIGH_ENTROPY_MIN_BYTES:
-        severity = Severity.MEDIUM
-        message = "Hidden encrypted or compressed data is stuck to the end of this picture."
-    else:
-        severity = Severity.LOW
-        message = "This picture has extra data after its end."
-    return Finding(
-        code, severity, message, offset=start, length=length, payload=kind, detail=detail
-    )
-
-
-def _dicom_executables(reader: Reader, covered: list[tuple[int, int]]) -> list[Finding]:
-    """PE/ELF/Mach-O headers anywhere inside a DICOM file (CVE-2019-11687 and variants)."""
-    for match in reader.finditer(_EXECUTABLE_HEADERS, 0, reader.size):
-        if _in_any(match.start(), covered):
-            continue
-        kind = match.lastgroup or "pe"
-        if kind == "pe" and not payload.valid_pe(reader, match.start(), reader.size):
-            continue
-        return [
-            Finding(
-                "dicom.executable_content",
-                Severity.HIGH,
-                f"Hidden inside this medical image is {_PAYLOAD_WORDS[kind]}.",
-                offset=match.start(),
-                length=4,
-                payload=kind,
-                detail=f"{kind} header at {match.start()}",
-            )
-        ]
-    return []

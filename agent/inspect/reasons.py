@@ -54,6 +54,18 @@ _PAYLOAD_WORDS = {
     "postscript": "a PostScript document",
     "mvg": "an ImageMagick script",
     "msl": "an ImageMagick script",
+    "dex": "an Android program",
+    "wasm": "a WebAssembly program",
+    "gzip": "a compressed archive",
+    "bzip2": "a compressed archive",
+    "xz": "a compressed archive",
+    "cab": "a Windows cabinet archive",
+    "iso": "a disk image",
+    "ole": "an Office document or installer",
+    "rtf": "an RTF document",
+    "chm": "a Windows help file that can run programs",
+    "hta": "a Windows HTML program",
+    "python": "a Python script",
 }
 
 # What the engine calls dangerous is what the reason calls an attachment: one list.
@@ -131,6 +143,11 @@ def plain_reason(
         if payload_words is not None:
             return f"Hidden data ({payload_words}) is stuck to the end of {this_type}."
         return f"Unexplained extra data is stuck to the end of {this_type}."
+    if spec is not None and spec.is_family and suffix == "unexplained_data":
+        this_type = "this " + _type_words(fmt).split(" ", 1)[1]
+        payload_words = _payload_words(finding.payload)
+        if payload_words is not None and finding.payload in _DANGEROUS_TRAILERS:
+            return f"A hidden attachment ({payload_words}) is tucked inside {this_type}."
     registered = plain_reason_for(code)
     if registered is not None:
         return registered

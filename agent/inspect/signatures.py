@@ -4,7 +4,7 @@ One table, two readers, so the two can never disagree about what a magic number 
 
 * `START_MAGICS` / `magic_at_start(head)`: binary formats recognised by fixed bytes at
   offset 0 (plus the fat Mach-O / Java class split behind `CA FE BA BE`).
-* `script_kind(text)`: PowerShell, VBScript, Windows batch or JavaScript in plain text.
+* `script_kind(text)`: PowerShell, VBScript, Windows batch, JavaScript or Python in text.
   One *strong* token (a construct no prose contains, e.g. `Net.WebClient`) decides; weak
   tokens (`Dim x`, `var x =`, a line starting with `set x=`) need `SCRIPT_MIN_HITS`
   different ones, because one English sentence may contain "Dim" or "start".
@@ -65,6 +65,11 @@ START_MAGICS: tuple[Magic, ...] = (
     Magic(b"7z\xbc\xaf\x27\x1c", "7z", "archive", "7-Zip archive"),
     Magic(b"MSCF\x00\x00\x00\x00", "cab", "archive", "Windows cabinet archive"),
     Magic(b"\x1f\x8b\x08", "gzip", "archive", "gzip archive"),
+    Magic(b"\xfd7zXZ\x00", "xz", "archive", "xz archive"),
+    Magic(b"ITSF\x03\x00\x00\x00", "chm", "document", "compiled Windows help (CHM)"),
+    Magic(b"\x00asm\x01\x00\x00\x00", "wasm", "executable", "WebAssembly program"),
+    *(Magic(b"dex\n0%d\x00" % v, "dex", "executable", "Android program (DEX)")
+      for v in range(35, 42)),
     Magic(b"%PDF-", "pdf", "document", "PDF document"),
     Magic(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole", "document", "Office document (OLE)"),
     Magic(b"AT&TFORM", "djvu", "document", "DjVu document"),
@@ -113,7 +118,7 @@ def is_text(sample: bytes) -> bool:
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # "powershell", "vbs", "batch", "js"
+    kind: str  # "powershell", "vbs", "batch", "js", "python"
     pattern: re.Pattern[bytes]  # over lower-cased text with a newline prepended
     strong: bool  # one occurrence decides
     word_start: bool  # the byte before the match must not be a letter, digit or `_`
@@ -192,9 +197,35 @@ _TOKENS: tuple[_Token, ...] = (
     _t("js", rb"settimeout\("),
     _t("js", rb"appendchild\("),
     _t("js", rb"wscript\."),
+    # Python: droppers and reverse shells (`exec(base64.b64decode(...))`, `pty.spawn`)
+    _t("python", rb"__import__\s{0,8}\(", strong=True),
+    _t("python", rb"subprocess\.(?:popen|call|run|check_output|check_call)\s{0,8}\(", strong=True),
+    _t("python", rb"os\.(?:system|popen|execv?p?e?)\s{0,8}\(", strong=True),
+    _t(
+        "python",
+        rb"exec\s{0,8}\(\s{0,8}(?:base64|zlib|marshal|compile|codecs|bytes\.fromhex)",
+        strong=True,
+    ),
+    _t("python", rb"\nif\s+__name__\s*==\s*[\"']__main__[\"']", strong=True, word_start=False),
+    _t("python", rb"urllib\.request\.urlopen\s{0,8}\(", strong=True),
+    _t("python", rb"socket\.socket\s{0,8}\(", strong=True),
+    _t("python", rb"pty\.spawn\s{0,8}\(", strong=True),
+    _t("python", rb"#!\s?/usr/bin/(?:env\s+)?python", strong=True, word_start=False),
+    _t(
+        "python",
+        rb"\nimport\s+[a-z_][\w.]*[ \t]*(?:,[ \t]*[a-z_][\w.]*[ \t]*)*\r?\n",
+        word_start=False,
+    ),
+    _t("python", rb"\nfrom\s+[\w.]+\s+import\s", word_start=False),
+    _t(
+        "python",
+        rb"\n[ \t]*def\s+\w+\s*\([^)\r\n]{0,200}\)\s*(?:->[^:\r\n]{0,80})?:",
+        word_start=False,
+    ),
+    _t("python", rb"base64\.b64decode\s{0,8}\("),
 )
 # Evidence order for ties: a JScript dropper also names WScript; the more specific wins.
-_SCRIPT_KINDS = ("powershell", "vbs", "batch", "js")
+_SCRIPT_KINDS = ("powershell", "vbs", "batch", "js", "python")
 _STRONG_WEIGHT = SCRIPT_MIN_HITS  # one strong token weighs as much as the weak minimum
 
 
@@ -211,7 +242,8 @@ def _first_hit(token: _Token, lowered: bytes) -> bool:
 
 
 def script_kind(untrusted_text: bytes) -> str | None:
-    """The script language of `untrusted_text` ("powershell", "vbs", "batch", "js") or None.
+    """The script language of `untrusted_text` ("powershell", "vbs", "batch", "js",
+    "python") or None.
 
     A kind needs one strong token or `SCRIPT_MIN_HITS` different weak ones; when several
     kinds qualify, the one with the most evidence wins (ties in `_SCRIPT_KINDS` order).

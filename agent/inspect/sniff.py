@@ -85,6 +85,7 @@ _SCRIPT_TYPES = {
     "vbs": ("vbs", "VBScript"),
     "batch": ("batch", "Windows batch script"),
     "js": ("js", "JavaScript"),
+    "python": ("python", "Python script"),
 }
 
 
