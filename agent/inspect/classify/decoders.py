@@ -57,6 +57,7 @@ _XOR_NEEDLES: tuple[tuple[str, bytes], ...] = (
     ("elf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 )
 PE_STUB_OFFSET = 0x4E  # where the DOS stub's message starts in an MZ header
+_MIN_XOR_BYTES = min(len(needle) for _, needle in _XOR_NEEDLES)
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,9 @@ def _neighbour_xor(data: bytes) -> bytes:
     return (left ^ right).to_bytes(len(data) - 1, "big")
 
 
+_XOR_PATTERNS = tuple((kind, needle, _neighbour_xor(needle)) for kind, needle in _XOR_NEEDLES)
+
+
 def xor_views(untrusted_data: bytes) -> list[View]:
     """Executable headers XOR-ed with one key byte (1..255), decoded from the header on.
 
@@ -221,10 +225,12 @@ def xor_views(untrusted_data: bytes) -> list[View]:
     which the signatures already find.
     """
     window = untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    if len(window) < _MIN_XOR_BYTES:
+        return []
     differences = _neighbour_xor(window)
     views: list[View] = []
-    for kind, needle in _XOR_NEEDLES:
-        at = differences.find(_neighbour_xor(needle))
+    for kind, needle, needle_differences in _XOR_PATTERNS:
+        at = differences.find(needle_differences)
         if at < 0:
             continue
         key = window[at] ^ needle[0]
