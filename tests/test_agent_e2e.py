@@ -108,7 +108,7 @@ def test_browser_downloads_status_and_a_second_agent(tmp_path: Path) -> None:
         assert info["counts"]["quarantined"] == 2 and info["counts"]["flagged"] == 1
         assert info["process"]["rss_mb"] > 0
         text = photogate(home, "status")
-        assert text.returncode == 0 and "running" in text.stdout
+        assert text.returncode == 0 and "running in per-user mode" in text.stdout
 
         second = photogate(home, "run", "--headless", "--watch", str(downloads), timeout=30)
         assert second.returncode == 2

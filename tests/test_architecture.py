@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "vault": {"platform"},
     "policy": {"inspect", "platform"},
     "sanitize": {"inspect", "platform"},
-    "service": {"inspect", "policy", "vault", "platform"},
+    "service": {"inspect", "policy", "vault", "sanitize", "platform"},
     "ui": {"inspect", "policy", "vault", "service", "sanitize", "platform"},
     "commands": {"inspect", "policy", "vault", "service", "sanitize", "ui", "platform"},
     "main": {"commands"},

@@ -1,9 +1,10 @@
 """`photogate quarantine list|show|restore|delete|purge`: the vault from the command line.
 
-This is IT's tool: restore is always allowed here (whether staff may restore from the
-review window is the UI's policy, `ui.allow_restore`). Names are printed through
-`safe_text`, so a file name cannot forge terminal output. `--json` prints JSON lines, one
-object per item, like `photogate scan --json`.
+In per-user mode this opens the user's own vault; in protected mode every action is a
+request to the machine's service, which decides by the caller's OS identity and policy
+(staff: their own items within `[ui]`; IT: every item, `restore --to` a folder they own).
+Names are printed through `safe_text`, so a file name cannot forge terminal output.
+`--json` prints JSON lines, one object per item, like `photogate scan --json`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent import paths
 from agent.errors import EXIT_OK
-from agent.policy.schema import Policy
 from agent.textsafe import safe_path, safe_text
-from agent.vault.store import QuarantineItem, Vault
+from agent.vault.record import QuarantineItem
+
+if TYPE_CHECKING:
+    from agent.service.client import QuarantineBackend
 
 SHORT_ID_CHARS = 12  # ids shown in the list; any unique prefix of 6+ characters is accepted
 LIST_PATH_MAX_CHARS = 80  # long paths are cut in the middle in the human-readable list
@@ -64,32 +66,25 @@ def register(subparsers: Any) -> None:
     purge.set_defaults(handler=_purge)
 
 
-def _policy(args: argparse.Namespace) -> Policy:
-    """The effective policy (machine file, registry, user preferences), as the agent loads it."""
-    from agent.policy.layers import load_policy
-    from agent.policy.registry import default_registry_source
+def _backend(args: argparse.Namespace) -> QuarantineBackend:
+    """The service in protected mode (it decides what this caller may do), else the vault."""
+    from agent.service.client import open_backend
 
-    machine_file = args.config if args.config is not None else paths.machine_config_path()
-    loaded = load_policy(machine_file, paths.user_config_path(), default_registry_source())
-    return loaded.policy
-
-
-def _open_vault(policy: Policy) -> Vault:
-    return Vault(paths.vault_dir(policy.vault.path))
+    return open_backend(args.config)
 
 
 def _print_json(data: dict[str, Any]) -> None:
     print(json.dumps(data, ensure_ascii=True, sort_keys=True))
 
 
-def _warn_damaged(vault: Vault) -> None:
-    for _item_id, problem in vault.damaged():
+def _warn_damaged(backend: QuarantineBackend) -> None:
+    for _item_id, problem in backend.damaged():
         print(f"photogate: warning: {problem}", file=sys.stderr)
 
 
 def _list(args: argparse.Namespace) -> int:
-    vault = _open_vault(_policy(args))
-    items = vault.items()
+    backend = _backend(args)
+    items = backend.items()
     if args.json:
         for item in items:
             _print_json(item.to_json())
@@ -101,13 +96,12 @@ def _list(args: argparse.Namespace) -> int:
             when = item.to_json()["quarantined_at"][:19].replace("T", " ")
             where = safe_text(item.original_path, LIST_PATH_MAX_CHARS)
             print(f"{item.id[:SHORT_ID_CHARS]}  {when:<20}  {item.size:>10}  {where}")
-    _warn_damaged(vault)
+    _warn_damaged(backend)
     return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:
-    vault = _open_vault(_policy(args))
-    item = vault.get(vault.resolve(args.id))
+    item = _backend(args).get(args.id)
     if args.json:
         _print_json(item.to_json())
     else:
@@ -137,26 +131,24 @@ def _describe(item: QuarantineItem) -> str:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    vault = _open_vault(_policy(args))
-    item_id = vault.resolve(args.id)
-    restored = vault.restore(item_id, args.to)
+    backend = _backend(args)
+    item_id = backend.get(args.id).id
+    restored = backend.restore(item_id, args.to)
     print(f"Restored {item_id} to {safe_path(restored)}")
     return EXIT_OK
 
 
 def _delete(args: argparse.Namespace) -> int:
-    vault = _open_vault(_policy(args))
-    item_id = vault.resolve(args.id)
-    vault.delete(item_id)
+    backend = _backend(args)
+    item_id = backend.get(args.id).id
+    backend.delete(item_id)
     print(f"Deleted {item_id}")
     return EXIT_OK
 
 
 def _purge(args: argparse.Namespace) -> int:
-    policy = _policy(args)
-    days = args.older_than if args.older_than is not None else policy.vault.retention_days
-    vault = _open_vault(policy)
-    purged = vault.purge(days)
+    backend = _backend(args)
+    days, purged = backend.purge(args.older_than)
     print(f"Purged {len(purged)} item(s) quarantined more than {days:g} days ago")
     for item_id in purged:
         print(f"  {item_id}")

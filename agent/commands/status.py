@@ -1,6 +1,7 @@
 """`photogate status`: is the agent running, what it watches, which policy, counts.
 
-Exit codes: 0 when an agent is running for this PHOTOGATE_HOME, 3 when none is.
+Exit codes: 0 when an agent is running (the protected service, or the per-user agent of
+this PHOTOGATE_HOME), 3 when none is. The first line says which mode runs.
 """
 
 from __future__ import annotations
@@ -8,16 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
-from agent import paths
 from agent.textsafe import safe_text
 
 EXIT_NOT_RUNNING = 3
-CPU_SAMPLE_SECONDS = 0.5  # seconds over which the agent's CPU use is measured
-MAX_STATUS_FILE_BYTES = 1024 * 1024  # bytes: the status file is small; refuse a huge one
-STATUS_FILE_NAME = "status.json"
 
 
 def register(subparsers: Any) -> None:
@@ -31,56 +27,41 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_handle)
 
 
-def read_status_file(runtime_dir: Path) -> dict[str, Any] | None:
-    """The agent's last status file, or None when missing or unreadable."""
-    try:
-        with (runtime_dir / STATUS_FILE_NAME).open("rb") as handle:
-            untrusted_bytes = handle.read(MAX_STATUS_FILE_BYTES)
-        untrusted_data = json.loads(untrusted_bytes)
-    except (OSError, ValueError):
-        return None
-    return untrusted_data if isinstance(untrusted_data, dict) else None
-
-
-def process_usage(pid: int) -> dict[str, float] | None:
-    """CPU% (over a short sample) and resident memory (MB) of `pid`, or None."""
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        cpu = process.cpu_percent(interval=CPU_SAMPLE_SECONDS)
-        rss = process.memory_info().rss
-    except (psutil.Error, OSError):
-        return None
-    return {"cpu_percent": round(cpu, 1), "rss_mb": round(rss / (1024 * 1024), 1)}
-
-
 def collect() -> dict[str, Any]:
-    """Everything `photogate status` reports, as a dict."""
-    import psutil
+    """Everything `photogate status` reports, as a dict (with "mode")."""
+    from agent.service.client import (
+        MODE_PROTECTED,
+        ServiceUnavailable,
+        open_backend,
+        service_address,
+    )
 
-    from agent.service.lock import is_locked, read_lock_pid
-
-    runtime = paths.runtime_dir()
-    locked = is_locked(runtime)
-    pid = read_lock_pid(runtime / "agent.lock") if locked else None
-    running = locked and pid is not None and psutil.pid_exists(pid)
-    result: dict[str, Any] = {"running": running, "home": str(paths.home()), "pid": pid}
-    status = read_status_file(runtime) if running else None
-    if status is not None:
-        for key in ("version", "started", "updated", "paused_until", "folders", "policy"):
-            result[key] = status.get(key)
-        result["counts"] = status.get("counts")
-    if running and pid is not None:
-        result["process"] = process_usage(pid)
-    return result
+    try:
+        backend = open_backend()
+    except ServiceUnavailable as problem:
+        # Installed but down: that is "not running", with the reason, not a crash.
+        return {
+            "running": False,
+            "mode": MODE_PROTECTED,
+            "home": service_address(),
+            "pid": None,
+            "problem": str(problem),
+        }
+    try:
+        return backend.status()
+    finally:
+        backend.close()
 
 
 def _print_text(info: dict[str, Any]) -> None:
+    mode = str(info.get("mode", "per-user"))
     if not info["running"]:
-        print(f"Photogate agent: not running (home {safe_text(info['home'])})")
+        print(f"Photogate agent: not running ({mode} mode, home {safe_text(info['home'])})")
         return
-    print(f"Photogate agent: running (pid {info['pid']}, home {safe_text(info['home'])})")
+    print(
+        f"Photogate agent: running in {mode} mode"
+        f" (pid {info['pid']}, home {safe_text(info['home'])})"
+    )
     started = info.get("started")
     if isinstance(started, (int, float)) and started:
         print(f"  started:  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}")
