@@ -45,7 +45,7 @@ def walk_bytes(fmt: str, data: bytes) -> Structure:
 
 
 def walk_file(path: Path) -> Structure:
-    """Run the walker for a file's suffix over the memory-mapped file."""
+    """Run the walker for a file's suffix over the file read by windows."""
     walker = walker_for(SUFFIX_TYPE[path.suffix.lower()])
     assert walker is not None
     with path.open("rb") as handle:

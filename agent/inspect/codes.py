@@ -290,7 +290,9 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "resource.file_too_large", _L,
         "This file is too large to check completely.",
-        "over inspect.max_file_mb: only name and header checked",
+        "over inspect.max_file_mb: name and header checked, and the first 1 MiB and last"
+        " 8 MiB still judged (a payload there is <fmt>.trailing_data, high); medium for a"
+        " picture (image or DICOM), which cannot be vouched for",
         tuned_by=("inspect.max_file_mb",),
     ),
     CodeSpec(
@@ -308,7 +310,9 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "scan.read_error", _M,
         "This file could not be read to check it.",
-        "the file could not be read (or an internal error stopped the check)",
+        "the file could not be read, shrank while it was read (files are read by positional"
+        " windows, never mapped, so a truncation is this finding; the agent re-judges the new"
+        " version), or an internal error stopped the check",
     ),
     CodeSpec(
         "scan.not_inspected", _I,

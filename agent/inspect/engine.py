@@ -1,6 +1,6 @@
 """The inspection engine: one file in, one Report out. Never raises.
 
-Steps for each file: open read-only without following links, map it, check the name,
+Steps for each file: open read-only without following links, read it by windows, check the name,
 sniff the type from the bytes, judge content against the name, walk the format, judge
 what is left after its logical end, and search metadata and (for images) pixel data for
 payload markers. Every byte is touched by at most two C-speed passes (the walker's and
@@ -20,7 +20,8 @@ from agent.inspect.base import Structure, Walker
 from agent.inspect.formats import walker_for
 from agent.inspect.judge import dicom_executables, judge_structure
 from agent.inspect.limits import MAX_FRAMES, Limits
-from agent.inspect.reader import BudgetExceeded, Reader
+from agent.inspect.over_cap import over_cap_findings
+from agent.inspect.reader import BudgetExceeded, FileChanged, Reader
 from agent.inspect.sniff import HEAD_BYTES, Sniffed, sniff
 from agent.model import Finding, Report, Severity, verdict_for
 
@@ -67,22 +68,20 @@ def inspect_path(
     limits: Limits = Limits(),  # noqa: B008 - Limits is frozen, a shared default is safe
     *,
     display_name: str | None = None,
-    copy_below_bytes: int = 0,
 ) -> Report:
     """Inspect one file on disk. Never raises; unreadable files yield `scan.read_error`.
 
-    Files smaller than `copy_below_bytes` are read into memory rather than mapped (the
-    agent uses this so that a file truncated under it cannot crash it with SIGBUS).
-
     The file is opened read-only, without following a symbolic link (a link is reported
-    as not inspected) and, where permitted, without updating its access time.
+    as not inspected) and, where permitted, without updating its access time. It is read
+    with positional reads, never mapped, so a program truncating it meanwhile cannot
+    crash the caller: the short read becomes a `scan.read_error` finding.
     `display_name` is the name to judge (e.g. the original name of a quarantined file);
     it defaults to the last component of `path`.
     """
     path_text = os.fspath(path)
     name = display_name if display_name is not None else os.path.basename(path_text)  # noqa: PTH119
     try:
-        return _inspect_path(path_text, name, limits, copy_below_bytes)
+        return _inspect_path(path_text, name, limits)
     except Exception as error:  # last resort: the engine never raises
         findings = [*_safe_name_findings(name), _read_error(error)]
         return _report(path_text, "unknown", 0, findings)
@@ -92,8 +91,7 @@ def inspect_bytes(name: str, data: bytes, limits: Limits = Limits()) -> Report: 
     """Inspect bytes held in memory as if they were a file called `name`. Never raises."""
     try:
         if len(data) > limits.max_file_bytes:
-            head = Reader.from_bytes(data[:HEAD_BYTES])
-            return _inspect_header_only(name, name, head, len(data), limits)
+            return _inspect_over_cap(name, name, Reader.from_bytes(data), limits)
         reader = Reader.from_bytes(data, deadline=time.monotonic() + limits.time_budget_seconds)
         return _inspect_reader(name, name, reader, limits)
     except Exception as error:  # last resort: the engine never raises
@@ -117,7 +115,7 @@ def _open_readonly(path: str) -> int:
     return os.open(path, flags)
 
 
-def _inspect_path(path: str, name: str, limits: Limits, copy_below: int) -> Report:
+def _inspect_path(path: str, name: str, limits: Limits) -> Report:
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             return _not_inspected(path, name, "symlink", "it is a symbolic link")
@@ -134,23 +132,19 @@ def _inspect_path(path: str, name: str, limits: Limits, copy_below: int) -> Repo
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         return _not_inspected(path, name, "special", "it is not a regular file")
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         size = info.st_size
         if size > limits.max_file_bytes:
-            head = Reader.from_bytes(os.pread(fd, HEAD_BYTES, 0))
-            return _inspect_header_only(path, name, head, size, limits)
-        try:
-            reader = Reader.open_file(
-                handle,
-                deadline=time.monotonic() + limits.time_budget_seconds,
-                copy_below=copy_below,
-            )
-        except (OSError, ValueError) as error:
-            return _report(path, "unknown", size, [*_safe_name_findings(name), _read_error(error)])
+            return _inspect_over_cap(path, name, Reader.over_descriptor(fd, size), limits)
+        reader = Reader.over_descriptor(
+            fd, size, deadline=time.monotonic() + limits.time_budget_seconds
+        )
         try:
             return _inspect_reader(path, name, reader, limits)
         finally:
             reader.close()
+    finally:
+        os.close(fd)
 
 
 def _not_inspected(path: str, name: str, type_: str, why: str) -> Report:
@@ -196,20 +190,16 @@ def _report(path: str, type_: str, size: int, findings: list[Finding]) -> Report
 # --- the inspection proper ------------------------------------------------------------------
 
 
-def _inspect_header_only(path: str, name: str, head: Reader, size: int, limits: Limits) -> Report:
-    """Over the size cap: only the name and what the first bytes say."""
+def _inspect_over_cap(path: str, name: str, reader: Reader, limits: Limits) -> Report:
+    """Over the size cap: the name, what the first bytes say, and head and tail judged."""
     findings = _safe_name_findings(name)
-    findings.append(
-        Finding(
-            "resource.file_too_large",
-            Severity.LOW,
-            "This file is too large to check completely; only its name and type were checked.",
-            detail=f"{size} bytes > limit {limits.max_file_bytes}",
-        )
-    )
-    sniffed = sniff(head, name_hint=name)
+    sniffed = sniff(Reader.from_bytes(reader.read(0, HEAD_BYTES)), name_hint=name)
     findings.extend(_content_findings(name, sniffed))
-    return _report(path, sniffed.type, size, findings)
+    try:
+        findings.extend(over_cap_findings(reader, sniffed, limits))
+    except OSError as error:  # it shrank while we read it
+        findings.append(_read_error(error))
+    return _report(path, sniffed.type, reader.size, findings)
 
 
 def _inspect_reader(path: str, name: str, reader: Reader, limits: Limits) -> Report:
@@ -225,7 +215,7 @@ def _inspect_reader(path: str, name: str, reader: Reader, limits: Limits) -> Rep
                 detail=f"time budget {limits.time_budget_seconds} s spent",
             )
         )
-    except (OSError, ValueError) as error:  # mapped file shrank, unreadable page...
+    except (OSError, ValueError) as error:  # the file shrank under us (FileChanged), EIO...
         scan.findings.append(_read_error(error))
     type_ = scan.sniffed.type if scan.sniffed is not None else "unknown"
     return _report(path, type_, reader.size, scan.findings)
@@ -242,8 +232,8 @@ def _run(scan: _Scan) -> None:
         return
     try:
         structure = walker(reader, scan.limits)
-    except BudgetExceeded:
-        raise
+    except (BudgetExceeded, FileChanged):
+        raise  # not the file's structure: the budget, or another program truncating it
     except Exception as error:  # a walker bug is a finding about this file, not a crash
         scan.findings.append(
             Finding(

@@ -1,19 +1,23 @@
 """A bounded, read-only view of a file for the format walkers.
 
 Walkers never touch the file system: they get a `Reader`. Every read is clamped to the
-file, so a length field that lies returns short data instead of raising, and whole-file
-searches go window by window so that resident memory stays bounded even for files of
-gigabytes (pages already searched are released with madvise).
+file, so a length field that lies returns short data instead of raising. A file is never
+memory-mapped: another program may truncate it at any moment, and a mapping turns that
+into SIGBUS, which kills the whole agent. Instead the file is read with positional reads
+into a few cached windows of WINDOW_BYTES (a small file is one window), so resident
+memory stays bounded for files of gigabytes, and a read that comes back shorter than the
+size the file had when it was opened raises `FileChanged` (the engine turns that into a
+`scan.read_error` finding; the service re-judges the new version).
 """
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 import re
 import struct
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -21,10 +25,71 @@ from agent.inspect.limits import WINDOW_BYTES
 
 _ZERO_CHUNK_BYTES = 1024 * 1024  # bytes compared at a time by first_non_zero
 _ZERO_CHUNK = bytes(_ZERO_CHUNK_BYTES)
+WINDOW_SPAN_BYTES = 64 * 1024  # bytes a window reaches past its step, so short reads fit one
+MAX_CACHED_WINDOWS = 3  # windows kept in memory at once (about 48 MiB at most)
+SEARCH_OVERLAP_BYTES = 4096  # bytes: a regex match starting in a window may run this far past it
 
 
 class BudgetExceeded(Exception):
     """Raised inside the engine when a file's time budget is spent; caught by the engine."""
+
+
+class FileChanged(OSError):
+    """A positional read came back shorter than the file's size at open: it was truncated."""
+
+
+_seek_lock = threading.Lock()  # the seek+read fallback must not interleave between threads
+
+
+def read_at(fd: int, length: int, offset: int) -> bytes:
+    """Up to `length` bytes at `offset` of an open descriptor, without a shared file position.
+
+    `os.pread` where the OS has it; elsewhere (Windows) a seek and read under a lock. Loops
+    over short reads; returns fewer bytes only at the end of the file.
+    """
+    pread = getattr(os, "pread", None)
+    parts: list[bytes] = []
+    got = 0
+    while got < length:
+        if pread is not None:
+            part = pread(fd, length - got, offset + got)
+        else:  # pragma: no cover - Windows only
+            with _seek_lock:
+                os.lseek(fd, offset + got, os.SEEK_SET)
+                part = os.read(fd, length - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class ReaderMatch:
+    """A regex match with absolute file offsets (the part of `re.Match` walkers use)."""
+
+    __slots__ = ("_base", "_match")
+
+    def __init__(self, match: re.Match[bytes], base: int) -> None:
+        self._match = match
+        self._base = base
+
+    def start(self, group: int | str = 0) -> int:
+        """Absolute offset where the match (or `group`) starts."""
+        return self._base + self._match.start(group)
+
+    def end(self, group: int | str = 0) -> int:
+        """Absolute offset where the match (or `group`) ends."""
+        return self._base + self._match.end(group)
+
+    def group(self, group: int | str = 0) -> bytes:
+        """The matched bytes (or those of `group`)."""
+        found = self._match.group(group)
+        return found if isinstance(found, bytes) else b""
+
+    @property
+    def lastgroup(self) -> str | None:
+        """The name of the last named group that matched."""
+        return self._match.lastgroup
 
 
 class Reader:
@@ -34,10 +99,12 @@ class Reader:
     Slicing (`reader[a:b]`) returns `bytes` and never raises for out-of-range indices.
     """
 
-    def __init__(self, data: bytes | mmap.mmap, *, deadline: float | None = None) -> None:
-        self._data = data
+    def __init__(self, data: bytes, *, deadline: float | None = None) -> None:
+        self._data: bytes | None = data
+        self._fd: int | None = None
         self.size = len(data)
         self._deadline = deadline
+        self._windows: OrderedDict[int, bytes] = OrderedDict()
 
     # --- construction -------------------------------------------------------------------
 
@@ -47,27 +114,25 @@ class Reader:
         return cls(bytes(data), deadline=deadline)
 
     @classmethod
-    def open_file(
-        cls, handle: BinaryIO, *, deadline: float | None = None, copy_below: int = 0
-    ) -> Reader:
-        """A reader over an open binary file, memory-mapped read-only (empty files too).
+    def open_file(cls, handle: BinaryIO, *, deadline: float | None = None) -> Reader:
+        """A reader over an open binary file, read by positional windows (never mapped).
 
-        Files smaller than `copy_below` bytes are read into memory instead: a mapping
-        turns a concurrent truncation by another program into SIGBUS, which a long-running
-        agent must not risk; a one-shot scan may prefer the speed of the mapping.
+        The size is taken now; the caller keeps `handle` open while the reader is used.
         """
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            return cls(b"", deadline=deadline)
-        if size < copy_below:
-            return cls(os.pread(handle.fileno(), size, 0), deadline=deadline)
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls(mapped, deadline=deadline)
+        return cls.over_descriptor(handle.fileno(), os.fstat(handle.fileno()).st_size, deadline)
+
+    @classmethod
+    def over_descriptor(cls, fd: int, size: int, deadline: float | None = None) -> Reader:
+        """A reader over `size` bytes of the open descriptor `fd` (the caller closes it)."""
+        reader = cls(b"", deadline=deadline)
+        reader._data = None
+        reader._fd = fd
+        reader.size = size
+        return reader
 
     def close(self) -> None:
-        """Release the mapping (no-op for in-memory data)."""
-        if isinstance(self._data, mmap.mmap):
-            self._data.close()
+        """Drop the cached windows (the descriptor belongs to the caller)."""
+        self._windows.clear()
 
     # --- time budget --------------------------------------------------------------------
 
@@ -75,6 +140,49 @@ class Reader:
         """Raise BudgetExceeded when the file's time budget is spent. Call it in loops."""
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise BudgetExceeded
+
+    # --- windows ------------------------------------------------------------------------
+
+    def _window(self, index: int) -> bytes:
+        """Window `index`: bytes [index*W, index*W + W + SPAN) of the file, cached."""
+        cached = self._windows.get(index)
+        if cached is not None:
+            self._windows.move_to_end(index)
+            return cached
+        start = index * WINDOW_BYTES
+        want = min(self.size, start + WINDOW_BYTES + WINDOW_SPAN_BYTES) - start
+        data = self._pread(start, want)
+        self._windows[index] = data
+        while len(self._windows) > MAX_CACHED_WINDOWS:
+            self._windows.popitem(last=False)
+        return data
+
+    def _pread(self, offset: int, length: int) -> bytes:
+        assert self._fd is not None
+        data = read_at(self._fd, length, offset)
+        if len(data) < length:
+            raise FileChanged(
+                0, f"the file shrank while it was read (short read at {offset + len(data)})"
+            )
+        return data
+
+    def _bytes(self, start: int, stop: int) -> bytes:
+        """Exactly the bytes [start, stop) (already clamped by the caller)."""
+        if self._data is not None:
+            return self._data[start:stop]
+        index = start // WINDOW_BYTES
+        base = index * WINDOW_BYTES
+        if stop <= base + WINDOW_BYTES + WINDOW_SPAN_BYTES:
+            return self._window(index)[start - base : stop - base]
+        return self._pread(start, stop - start)  # a long read: straight from the file
+
+    def _windows_over(self, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
+        """(base, window) for every window whose step holds an offset in [start, stop)."""
+        if self._data is not None:
+            yield 0, self._data
+            return
+        for index in range(start // WINDOW_BYTES, (stop - 1) // WINDOW_BYTES + 1):
+            yield index * WINDOW_BYTES, self._window(index)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -85,18 +193,18 @@ class Reader:
         start, stop, _ = key.indices(self.size)
         if stop <= start:
             return b""
-        return bytes(self._data[start:stop])
+        return self._bytes(start, stop)
 
     def read(self, offset: int, length: int) -> bytes:
         """Up to `length` bytes at `offset`; shorter (or empty) at the end of the file."""
         if offset < 0 or length <= 0 or offset >= self.size:
             return b""
-        return bytes(self._data[offset : min(self.size, offset + length)])
+        return self._bytes(offset, min(self.size, offset + length))
 
     def byte(self, offset: int) -> int | None:
         """The byte at `offset`, or None past the end."""
         if 0 <= offset < self.size:
-            return self._data[offset]
+            return self._bytes(offset, offset + 1)[0]
         return None
 
     def unpack(self, fmt: str, offset: int) -> tuple[int, ...] | None:
@@ -104,7 +212,7 @@ class Reader:
         need = struct.calcsize(fmt)
         if offset < 0 or offset + need > self.size:
             return None
-        return struct.unpack_from(fmt, self._data, offset)
+        return struct.unpack(fmt, self._bytes(offset, offset + need))
 
     def u16be(self, offset: int) -> int | None:
         """Big-endian unsigned 16-bit integer, or None past the end."""
@@ -129,63 +237,97 @@ class Reader:
     # --- searching ----------------------------------------------------------------------
 
     def find(self, needle: bytes, start: int = 0, end: int | None = None) -> int:
-        """Offset of the first `needle` in [start, end), or -1. Runs in C (memchr speed)."""
+        """Offset of the first `needle` in [start, end), or -1. Runs in C (memchr speed).
+
+        Needles are short signatures (at most WINDOW_SPAN_BYTES), so one window holds any
+        occurrence that starts in its step.
+        """
+        start = max(0, start)
         stop = self.size if end is None else min(end, self.size)
         if start >= stop:
             return -1
-        return self._data.find(needle, max(0, start), stop)
+        for base, window in self._windows_over(start, stop):
+            reach = min(stop, base + WINDOW_BYTES + len(needle) - 1) - base
+            if self._data is not None:
+                reach = stop
+            found = window.find(needle, start - base if start > base else 0, reach)
+            if found >= 0:
+                return base + found
+            self.check_deadline()
+        return -1
 
     def rfind(self, needle: bytes, start: int = 0, end: int | None = None) -> int:
         """Offset of the last `needle` in [start, end), or -1."""
+        start = max(0, start)
         stop = self.size if end is None else min(end, self.size)
         if start >= stop:
             return -1
-        return self._data.rfind(needle, max(0, start), stop)
+        if self._data is not None:
+            return self._data.rfind(needle, start, stop)
+        for index in range((stop - 1) // WINDOW_BYTES, start // WINDOW_BYTES - 1, -1):
+            base = index * WINDOW_BYTES
+            window = self._window(index)
+            reach = min(stop, base + WINDOW_BYTES + len(needle) - 1) - base
+            found = window.rfind(needle, max(0, start - base), reach)
+            if found >= 0:
+                return base + found
+            self.check_deadline()
+        return -1
 
     def search(
         self, pattern: re.Pattern[bytes], start: int = 0, end: int | None = None
-    ) -> re.Match[bytes] | None:
-        """First regex match in [start, end) without copying the region.
+    ) -> ReaderMatch | None:
+        """First regex match in [start, end); offsets are absolute file offsets.
 
-        Match offsets are absolute file offsets. The pattern must not use ^ or lookbehind
-        across `start`.
+        The pattern must match short tokens (at most SEARCH_OVERLAP_BYTES) and must not use
+        ^ or lookbehind across `start`.
         """
+        start = max(0, start)
         stop = self.size if end is None else min(end, self.size)
         if start >= stop:
             return None
-        return pattern.search(self._data, max(0, start), stop)
+        for base, window in self._windows_over(start, stop):
+            step_end = stop if self._data is not None else min(stop, base + WINDOW_BYTES)
+            reach = min(stop, step_end + SEARCH_OVERLAP_BYTES) - base
+            match = pattern.search(window, max(0, start - base), reach)
+            if match is not None and base + match.start() < step_end:
+                return ReaderMatch(match, base)
+            self.check_deadline()
+        return None
 
     def finditer(
         self, pattern: re.Pattern[bytes], start: int = 0, end: int | None = None
-    ) -> Iterator[re.Match[bytes]]:
-        """All regex matches in [start, end), window by window, releasing searched pages.
+    ) -> Iterator[ReaderMatch]:
+        """All regex matches in [start, end), window by window, releasing searched windows.
 
         `pattern` should match short tokens (markers): a match that straddles a window
-        boundary is found because windows overlap by 4 KiB.
+        boundary is found because windows overlap by SEARCH_OVERLAP_BYTES.
         """
         stop = self.size if end is None else min(end, self.size)
         pos = max(0, start)
-        overlap = 4096
         last_end = -1
         while pos < stop:
             self.check_deadline()
-            window_stop = min(stop, pos + WINDOW_BYTES)
-            scan_stop = min(stop, window_stop + overlap)
-            for match in pattern.finditer(self._data, pos, scan_stop):
-                if match.start() >= window_stop:
+            window_stop = min(stop, (pos // WINDOW_BYTES + 1) * WINDOW_BYTES)
+            scan_stop = min(stop, window_stop + SEARCH_OVERLAP_BYTES)
+            if self._data is not None:
+                base, buffer = 0, self._data
+            else:
+                base, buffer = pos, self._bytes(pos, scan_stop)
+            for match in pattern.finditer(buffer, pos - base, scan_stop - base):
+                if base + match.start() >= window_stop:
                     break
-                if match.start() >= last_end:
-                    last_end = match.end()
-                    yield match
+                if base + match.start() >= last_end:
+                    last_end = base + match.end()
+                    yield ReaderMatch(match, base)
             self.release(pos, window_stop)
             pos = window_stop
 
     def first_non_zero(self, start: int, stop: int) -> int:
         """Offset of the first non-zero byte in [start, stop), or -1 when it is all zeros.
 
-        Chunk by chunk with memcmp against a zero buffer (several GB/s) and the searched
-        pages released, so a 2 GB zero-padded file costs a fraction of a second and little
-        memory (a regex `[^\\x00]` over the whole map is ~40x slower and keeps it resident).
+        Chunk by chunk with memcmp against a zero buffer (several GB/s), releasing the
+        windows already searched, so a 2 GB zero-padded file costs little memory.
         """
         position, stop = max(0, start), min(stop, self.size)
         while position < stop:
@@ -200,12 +342,10 @@ class Reader:
         return -1
 
     def release(self, start: int, end: int) -> None:
-        """Tell the OS the pages in [start, end) will not be needed again (large files)."""
-        if not isinstance(self._data, mmap.mmap) or self.size < 2 * WINDOW_BYTES:
+        """Forget cached windows wholly inside [start, end): they will not be needed again."""
+        if self._data is not None:
             return
-        page = mmap.PAGESIZE
-        aligned = start - start % page
-        length = end - aligned
-        if length > 0 and hasattr(mmap, "MADV_DONTNEED"):
-            with contextlib.suppress(OSError, ValueError):  # advisory only
-                self._data.madvise(mmap.MADV_DONTNEED, aligned, length)
+        for index in list(self._windows):
+            base = index * WINDOW_BYTES
+            if base >= start and base + WINDOW_BYTES <= end:
+                del self._windows[index]

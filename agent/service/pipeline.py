@@ -64,15 +64,10 @@ class Toolkit:
     marker: MarkerLike
 
 
-# Files below this size are read into memory for inspection rather than memory-mapped:
-# another program truncating a mapped file would kill the agent with SIGBUS.
-INSPECT_IN_MEMORY_BYTES = 256 * 1024 * 1024
-
-
-def _inspect_in_memory(path: str, limits: Limits) -> Report:
+def _inspect(path: str, limits: Limits) -> Report:
     from agent.inspect.engine import inspect_path
 
-    return inspect_path(path, limits, copy_below_bytes=INSPECT_IN_MEMORY_BYTES)
+    return inspect_path(path, limits)
 
 
 def default_toolkit(vault_root: Path) -> Toolkit:
@@ -80,7 +75,7 @@ def default_toolkit(vault_root: Path) -> Toolkit:
     from agent.osmark import default_marker
 
     return Toolkit(
-        inspect=_inspect_in_memory,
+        inspect=_inspect,
         decide=decide,
         vault=Vault(vault_root),
         marker=default_marker(),
