@@ -293,6 +293,7 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "over inspect.max_file_mb: name and header checked, and the first 1 MiB and last"
         " 8 MiB still judged (a payload there is <fmt>.trailing_data, high); medium for a"
         " picture (image or DICOM), which cannot be vouched for",
+        severity_note="medium for a picture (image or DICOM), low otherwise",
         tuned_by=("inspect.max_file_mb",),
     ),
     CodeSpec(
