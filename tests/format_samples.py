@@ -303,16 +303,21 @@ SVG_MALICIOUS = {
         b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
         b'<a xlink:href=" JaVa\tScRiPt:alert(1)"><rect/></a></svg>'
     ),
+    # a credential form: active HTML (plain text labels in a foreignObject are not a finding)
     "svg.foreign_object": (
         b'<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><body xmlns="http://www.w3.org/1999/xhtml">'
-        b"<p>hi</p></body></foreignObject></svg>"
+        b'<form><p>Log in</p><input type="password" name="pw"/></form></body></foreignObject></svg>'
     ),
     "svg.external_reference": (
         b'<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/track.png"/></svg>'
     ),
-    "svg.entity_declaration": (
+    "svg.external_entity": (
         b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
         b'<svg xmlns="http://www.w3.org/2000/svg"><text>&xxe;</text></svg>'
+    ),
+    "svg.entity_declaration": (  # an entity that expands other entities (billion laughs)
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg"><text>&b;</text></svg>'
     ),
 }
 

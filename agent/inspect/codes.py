@@ -163,6 +163,12 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "image-named file whose bytes are no known format",
     ),
     CodeSpec(
+        "content.svg_as_picture", _M,
+        "This file is named like a photo but is a drawing (SVG) instead.",
+        "an SVG under a raster or DICOM extension; its SVG checks still run (high for "
+        "script)",
+    ),
+    CodeSpec(
         "content.other_image_type", _I,
         "This picture is of a different type than its name says.",
         "a PNG named `.jpg` and the like (common, benign)",
@@ -242,32 +248,70 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "svg.script", _H,
         "This drawing (SVG) contains a script that would run when opened.",
-        "a `<script>` element in an SVG",
+        "a `<script>` (or SVG Tiny `<handler>`) element in an SVG, also inside a "
+        "`data:image/svg+xml` reference (decoded and judged as an SVG, depth <= 3, 1 MiB)",
     ),
     CodeSpec(
         "svg.event_handler", _H,
         "This drawing (SVG) contains code that runs when it is opened or clicked.",
-        "an `on...=` event handler attribute in an SVG",
+        "an `on...=` event handler attribute, or an animation that installs one",
     ),
     CodeSpec(
         "svg.javascript_url", _H,
         "This drawing (SVG) contains a link that runs a script.",
-        "a `javascript:` link in an SVG",
+        "a `javascript:`/`vbscript:`/`data:text/html` link, also through `xml:base`, "
+        "entities, embedded whitespace/control characters or mixed case",
+    ),
+    CodeSpec(
+        "svg.xinclude", _H,
+        "This drawing (SVG) tries to copy files from this computer into itself.",
+        "an `xi:include` element (librsvg file read, CVE-2023-38633 class)",
+    ),
+    CodeSpec(
+        "svg.xslt", _H,
+        "This drawing (SVG) carries a style program that can run code.",
+        "an `xml-stylesheet` processing instruction naming XSLT",
+    ),
+    CodeSpec(
+        "svg.imagemagick_protocol", _H,
+        "This drawing (SVG) contains commands that attack image programs (ImageMagick).",
+        "an ImageMagick coder used as a URL scheme in any reference (`msl:` `mvg:` `text:` "
+        "`ephemeral:` `vid:` `label:@` ...): ImageMagick goes by content, not by name",
+    ),
+    CodeSpec(
+        "svg.external_entity", _H,
+        "This drawing (SVG) tries to read files from this computer.",
+        "a `SYSTEM`/`PUBLIC` XML entity (XXE)",
     ),
     CodeSpec(
         "svg.foreign_object", _M,
         "This drawing (SVG) embeds a web page.",
-        "a `foreignObject` that may carry HTML",
+        "`iframe`/`embed`/`object`, or active HTML (forms, inputs, media, links, meta) "
+        "inside a `foreignObject`; plain text and layout HTML (draw.io, Mermaid labels) is "
+        "not a finding",
     ),
     CodeSpec(
         "svg.external_reference", _M,
         "This drawing (SVG) loads content from elsewhere when opened.",
-        "a reference to remote or local content outside the file",
+        "a loading element or style sheet that fetches remote or local content outside the "
+        "file (fonts are svg.external_font)",
     ),
     CodeSpec(
         "svg.entity_declaration", _M,
         "This drawing (SVG) uses a construct that can be abused.",
-        "an XML entity declaration (billion laughs, XXE)",
+        "parameter entities, entities that expand others (billion laughs) or carry markup, "
+        "more than 256, or expanding past 1 MiB; plain text entities (Illustrator's "
+        "`&ns_svg;`) parse and are not findings",
+    ),
+    CodeSpec(
+        "svg.nesting_too_deep", _M,
+        "This drawing (SVG) hides drawings inside drawings, too deep to check.",
+        "`data:` SVGs nested deeper than the judged depth (3)",
+    ),
+    CodeSpec(
+        "svg.external_font", _L,
+        "This drawing (SVG) downloads a font when opened (usually harmless).",
+        "a remote web font or font CSS (Google Fonts `@import`, `@font-face` URLs)",
     ),
     # --- resources ----------------------------------------------------------------------------
     CodeSpec(

@@ -270,6 +270,18 @@ def _content_findings(name: str, sniffed: Sniffed) -> list[Finding]:
     if sniffed.family in _CONTENT_CODES:
         code, message = _CONTENT_CODES[sniffed.family]
         return [Finding(code, Severity.HIGH, message, payload=sniffed.type, detail=detail)]
+    if sniffed.family == "svg" and expected != "svg":
+        # A drawing can carry script; under a picture's name it passes for a harmless photo
+        # (ImageMagick and browsers go by content). Its own checks run as for any SVG.
+        return [
+            Finding(
+                "content.svg_as_picture",
+                Severity.MEDIUM,
+                "This file is named like a photo but is a drawing, a type that can carry scripts.",
+                payload="svg",
+                detail=detail,
+            )
+        ]
     if sniffed.family in ("image", "dicom", "svg", "video"):
         if sniffed.type == expected:
             return []

@@ -12,8 +12,10 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from agent.inspect.classify.libmagic import MIME_KINDS
 from agent.inspect.reader import Reader
 from agent.inspect.signatures import is_text, magic_at_start, script_kind
+from agent.inspect.wide_text import as_utf8, wide_encoding
 
 HEAD_BYTES = 4096  # bytes read from the start of the file for signature checks
 TEXT_HEAD_BYTES = 1024  # bytes of a text file looked at for script/markup heuristics
@@ -244,28 +246,54 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
     return (vr.isalpha() and vr.isupper()) or int.from_bytes(head[4:8], "little") < 1024
 
 
+# Payload kind (from the classifier's MIME table, `classify.libmagic.MIME_KINDS`) -> family.
+# The MIME type is a registered name; libmagic's prose is shown as evidence only ("XML 1.0
+# document" was once read as a dangerous "document" by substring).
+_KIND_FAMILIES = {
+    **dict.fromkeys(("pe", "elf", "macho", "java_class", "dex", "wasm", "lnk"), "executable"),
+    **dict.fromkeys(("zip", "jar", "rar", "7z", "gzip", "bzip2", "xz", "cab", "iso"), "archive"),
+    **dict.fromkeys(("pdf", "ole", "rtf", "chm"), "document"),
+    **dict.fromkeys(("html", "php", "shell", "python", "batch"), "script"),
+}
+
+
 def _second_opinion(head: bytes) -> Sniffed | None:
-    """Ask libmagic about bytes our signatures do not know. Never raises."""
+    """Ask libmagic about bytes our signatures do not know. Never raises.
+
+    The verdict comes from the MIME type through an exact table; `image/*` and `video/*`
+    are picture and video families by the MIME registry's own top-level types.
+    """
     try:
         # lazy: only unrecognised files pay for importing and calling libmagic
         import magic
 
-        description = str(magic.from_buffer(head[:MAGIC_HEAD_BYTES]))
+        sample = head[:MAGIC_HEAD_BYTES]
+        mime = str(magic.from_buffer(sample, mime=True)).strip().lower()
+        description = str(magic.from_buffer(sample))[:200]
     except Exception:  # a broken libmagic must never break the engine
         return None
-    lowered = description.lower()
-    for needle, type_, family in (
-        ("executable", "executable", "executable"),
-        ("script", "script", "script"),
-        ("archive", "archive", "archive"),
-        ("compressed data", "archive", "archive"),
-        ("document", "document", "document"),
-        ("image data", "image_other", "image"),
-        ("bitmap", "image_other", "image"),
-        ("video", "video", "video"),
-    ):
-        if needle in lowered:
-            return _s(type_, family, description[:200])
+    kind = MIME_KINDS.get(mime)
+    if kind in _KIND_FAMILIES:
+        return _s(kind, _KIND_FAMILIES[kind], description)
+    if mime == "image/svg+xml":
+        return _s("svg", "svg", description)
+    if mime.startswith("image/"):
+        return _s("image_other", "image", description)
+    if mime.startswith("video/"):
+        return _s("video", "video", description)
+    return None
+
+
+def _sniff_wide_text(head: bytes) -> Sniffed | None:
+    """An SVG (or other markup) saved as UTF-16/UTF-32, with or without a BOM."""
+    if wide_encoding(head) is None:
+        return None
+    text = as_utf8(head)
+    if _XML_PROLOGUE.match(text):
+        return _s("svg", "svg", "SVG drawing (UTF-16/32)")
+    found = _sniff_text(Reader.from_bytes(text), text)
+    if found is not None and found.family in ("script", "svg", "imagemagick"):
+        return _s(found.type, found.family, found.description + " (UTF-16/32)")
     return None
 
 
@@ -278,7 +306,7 @@ def sniff(reader: Reader, *, name_hint: str = "") -> Sniffed:
     if reader.size == 0:
         return _s("empty", "unknown", "empty file")
     head = reader.read(0, HEAD_BYTES)
-    found = _sniff_binary(reader, head) or _sniff_text(reader, head)
+    found = _sniff_binary(reader, head) or _sniff_wide_text(head) or _sniff_text(reader, head)
     if found is not None:
         return found
     if name_hint.lower().endswith((".dcm", ".dicom")) and _looks_like_raw_dicom(head):

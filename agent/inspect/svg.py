@@ -1,101 +1,230 @@
-"""SVG checker: active content (script, event handlers, javascript: URLs), foreign HTML,
-external references and entity declarations.
+"""SVG checker: active content, file and code references, foreign HTML, entities, size.
 
 SVG is text, so the logical end is the file size. The XML is parsed with defusedxml (no
-entity expansion, no external fetches); because browsers are more forgiving than XML
-parsers (a `<script>` hidden in a CDATA section that an HTML parser closes early), the
-raw text is also searched for `<script`, and malformed files get the textual search only.
-A plain `<!DOCTYPE svg PUBLIC ...>` is normal in files from older editors; only entity
-declarations are reported.
+external fetches); plain internal text entities (Illustrator's namespace macros) expand,
+any other entity declaration is refused and judged by `svg_dtd`. Because browsers are more
+forgiving than XML parsers (a `<script>` hidden in a CDATA section that an HTML parser closes
+early), the raw text is also searched for `<script`, and malformed files get the textual
+search only. UTF-16/UTF-32 files (with or without BOM) are read as UTF-8 first.
 
-Active content also hides in: animations that set an event-handler attribute
-(`<set attributeName="onclick" to="...">`) or animate a link into a javascript: URL, and
-SVG Tiny 1.2 `<handler>` elements (XML Events), which run their text like `<script>`.
-URLs are compared after XML decoding, without the whitespace/control characters browsers
-skip, case-folded; unparsable files are searched with HTML character references decoded.
+Active content: `<script>` and SVG Tiny `<handler>`, `on...=` handlers (also installed by
+`<set attributeName="onclick">`), javascript:/vbscript:/data:text/html links (also animated
+into a link, or made the base of relative links with `xml:base`), XInclude (`xi:include`
+reads local files in librsvg: CVE-2023-38633), an XSLT `xml-stylesheet` instruction, and
+ImageMagick coders used as URL schemes (`msl:`, `text:`, `label:@`...). A `data:image/svg+xml`
+URL in any reference is decoded and judged as an SVG of its own, up to MAX_NESTING_DEPTH.
+`foreignObject` is a finding only when the HTML in it is more than passive text and layout
+(draw.io and Mermaid labels are `div`s); remote fonts are low, other remote loads medium.
+The canvas (width/height, else viewBox) is the raster size, judged against the pixel limits.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import zlib
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
+from agent.inspect import svg_refs as refs
 from agent.inspect.base import Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
-from agent.model import Finding, Severity
+from agent.inspect.svg_dtd import judge_entities
+from agent.inspect.svg_text import FoundSet, canvas_pixels, textual_scan
+from agent.inspect.wide_text import as_utf8
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 
 MAX_PARSE_BYTES = 8 * 1024**2  # bytes of (decompressed) SVG parsed as XML
+MAX_NESTING_DEPTH = 3  # data: SVGs inside data: SVGs followed before giving up
 GZIP_MAGIC = b"\x1f\x8b"
+XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 
-_SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?(?:script|handler)\b", re.IGNORECASE)
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-# HTML parsers accept "/" as well as whitespace before an attribute (`<svg/onload=...>`).
-_EVENT_ATTR_TEXT = re.compile(rb"[\s/]on[a-z]+\s*=", re.IGNORECASE)
-_JS_URL_TEXT = re.compile(rb"(?:javascript|vbscript)\s*:|data:\s*text/html", re.IGNORECASE)
-_JS_URL_DECODED = re.compile(r"(?:javascript|vbscript):|data:text/html", re.IGNORECASE)
-_FOREIGN_TEXT = re.compile(rb"<\s*(?:[\w.-]+:)?(?:foreignObject|iframe|embed|object)\b", re.I)
-_STYLE_EXTERNAL = re.compile(r"@import|url\(\s*['\"]?\s*(?:https?:|ftp:|file:|//)", re.I)
-_CONTROL_AND_SPACE = re.compile(r"[\x00-\x20]+")
-
-ACTIVE_URL_PREFIXES = ("javascript:", "vbscript:", "data:text/html")
-EXTERNAL_URL_PREFIXES = ("http:", "https:", "ftp:", "file:", "//")
-LOADING_ELEMENTS = frozenset({"use", "image", "feimage", "script", "iframe", "tref"})
-FOREIGN_ELEMENTS = frozenset({"foreignobject", "iframe", "embed", "object"})
+LOADING_ELEMENTS = frozenset({"use", "image", "feimage", "script", "iframe", "tref", "img"})
+EMBEDDING_ELEMENTS = frozenset({"iframe", "embed", "object"})
 SCRIPT_ELEMENTS = frozenset({"script", "handler"})  # handler: SVG Tiny 1.2 / XML Events
 ANIMATION_VALUE_ATTRS = frozenset({"to", "from", "values", "by"})
-LINK_ATTRS = frozenset({"href", "src", "action", "formaction"})
+LINK_ATTRS = frozenset({"href", "src", "action", "formaction", "data"})
+# HTML that only lays out text inside a foreignObject (diagram labels): nothing runs,
+# nothing loads, nothing asks for input.
+PASSIVE_HTML = _words(
+    """
+    html body div span p br b i u s em strong small big sub sup font center table caption
+    colgroup col thead tbody tfoot tr td th ul ol li dl dt dd h1 h2 h3 h4 h5 h6 pre code
+    blockquote hr label abbr cite q mark del ins wbr nobr a img style
+    """
+)
 
-_MESSAGES = {
-    "svg.script": (Severity.HIGH, "This drawing contains a script that would run when opened."),
-    "svg.event_handler": (Severity.HIGH, "This drawing runs code when it is opened or clicked."),
-    "svg.javascript_url": (Severity.HIGH, "This drawing contains a link that runs code."),
-    "svg.foreign_object": (Severity.MEDIUM, "This drawing embeds web-page content."),
-    "svg.external_reference": (Severity.MEDIUM, "This drawing loads content from elsewhere."),
-    "svg.entity_declaration": (Severity.MEDIUM, "This drawing uses risky XML declarations."),
-    "svg.malformed": (Severity.LOW, "The drawing's structure is damaged."),
-}
+_PSEUDO_ATTRIBUTE = re.compile(r"(\w+)\s*=\s*([\"'])(.*?)\2")
 
 
-class _Findings:
-    """Collects at most one finding per code (the first occurrence is the evidence)."""
+class _Target(TreeBuilder):
+    """A tree builder that also keeps processing instructions (`xml-stylesheet`)."""
 
     def __init__(self) -> None:
-        self.by_code: dict[str, Finding] = {}
-        self.too_large = False
+        super().__init__()
+        self.instructions: list[tuple[str, str]] = []
 
-    def add(self, code: str, detail: str, offset: int | None = None) -> None:
-        if code in self.by_code:
-            return
-        severity, message = _MESSAGES[code]
-        payload = "script" if severity is Severity.HIGH else None
-        self.by_code[code] = Finding(
-            code=code,
-            severity=severity,
-            message=message,
-            offset=offset,
-            payload=payload,
-            detail=detail,
+    def pi(self, target: str, text: str | None = None) -> Element:
+        self.instructions.append((target, text or ""))
+        return Element("pi")
+
+
+def _split(tag: object) -> tuple[str, str]:
+    """'{ns}foreignObject' -> ('ns', 'foreignobject'); a prefixed name keeps no prefix."""
+    if not isinstance(tag, str):
+        return "", ""
+    namespace, _, local = tag[1:].rpartition("}") if tag.startswith("{") else ("", "", tag)
+    return namespace, local.rsplit(":", 1)[-1].lower()
+
+
+def _judge_url(value: str, where: str, found: FoundSet, depth: int, *, loads: bool) -> None:
+    """One reference: active, ImageMagick, a nested data: SVG, or remote (if it loads)."""
+    coder = refs.imagemagick_coder(value)
+    if coder is not None:
+        found.add("svg.imagemagick_protocol", f"{where} uses the ImageMagick {coder!r} coder")
+        return
+    nested = refs.nested_svg(value)
+    if nested is not None:
+        judge_svg_text(nested, found, depth + 1, f"data: SVG in {where}")
+        return
+    if loads and refs.is_external(value):
+        found.add("svg.external_reference", f"{where} loads {value[:80]!r}")
+
+
+def _judge_css(text: str, where: str, found: FoundSet, depth: int) -> None:
+    """Style sheet or style attribute: remote loads (fonts are low), coders, nested SVG."""
+    for url, font in refs.css_urls(text):
+        if font and refs.is_external(url):
+            found.add("svg.external_font", f"{where} loads the font {url[:80]!r}")
+        else:
+            _judge_url(url, where, found, depth, loads=True)
+    if "@import" in text.lower() and not refs.css_urls(text):
+        found.add("svg.external_reference", f"{where} imports a style sheet")
+
+
+def _check_attributes(
+    element: Element, tag: str, found: FoundSet, depth: int, foreign: bool
+) -> None:
+    for name, value in element.attrib.items():
+        namespace, attr = _split(name)
+        where = f"{attr}= on <{tag}>"
+        if attr.startswith("on"):
+            found.add("svg.event_handler", where)
+        elif attr == "attributename" and _split(value.strip())[1].startswith("on"):
+            # <set attributeName="onclick" to="..."> installs an event handler.
+            found.add("svg.event_handler", f"<{tag}> animates the {value.strip()!r} handler")
+        elif attr == "base" and namespace == XML_NS:
+            if refs.is_active(value):
+                found.add("svg.javascript_url", f"xml:base={value[:60]!r} makes links run code")
+            else:
+                _judge_url(value, f"xml:base on <{tag}>", found, depth, loads=False)
+        elif attr in LINK_ATTRS or attr in ANIMATION_VALUE_ATTRS:
+            if refs.is_active(value, animated=attr in ANIMATION_VALUE_ATTRS):
+                found.add("svg.javascript_url", f"{attr}={value[:60]!r} on <{tag}>")
+            else:
+                loads = tag in LOADING_ELEMENTS or (foreign and tag != "a")
+                _judge_url(value, where, found, depth, loads=loads)
+        elif attr == "style" or "url(" in value:
+            _judge_css(value, where, found, depth)
+
+
+def _check_tree(root: Element, found: FoundSet, depth: int, check: Reader | None) -> None:
+    """Every element, iteratively (deep nesting must not hit Python's recursion limit)."""
+    stack: list[tuple[Element, bool]] = [(root, False)]
+    count = 0
+    while stack:
+        element, foreign = stack.pop()
+        count += 1
+        if check is not None and count % 4096 == 0:
+            check.check_deadline()
+        namespace, tag = _split(element.tag)
+        if tag in SCRIPT_ELEMENTS:
+            found.add("svg.script", f"<{tag}> element")
+        elif tag == "include" and namespace == XINCLUDE_NS:
+            found.add("svg.xinclude", f"<xi:include href={element.get('href', '')[:80]!r}>")
+        elif tag in EMBEDDING_ELEMENTS:
+            found.add("svg.foreign_object", f"<{tag}> element")
+        elif foreign and namespace == XHTML_NS and tag not in PASSIVE_HTML:
+            found.add("svg.foreign_object", f"active <{tag}> inside foreignObject")
+        elif tag == "style" and element.text:
+            _judge_css(element.text, "<style>", found, depth)
+        _check_attributes(element, tag, found, depth, foreign)
+        inside = foreign or tag == "foreignobject"
+        stack.extend((child, inside) for child in reversed(element))
+
+
+def _check_instructions(instructions: list[tuple[str, str]], found: FoundSet, depth: int) -> None:
+    for target, text in instructions:
+        if target.lower() != "xml-stylesheet":
+            continue
+        pseudo = dict(
+            (key.lower(), value)
+            for key, _, value in re.findall(r"(\w+)\s*=\s*([\"'])(.*?)\2", text)
         )
+        href, kind = pseudo.get("href", ""), pseudo.get("type", "").lower()
+        if "xsl" in kind or refs.normalised(href).endswith((".xsl", ".xslt")):
+            found.add("svg.xslt", f"xml-stylesheet {text[:80]!r}")
+        elif refs.is_font_url(href) and refs.is_external(href):
+            found.add("svg.external_font", f"xml-stylesheet loads the font CSS {href[:80]!r}")
+        else:
+            _judge_url(href, "xml-stylesheet", found, depth, loads=True)
 
 
-def _local(name: str) -> str:
-    """'{http://www.w3.org/2000/svg}foreignObject' -> 'foreignobject'."""
-    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+def judge_svg_text(
+    untrusted_svg: bytes,
+    found: FoundSet,
+    depth: int = 0,
+    context: str = "",
+    check: Reader | None = None,
+) -> Element | None:
+    """Judge SVG text (any encoding); returns the parsed root, or None when unparsable."""
+    if depth > MAX_NESTING_DEPTH:
+        found.add("svg.nesting_too_deep", f"{context}: deeper than {MAX_NESTING_DEPTH} levels")
+        return None
+    outer = found.context
+    found.context = context
+    try:
+        text = as_utf8(untrusted_svg)
+        entities = judge_entities(text)
+        for code, detail, offset in entities.risks:
+            found.add(code, detail, offset)
+        root: Element | None = None
+        target = _Target()
+        try:
+            parser = DefusedXMLParser(
+                target=target,
+                forbid_dtd=False,
+                forbid_entities=not entities.expandable,
+                forbid_external=True,
+            )
+            parser.feed(text)
+            root = parser.close()
+        except DefusedXmlException as exc:
+            if not entities.risks:
+                found.add(
+                    "svg.entity_declaration", f"refused by the XML parser: {type(exc).__name__}"
+                )
+        except (ParseError, ValueError, LookupError) as exc:  # LookupError: unknown encoding
+            found.add("svg.malformed", f"not well-formed XML: {exc}"[:200])
+        if root is not None:
+            _check_tree(root, found, depth, check)
+            _check_instructions(target.instructions, found, depth)
+        textual_scan(text, found, parsed=root is not None)
+        return root
+    finally:
+        found.context = outer
 
 
-def _normalised_url(value: str) -> str:
-    """Lower-case URL with the whitespace/control characters browsers ignore removed."""
-    return _CONTROL_AND_SPACE.sub("", value).lower()
-
-
-def _load_text(reader: Reader, found: _Findings) -> bytes:
-    """The SVG text to parse (gunzipped for .svgz), capped at MAX_PARSE_BYTES."""
+def _load_text(reader: Reader, found: FoundSet) -> bytes | None:
+    """The SVG text to parse (gunzipped for .svgz), or None when over MAX_PARSE_BYTES."""
     head = reader.read(0, MAX_PARSE_BYTES + 1)
     if head.startswith(GZIP_MAGIC):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -104,127 +233,22 @@ def _load_text(reader: Reader, found: _Findings) -> bytes:
         except zlib.error:
             found.add("svg.malformed", "gzip stream is corrupt")
             return b""
-    if len(head) > MAX_PARSE_BYTES:
-        found.too_large = True
-        return b""
-    return head
-
-
-def _as_utf8(text: bytes) -> bytes:
-    """UTF-16/32 SVGs re-encoded so the byte-level regexes see ASCII tags."""
-    for bom, codec in (
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if text.startswith(bom):
-            return text.decode(codec, "replace").encode("utf-8")
-    return text
-
-
-def _textual_scan(text: bytes, found: _Findings, parsed: bool) -> None:
-    """Byte-level search; the whole rule set when the XML could not be parsed."""
-    match = _SCRIPT_TAG.search(text)
-    if match:
-        tag = match.group().decode("ascii", "replace")
-        found.add("svg.script", f"{tag!r} element in the raw text", match.start())
-    match = _ENTITY_DECL.search(text)
-    if match:
-        found.add("svg.entity_declaration", "<!ENTITY declaration", match.start())
-    if parsed:
-        return
-    for pattern, code in (
-        (_EVENT_ATTR_TEXT, "svg.event_handler"),
-        (_JS_URL_TEXT, "svg.javascript_url"),
-        (_FOREIGN_TEXT, "svg.foreign_object"),
-    ):
-        match = pattern.search(text)
-        if match:
-            found.add(
-                code, f"{match.group().decode('ascii', 'replace')!r} in the raw text", match.start()
-            )
-    if "svg.javascript_url" not in found.by_code:
-        # `java&Tab;script&colon;` is no XML, but an HTML parser decodes it.
-        decoded = _normalised_url(html.unescape(text.decode("utf-8", "replace")))
-        decoded_match = _JS_URL_DECODED.search(decoded)
-        if decoded_match:
-            found.add(
-                "svg.javascript_url",
-                f"{decoded_match.group()!r} after decoding character references",
-            )
-
-
-def _scan_large_file(reader: Reader, found: _Findings) -> None:
-    """Too large to parse: say so, and still search the raw file for script tags."""
-    found.by_code["resource.file_too_large"] = Finding(
-        code="resource.file_too_large",
-        severity=Severity.LOW,
-        message="This drawing is too large to check completely.",
-        detail=f"SVG over {MAX_PARSE_BYTES} bytes: searched as text only",
-    )
-    for match in reader.finditer(_SCRIPT_TAG):
-        found.add("svg.script", "<script> element in the raw text", match.start())
-        break
-
-
-def _is_active_url(value: str, animated: bool) -> bool:
-    """javascript:/vbscript:/data:text/html URL; an animation value list is split on `;`."""
-    candidates = value.split(";") if animated else [value]
-    return any(_normalised_url(c).startswith(ACTIVE_URL_PREFIXES) for c in candidates) or (
-        animated and "javascript:" in _normalised_url(value)
-    )
-
-
-def _check_element(element: Element, found: _Findings) -> None:
-    tag = _local(element.tag) if isinstance(element.tag, str) else ""
-    if tag in SCRIPT_ELEMENTS:
-        found.add("svg.script", f"<{tag}> element")
-    elif tag in FOREIGN_ELEMENTS:
-        found.add("svg.foreign_object", f"<{tag}> element")
-    elif tag == "style" and element.text and _STYLE_EXTERNAL.search(element.text):
-        found.add("svg.external_reference", "style sheet imports or loads a remote URL")
-    for name, value in element.attrib.items():
-        attr = _local(name)
-        if attr.startswith("on"):
-            found.add("svg.event_handler", f"{attr}= attribute on <{tag}>")
-        elif attr == "attributename" and _local(value.strip()).startswith("on"):
-            # <set attributeName="onclick" to="..."> installs an event handler.
-            found.add("svg.event_handler", f"<{tag}> animates the {value.strip()!r} handler")
-        elif attr in LINK_ATTRS or attr in ANIMATION_VALUE_ATTRS:
-            if _is_active_url(value, animated=attr in ANIMATION_VALUE_ATTRS):
-                found.add("svg.javascript_url", f"{attr}={value[:60]!r} on <{tag}>")
-            elif tag in LOADING_ELEMENTS and _normalised_url(value).startswith(
-                EXTERNAL_URL_PREFIXES
-            ):
-                found.add("svg.external_reference", f"<{tag}> loads {value[:80]!r}")
-        elif attr == "style" and _STYLE_EXTERNAL.search(value):
-            found.add("svg.external_reference", f"style attribute on <{tag}> loads a remote URL")
+    return None if len(head) > MAX_PARSE_BYTES else head
 
 
 def walk(reader: Reader, limits: Limits) -> Structure:
     """Check an SVG for active or remote content. Never raises for malformed input."""
     del limits
     st = Structure(type="svg", end=reader.size)
-    found = _Findings()
+    found = FoundSet()
     text = _load_text(reader, found)
-    parsed = False
-    if text:
-        try:
-            root = fromstring(text, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-        except DefusedXmlException as exc:
-            found.add("svg.entity_declaration", f"refused by the XML parser: {type(exc).__name__}")
-        except (ParseError, ValueError, LookupError) as exc:  # LookupError: unknown encoding
-            found.add("svg.malformed", f"not well-formed XML: {exc}"[:200])
-        else:
-            parsed = True
-            for count, element in enumerate(root.iter()):
-                if count % 4096 == 0:
-                    reader.check_deadline()
-                _check_element(element, found)
-    if found.too_large:
-        _scan_large_file(reader, found)
-    else:
-        _textual_scan(_as_utf8(text), found, parsed)
-    st.findings.extend(found.by_code.values())
+    if text is None:
+        found.too_large(reader, MAX_PARSE_BYTES)
+    elif text:
+        root = judge_svg_text(text, found, check=reader)
+        size = canvas_pixels(root) if root is not None else None
+        if size is not None:
+            st.width, st.height = size
+            st.pixels = size[0] * size[1]
+    st.findings.extend(found.findings())
     return st
