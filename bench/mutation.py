@@ -1,0 +1,222 @@
+"""Mutation testing: does the suite notice a small deliberate bug where a silent one costs most?
+
+Runs mutmut (a maintained mutation tool from PyPI) over the modules named in TARGETS, each
+with the test files that cover it, in a scratch copy of the repository (the work tree is
+never touched), within a time bound per target, and prints per module:
+
+    module                       mutants  killed  survived  equivalent  score
+    agent/policy/decide.py           170     160        10           3  94.0 %
+
+score = killed / (mutants - equivalent). Equivalent mutants (a change no test can see
+because behaviour does not change, e.g. a log message's wording) are listed with the
+reason in bench/mutation_equivalent.toml; every other survivor is printed with its diff
+so it can be turned into a test.
+
+    .venv/bin/python bench/mutation.py                 # every target
+    .venv/bin/python bench/mutation.py policy vault    # targets whose name contains a word
+    .venv/bin/python bench/mutation.py --seconds 300   # bound per target (default 600)
+
+Not part of CI (it runs the covering tests once per mutant); `pip install mutmut` first
+(the dev extra has it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT_FILE = REPO_ROOT / "bench" / "mutation_equivalent.toml"
+DEFAULT_SECONDS = 600  # seconds: the bound for one target's whole mutmut run
+TARGET_SCORE = 0.90  # fraction of non-equivalent mutants the suite must kill
+COPIED = ("agent", "tests", "bench", "scripts", "docs", "installer", "config.toml", "pyproject.toml", "README.md")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Modules to mutate and the test files that should catch their bugs."""
+
+    name: str
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "names",
+        ("agent/inspect/names.py",),
+        ("tests/test_names.py",),
+    ),
+    Target(
+        "payload",
+        ("agent/inspect/payload.py",),
+        ("tests/test_payload.py", "tests/test_engine.py"),
+    ),
+    Target(
+        "engine",
+        ("agent/inspect/engine.py",),
+        ("tests/test_engine.py", "tests/test_jpeg.py", "tests/test_format_walkers.py"),
+    ),
+    Target(
+        "policy",
+        ("agent/policy/decide.py", "agent/policy/layers.py"),
+        ("tests/test_policy.py", "tests/test_config.py"),
+    ),
+    Target(
+        "vault",
+        ("agent/vault/store.py", "agent/vault/restore.py", "agent/vault/journal.py"),
+        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+    ),
+    Target(
+        "pipeline",
+        ("agent/service/pipeline.py",),
+        ("tests/test_service.py",),
+    ),
+)
+
+_RESULT_LINE = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+): (?P<status>[\w ]+)$")
+_FUNCTION = re.compile(r"\.x_{1,2}(?P<function>\w+?)__mutmut_\d+$")
+
+
+def load_equivalent() -> dict[str, str]:
+    """Mutant name -> why it is equivalent (the file's `[equivalent]` table)."""
+    if not EQUIVALENT_FILE.exists():
+        return {}
+    data = tomllib.loads(EQUIVALENT_FILE.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.get("equivalent", {}).items()}
+
+
+def scratch_copy(into: Path) -> None:
+    """Copy what the tests need into `into` (the shared corpus is linked beside it)."""
+    for name in COPIED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, into / name)
+    corpus = REPO_ROOT.parent / "shared"
+    if corpus.exists() and not (into.parent / "shared").exists():
+        (into.parent / "shared").symlink_to(corpus)
+
+
+def configure(work: Path, target: Target) -> None:
+    """Append this target's [tool.mutmut] table to the scratch copy's pyproject.toml."""
+    sources = ", ".join(f'"{s}"' for s in target.sources)
+    tests = ", ".join(f'"{t}"' for t in target.tests)
+    with open(work / "pyproject.toml", "a", encoding="utf-8") as config:
+        config.write(
+            "\n[tool.mutmut]\n"
+            f"source_paths = [{sources}]\n"
+            f"pytest_add_cli_args_test_selection = [{tests}]\n"
+            'pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly"]\n'
+            f"also_copy = [{', '.join(repr(n) for n in COPIED if n != 'pyproject.toml')}]\n"
+        )
+
+
+def run_target(target: Target, seconds: float) -> dict[str, str]:
+    """Run mutmut for one target; mutant name -> status (killed, survived, ...)."""
+    mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
+    with tempfile.TemporaryDirectory(prefix=f"photogate-mutation-{target.name}-") as scratch:
+        work = Path(scratch) / "repo"
+        work.mkdir()
+        scratch_copy(work)
+        configure(work, target)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            subprocess.run(
+                [mutmut, "run", "--max-children", str(os.cpu_count() or 2)],
+                cwd=work,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"  {target.name}: stopped after {seconds:.0f} s (results are partial)")
+        listing = subprocess.run(
+            [mutmut, "results", "--all", "true"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        statuses = parse_results(listing)
+        for name, status in statuses.items():
+            if status == "survived" or status == "no tests":
+                shown = subprocess.run(
+                    [mutmut, "show", name], cwd=work, capture_output=True, text=True, check=False
+                ).stdout
+                SURVIVOR_DIFFS[name] = shown
+        return statuses
+
+
+SURVIVOR_DIFFS: dict[str, str] = {}
+
+
+def parse_results(listing: str) -> dict[str, str]:
+    """`mutmut results` lines -> {mutant name: status}."""
+    found = {}
+    for line in listing.splitlines():
+        match = _RESULT_LINE.match(line)
+        if match:
+            found[match["name"]] = match["status"].strip()
+    return found
+
+
+def module_of(mutant: str) -> str:
+    """agent.policy.decide.x_decide__mutmut_3 -> agent/policy/decide.py."""
+    dotted = _FUNCTION.sub("", mutant)
+    dotted = re.sub(r"\.x[ǁ]\w+.*$", "", dotted)  # methods: Class.xǁClassǁmethod__mutmut_N
+    return dotted.replace(".", "/") + ".py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen targets and print the score table; exit 1 below TARGET_SCORE."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("words", nargs="*", help="run only targets whose name contains a word")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS)
+    parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    args = parser.parse_args(argv)
+    chosen = [t for t in TARGETS if not args.words or any(w in t.name for w in args.words)]
+    equivalent = load_equivalent()
+    rows: dict[str, list[int]] = {}
+    survivors: list[str] = []
+    for target in chosen:
+        print(f"mutating {target.name}: {', '.join(target.sources)}", flush=True)
+        for mutant, status in run_target(target, args.seconds).items():
+            row = rows.setdefault(module_of(mutant), [0, 0, 0, 0])
+            row[0] += 1
+            if mutant in equivalent:
+                row[3] += 1
+            elif status in ("killed", "timeout", "segfault"):
+                row[1] += 1
+            elif status in ("survived", "no tests"):
+                row[2] += 1
+                survivors.append(mutant)
+    print(f"\n{'module':40} {'mutants':>8} {'killed':>7} {'survived':>9} {'equiv.':>7} {'score':>7}")
+    worst = 1.0
+    for module, (total, killed, survived, equiv) in sorted(rows.items()):
+        judged = total - equiv
+        score = killed / judged if judged else 1.0
+        worst = min(worst, score)
+        print(f"{module:40} {total:8} {killed:7} {survived:9} {equiv:7} {score:7.1%}")
+    print(f"\n{len(survivors)} survivors (not listed as equivalent in {EQUIVALENT_FILE.name})")
+    for mutant in survivors:
+        print(f"  {mutant}")
+        if args.show:
+            print(SURVIVOR_DIFFS.get(mutant, ""))
+    return 0 if worst >= TARGET_SCORE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
