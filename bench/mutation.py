@@ -37,7 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = REPO_ROOT / "bench" / "mutation_equivalent.toml"
 DEFAULT_SECONDS = 600  # seconds: the bound for one target's whole mutmut run
 TARGET_SCORE = 0.90  # fraction of non-equivalent mutants the suite must kill
-COPIED = ("agent", "tests", "bench", "scripts", "docs", "installer", "config.toml", "pyproject.toml", "README.md")
+COPIED = (
+    *("agent", "tests", "bench", "scripts", "docs", "installer"),
+    *("config.toml", "pyproject.toml", "README.md"),
+)
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             elif status in ("survived", "no tests"):
                 row[2] += 1
                 survivors.append(mutant)
-    print(f"\n{'module':40} {'mutants':>8} {'killed':>7} {'survived':>9} {'equiv.':>7} {'score':>7}")
+    header = ("module", "mutants", "killed", "survived", "equiv.", "score")
+    print("\n{:40} {:>8} {:>7} {:>9} {:>7} {:>7}".format(*header))
     worst = 1.0
     for module, (total, killed, survived, equiv) in sorted(rows.items()):
         judged = total - equiv
