@@ -52,6 +52,14 @@ class Structure:
     pixels:     declared width*height of the largest image (None when unknown).
     frames:     declared number of frames/images (None when unknown).
     width/height: declared size of the primary image, when known.
+    decoded_bytes: bytes a decoder allocates for the largest image (width x height x
+                channels x bytes per sample), when the walker knows the sample layout.
+    image_bytes: bytes of compressed image data (JPEG scan data, PNG IDAT, HEIF/AVIF item
+                data...), for the bytes-per-pixel judgement of a huge declared size.
+
+    Opaque values (a TIFF private tag, a `uuid` box, a strip of unknown length) are
+    metadata regions whose label says so ("private", "unknown", "WebP chunk"): the engine
+    classifies them and reports only a dangerous payload.
     """
 
     type: str
@@ -65,6 +73,8 @@ class Structure:
     frames: int | None = None
     width: int | None = None
     height: int | None = None
+    decoded_bytes: int | None = None
+    image_bytes: int | None = None
 
 
 Walker = Callable[[Reader, Limits], Structure]

@@ -84,12 +84,16 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         pixel_bytes = size_image  # RLE/JPEG/PNG: only biSizeImage tells the length
     if pixel_bytes:
         ends.append(pixel_offset + pixel_bytes)
+    st.image_bytes = pixel_bytes or max(0, min(bf_size, reader.size) - pixel_offset)
+    st.decoded_bytes = st.pixels * max(1, -(-bpp // 8))
+    profile: Region | None = None
     if dib_size >= V5_HEADER_BYTES and int.from_bytes(dib[56:60], "little") == PROFILE_EMBEDDED:
         profile_at = FILE_HEADER_BYTES + int.from_bytes(dib[112:116], "little")
         profile_len = int.from_bytes(dib[116:120], "little")
         if profile_len:
             ends.append(profile_at + profile_len)
-            st.metadata.append(Region(profile_at, profile_at + profile_len, "BMP ICC profile"))
+            profile = Region(profile_at, profile_at + profile_len, "BMP ICC profile")
+            st.metadata.append(profile)
     if not pixel_bytes:
         # Compressed with no biSizeImage: bfSize is all we have.
         ends.append(bf_size if bf_size > header_end else reader.size)
@@ -108,7 +112,27 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
         return st
     st.end = end
+    _gap_before_pixels(st, header_end, pixel_offset, profile)
     slack_end = min(bf_size, reader.size)
     if 0 < slack_end - end <= MAX_ROUNDING_SLACK:
         st.accounted.append(Region(end, slack_end, "BMP size rounding"))
     return st
+
+
+def _gap_before_pixels(
+    st: Structure, header_end: int, pixel_offset: int, profile: Region | None
+) -> None:
+    """Bytes between the headers (and palette) and bfOffBits explain nothing: judge them.
+
+    A V5 profile placed there is explained; writers' alignment zeros are judged harmless
+    by the engine.
+    """
+    if pixel_offset <= header_end:
+        return
+    start, stop = header_end, pixel_offset
+    if profile is not None and start <= profile.start < stop:
+        if profile.start > start:
+            st.unexplained.append(Region(start, profile.start, "BMP gap before the pixels"))
+        start = max(start, profile.end)
+    if start < stop:
+        st.unexplained.append(Region(start, stop, "BMP gap before the pixels"))

@@ -184,7 +184,11 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "<fmt>.unexplained_data", _H,
         "This {type} holds extra data that does not belong to the picture.",
         "a range inside the structure that the walker could not explain "
-        "(Structure.unexplained), judged like left-over data",
+        "(Structure.unexplained), judged like left-over data: stray bytes between JPEG "
+        "segments, TIFF bytes no IFD references, the BMP gap before the pixels, GIF data "
+        "after the LZW end code, IDAT after the zlib end, late IDAT/stray fdAT, WebP chunk "
+        "tails, HEIF `free`/unknown/size-0 boxes and `mdat` bytes no item uses, ICO entries "
+        "that are neither PNG nor BMP",
         _BY_PAYLOAD,
     ),
     CodeSpec(
@@ -317,14 +321,24 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "resource.pixels_over_warn", _M,
         "This picture is unusually huge and could freeze the computer.",
-        "declared pixels over inspect.pixels_warn (89,478,485 by default)",
+        "declared pixels (or decoded bytes / 4) over inspect.pixels_warn (89,478,485 by "
+        "default), unless the picture is a large photo (resource.large_photo)",
         tuned_by=("inspect.pixels_warn",),
     ),
     CodeSpec(
         "resource.pixels_over_reject", _H,
         "This picture claims an absurd size, a trick used to crash computers.",
-        "declared pixels over inspect.pixels_reject (178,956,970 by default)",
+        "declared pixels (or decoded bytes / 4) over inspect.pixels_reject (178,956,970 by "
+        "default), unless the picture is a large photo (resource.large_photo)",
         tuned_by=("inspect.pixels_reject",),
+    ),
+    CodeSpec(
+        "resource.large_photo", _I,
+        "This is a very large photo; its size matches the picture data it holds.",
+        "over the pixel thresholds, but a real photo: its compressed image data is at least "
+        "the format's photo density (bytes per pixel, agent/inspect/resources.py) and it "
+        "declares at most inspect.photo_max_pixels",
+        tuned_by=("inspect.pixels_warn", "inspect.pixels_reject"),
     ),
     CodeSpec(
         "resource.too_many_frames", _M,

@@ -15,11 +15,11 @@ import stat
 import time
 from dataclasses import dataclass
 
-from agent.inspect import names
+from agent.inspect import names, resources
 from agent.inspect.base import Structure, Walker
 from agent.inspect.formats import walker_for
 from agent.inspect.judge import dicom_executables, judge_structure
-from agent.inspect.limits import MAX_FRAMES, Limits
+from agent.inspect.limits import Limits
 from agent.inspect.over_cap import over_cap_findings
 from agent.inspect.reader import BudgetExceeded, FileChanged, Reader
 from agent.inspect.sniff import HEAD_BYTES, Sniffed, sniff
@@ -306,40 +306,5 @@ def _content_findings(name: str, sniffed: Sniffed) -> list[Finding]:
 def _resource_findings(
     structure: Structure, limits: Limits, existing: list[Finding]
 ) -> list[Finding]:
-    """Decompression-bomb checks on the declared sizes (unless the walker reported them)."""
-    already = {f.code for f in existing}
-    found: list[Finding] = []
-    pixels = structure.pixels
-    if pixels is not None and not already & {
-        "resource.pixels_over_reject",
-        "resource.pixels_over_warn",
-    }:
-        if pixels > limits.pixels_reject:
-            found.append(
-                Finding(
-                    "resource.pixels_over_reject",
-                    Severity.HIGH,
-                    "This picture claims to be so huge that opening it could freeze the computer.",
-                    detail=f"{pixels} pixels > {limits.pixels_reject}",
-                )
-            )
-        elif pixels > limits.pixels_warn:
-            found.append(
-                Finding(
-                    "resource.pixels_over_warn",
-                    Severity.MEDIUM,
-                    "This picture claims to be unusually huge and may be meant to crash viewers.",
-                    detail=f"{pixels} pixels > {limits.pixels_warn}",
-                )
-            )
-    frames = structure.frames
-    if frames is not None and frames > MAX_FRAMES and "resource.too_many_frames" not in already:
-        found.append(
-            Finding(
-                "resource.too_many_frames",
-                Severity.MEDIUM,
-                "This picture claims an absurd number of frames and may be meant to crash viewers.",
-                detail=f"{frames} frames > {MAX_FRAMES}",
-            )
-        )
-    return found
+    """Decompression-bomb checks on the declared sizes (see `resources`)."""
+    return resources.resource_findings(structure, limits, existing)

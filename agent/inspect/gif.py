@@ -1,5 +1,10 @@
 """GIF walker: header, logical screen, colour tables, blocks up to the 0x3B trailer.
 
+Each frame's LZW data is followed to its end code (`gif_lzw`): sub-block bytes after it
+are never decoded and are reported as unexplained. The declared size is the canvas a
+decoder allocates: the logical screen grown to cover every frame at its offset (Pillow
+does so), so a 1x1 screen with a frame at (65534, 65534) counts as 65535x65535.
+
 Comment (0xFE), application (0xFF) and plain-text (0x01) extensions are metadata regions.
 Photoshop's XMP application extension ("XMP DataXMP") stores raw XMP followed by a
 258-byte "magic trailer" that makes a sub-block walk land on the terminator; we skip to
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from agent.inspect import gif_lzw
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
@@ -88,7 +94,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
     st.width = screen[0] | screen[1] << 8
     st.height = screen[2] | screen[3] << 8
-    largest = st.width * st.height
+    canvas_w, canvas_h = st.width, st.height
+    lzw = gif_lzw.FrameData()
     flags = screen[4]
     pos = LOGICAL_SCREEN_END + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     frames = 0
@@ -116,13 +123,16 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 next_pos = None
             else:
                 frames += 1
-                w = descriptor[5] | descriptor[6] << 8
-                h = descriptor[7] | descriptor[8] << 8
-                largest = max(largest, w * h)
+                left, top, w, h = (
+                    int.from_bytes(descriptor[i : i + 2], "little") for i in (1, 3, 5, 7)
+                )
+                canvas_w, canvas_h = max(canvas_w, left + w), max(canvas_h, top + h)
                 local = descriptor[9]
                 data_pos = pos + IMAGE_DESCRIPTOR_BYTES
                 data_pos += 3 << ((local & 7) + 1) if local & 0x80 else 0
                 next_pos = skip_sub_blocks(reader, data_pos + 1)  # +1: LZW minimum code size
+                if next_pos is not None:
+                    lzw.frame(reader, st, data_pos, next_pos)
         elif block == 0x21:
             next_pos = _extension(reader, st, pos)
         else:
@@ -162,7 +172,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
         )
     st.frames = frames
-    st.pixels = largest
+    st.pixels = canvas_w * canvas_h
+    st.image_bytes = lzw.image_bytes
     return st
 
 

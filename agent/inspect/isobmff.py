@@ -4,6 +4,11 @@ The logical end is the end of the last well-formed top-level box. Phone motion p
 carry their video in top-level `mpvd` boxes and Samsung SEF records in `sefd`: both are
 ordinary boxes here. Dimensions come from `ispe` properties in meta/iprp/ipco; the
 top-level `meta` box, and the Exif/XMP items it locates, are metadata regions.
+
+Positive accounting: the content of `free`/`skip` boxes, of unknown top-level boxes and of
+a size-0 box other than `mdat` is unexplained (the engine judges it like left-over data);
+`uuid` boxes are opaque metadata (classified for payloads). In a HEIF/AVIF image, `mdat`
+bytes that no `iloc` extent references are never decoded and are unexplained too.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
+from agent.inspect.sniff import HEIF_BRANDS
 from agent.model import Finding, Severity
 
 MAX_CHILD_BOXES = 4096  # child boxes listed per container box
@@ -48,9 +54,6 @@ KNOWN_TOP_LEVEL = frozenset(
     }
 )
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
-HEIF_BRANDS = frozenset(
-    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2", b"MiHB"}
-)
 METADATA_ITEM_TYPES = {b"Exif": "HEIF Exif item", b"mime": "HEIF XMP item"}
 
 
@@ -113,6 +116,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     del limits
     kind = _brand_type(reader)
     st = Structure(type=kind)
+    media: list[tuple[int, int]] = []  # (content start, end) of top-level mdat boxes
+    extents: list[tuple[int, int]] = []  # (file offset, length) of iloc item extents
     pos = 0
     for _ in range(MAX_STRUCTURES):
         reader.check_deadline()
@@ -156,16 +161,54 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             break
         if box_type == b"meta":
             st.metadata.append(Region(pos, box_end, "HEIF meta box"))
-            _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox version/flags
+            extents += _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox header
+        elif box_type == b"mdat":
+            media.append((pos + header, box_end))
+        elif box_type in (b"free", b"skip"):
+            st.unexplained.append(Region(pos + header, box_end, f"{box_type.decode()} box"))
+        elif box_type == b"uuid":
+            st.metadata.append(Region(pos, box_end, "uuid box (private data)"))
         elif box_type not in KNOWN_TOP_LEVEL:
             st.metadata.append(Region(pos, box_end, f"unknown box {box_type!r}"))
+            st.unexplained.append(Region(pos + header, box_end, f"unknown box {box_type!r}"))
+        elif reader.u32be(pos) == 0 and box_type not in _SIZE_ZERO_EXPLAINED:
+            st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         pos = box_end
     st.end = min(pos, reader.size)
+    if kind != "mp4" and extents:
+        _unreferenced_media(st, media, extents, reader.size)
     return st
 
 
-def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> None:
-    """Dimensions from ipco/ispe and metadata regions from iinf/iloc, when cheap."""
+# Size-0 boxes whose content something else accounts (mdat by iloc; the ones judged above).
+_SIZE_ZERO_EXPLAINED = frozenset({b"mdat", b"meta", b"free", b"skip", b"uuid"})
+
+
+def _unreferenced_media(
+    st: Structure, media: list[tuple[int, int]], extents: list[tuple[int, int]], size: int
+) -> None:
+    """`mdat` bytes no item extent covers: a decoder never reads them."""
+    spans = sorted((start, size if length == 0 else start + length) for start, length in extents)
+    used = 0
+    for start, stop in media:
+        position = start
+        for extent_start, extent_end in spans:
+            if extent_end <= position or extent_start >= stop:
+                continue
+            if extent_start > position:
+                st.unexplained.append(Region(position, extent_start, "mdat bytes no item uses"))
+            position = max(position, min(extent_end, stop))
+        if position < stop:
+            st.unexplained.append(Region(position, stop, "mdat bytes no item uses"))
+        used += stop - start
+    st.image_bytes = sum(min(e, size) - s for s, e in spans if e > s) or used or None
+
+
+def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> list[tuple[int, int]]:
+    """Dimensions from ipco/ispe and metadata regions from iinf/iloc, when cheap.
+
+    Returns every item extent stored in the file, as (offset, length).
+    """
     boxes = {t: (s, e) for t, s, e in _children(reader, start, stop)}
     if b"iprp" in boxes:
         iprp = {t: (s, e) for t, s, e in _children(reader, *boxes[b"iprp"])}
@@ -177,12 +220,15 @@ def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> None:
                 if dims and dims[0] * dims[1] > (st.pixels or 0):
                     st.width, st.height = dims
                     st.pixels = dims[0] * dims[1]
-    if b"iinf" in boxes and b"iloc" in boxes:
-        wanted = _metadata_items(reader, *boxes[b"iinf"])
+    found: list[tuple[int, int]] = []
+    if b"iloc" in boxes:
+        wanted = _metadata_items(reader, *boxes[b"iinf"]) if b"iinf" in boxes else {}
         for item_id, extent_start, extent_len in _iloc_extents(reader, *boxes[b"iloc"]):
+            found.append((extent_start, extent_len))
             if item_id in wanted and extent_len:
                 st.metadata.append(Region(extent_start, extent_start + extent_len, wanted[item_id]))
     st.frames = st.frames or 1
+    return found
 
 
 def _metadata_items(reader: Reader, start: int, stop: int) -> dict[int, str]:

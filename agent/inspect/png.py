@@ -11,6 +11,7 @@ import zlib
 
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import MAX_METADATA_BYTES, MAX_STRUCTURES, MAX_TEXT_CHUNK_BYTES, Limits
+from agent.inspect.png_data import ImageData, decoded_bytes, raw_size, valid_icc_profile
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
 
@@ -19,6 +20,10 @@ MAX_CHUNK_LENGTH = 0x7FFF_FFFF  # bytes: the PNG spec's limit for one chunk's da
 CRC_WINDOW_BYTES = 4 * 1024**2  # bytes hashed per step when checking a large chunk's CRC
 MAX_PADDING_AFTER_IEND = 16  # bytes of whitespace/NUL after IEND accepted as writer padding
 PADDING_BYTES = b" \t\r\n\x00"
+# bytes: an iCCP profile is inflated up to this, outside the text budget. Printer and
+# device-link profiles run to several MB (ICC.1 allows up to 4 GB); a real one is then
+# checked as ICC (`acsp`, declared size) rather than counted as hidden text.
+MAX_ICC_PROFILE_BYTES = 32 * 1024**2
 
 # Chunks whose bytes are text or opaque metadata (scanned by the engine for payloads).
 METADATA_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP"})
@@ -87,9 +92,18 @@ class _TextBudget:
         self.used = 0
         self.over_cap_at: int | None = None
 
-    def inflate(self, untrusted_compressed: bytes, offset: int) -> bytes | None:
-        """Decompressed bytes (cut at the cap), or None when the stream is corrupt."""
-        cap = min(MAX_TEXT_CHUNK_BYTES, MAX_METADATA_BYTES - self.used)
+    def inflate(
+        self, untrusted_compressed: bytes, offset: int, own_cap: int | None = None
+    ) -> bytes | None:
+        """Decompressed bytes (cut at the cap), or None when the stream is corrupt.
+
+        With `own_cap` the chunk has a budget of its own (an ICC profile) and does not
+        count against the per-file text budget.
+        """
+        if own_cap is not None:
+            cap = own_cap
+        else:
+            cap = min(MAX_TEXT_CHUNK_BYTES, MAX_METADATA_BYTES - self.used)
         if cap <= 0:
             if self.over_cap_at is None:
                 self.over_cap_at = offset
@@ -103,7 +117,8 @@ class _TextBudget:
             return None
         if over and self.over_cap_at is None:
             self.over_cap_at = offset
-        self.used += len(out)
+        if own_cap is None:
+            self.used += len(out)
         return out
 
 
@@ -140,6 +155,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
         return st
     texts = _TextBudget()
+    image = ImageData()
     bad_crc_reported = False
     pos = len(PNG_SIGNATURE)
     for _ in range(MAX_STRUCTURES):
@@ -197,6 +213,11 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
         _note_chunk(reader, st, texts, chunk_type, pos, data_offset, length)
+        if chunk_type == b"IHDR" and length >= 13:
+            _note_header(reader, st, image, data_offset)
+        elif chunk_type == b"acTL" and length >= 8:
+            image.declared_frames = reader.u32be(data_offset)
+        image.chunk(chunk_type, pos, data_offset, length)
         pos = chunk_end
         if chunk_type == b"IEND":
             st.end = pos
@@ -213,6 +234,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 f"more than {MAX_STRUCTURES} chunks",
             )
         )
+    _finish_image_data(reader, st, image)
     if texts.over_cap_at is not None:
         st.findings.append(
             Finding(
@@ -251,7 +273,19 @@ def _note_chunk(
         if chunk_type in (b"zTXt", b"iTXt", b"iCCP"):
             stream = _compressed_part(chunk_type, reader.read(data_offset, length))
             if stream is not None:
-                inflated = texts.inflate(stream, pos)
+                own_cap = MAX_ICC_PROFILE_BYTES if chunk_type == b"iCCP" else None
+                inflated = texts.inflate(stream, pos, own_cap)
+                if inflated and own_cap is not None and not valid_icc_profile(inflated):
+                    st.findings.append(
+                        _finding(
+                            "png.malformed",
+                            Severity.LOW,
+                            "The picture's colour profile is damaged.",
+                            pos,
+                            f"iCCP at {pos} does not inflate to an ICC profile "
+                            "(no 'acsp' signature or wrong declared size)",
+                        )
+                    )
                 if inflated is None:
                     st.findings.append(
                         _finding(
@@ -271,3 +305,30 @@ def _account_padding(reader: Reader, st: Structure, end: int) -> None:
     rest = reader.size - end
     if 0 < rest <= MAX_PADDING_AFTER_IEND and not reader.read(end, rest).strip(PADDING_BYTES):
         st.accounted.append(Region(end, reader.size, "padding after IEND"))
+
+
+def _note_header(reader: Reader, st: Structure, image: ImageData, data_offset: int) -> None:
+    """IHDR: the raw size the IDAT stream must inflate to and the decoded size."""
+    fields = reader.unpack(">IIBBBBB", data_offset)
+    if fields is None:
+        return
+    width, height, bit_depth, colour, _compression, _filter, interlace = fields
+    image.raw_bytes = raw_size(width, height, bit_depth, colour, interlace == 1)
+    if st.decoded_bytes is None:
+        st.decoded_bytes = decoded_bytes(width, height, bit_depth, colour)
+
+
+def _finish_image_data(reader: Reader, st: Structure, image: ImageData) -> None:
+    """Judge the IDAT stream's end and stray IDAT/fdAT chunks (see `png_data`)."""
+    if not image.finish(reader):
+        st.findings.append(
+            _finding(
+                "png.malformed",
+                Severity.LOW,
+                "The picture's image data is damaged.",
+                image.idat[0][0] if image.idat else 0,
+                "corrupt zlib stream in IDAT",
+            )
+        )
+    st.unexplained.extend(image.unexplained)
+    st.image_bytes = image.image_bytes or None

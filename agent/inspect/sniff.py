@@ -57,8 +57,15 @@ def _s(type_: str, family: str, description: str) -> Sniffed:
 
 
 # ISO-BMFF major/compatible brands -> (type, family, description)
-_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
-_HEIF_BRANDS_ALL = _HEIF_BRANDS | frozenset({b"hevm", b"hevs", b"mif2", b"miaf"})
+# HEIF brands of ISO/IEC 23008-12 (structural mif1/mif2/mif3/msf1, the HEVC, AVC, JPEG,
+# VVC, EVC and JPEG 2000 (15444-16) coding brands) and the MIAF (23000-22) brands,
+# including Apple's MiHB/MiHE/MiPr/MiAn/MiCm/MiHA application brands.
+HEIF_BRANDS = frozenset(
+    {b"mif1", b"mif2", b"mif3", b"msf1", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx",
+     b"hevm", b"hevs", b"avci", b"avcs", b"jpeg", b"jpgs", b"vvic", b"vvis", b"evbi", b"evbs",
+     b"evci", b"evcs", b"j2ki", b"j2is", b"miaf", b"MiHB", b"MiHE", b"MiPr", b"MiAn", b"MiCm",
+     b"MiHA"}
+)  # fmt: skip
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _VIDEO_BRANDS = frozenset(
     {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"mp71", b"avc1", b"dash",
@@ -141,9 +148,9 @@ def _sniff_isobmff(head: bytes) -> Sniffed | None:
     for pos in range(16, end - 3, 4):
         brands.add(head[pos : pos + 4])
     major = head[8:12]
-    if major in _AVIF_BRANDS or (major not in _HEIF_BRANDS and brands & _AVIF_BRANDS):
+    if major in _AVIF_BRANDS or (major not in HEIF_BRANDS and brands & _AVIF_BRANDS):
         return _s("avif", "image", "AVIF image")
-    if major in _HEIF_BRANDS_ALL or (major not in _VIDEO_BRANDS and brands & _HEIF_BRANDS_ALL):
+    if major in HEIF_BRANDS or (major not in _VIDEO_BRANDS and brands & HEIF_BRANDS):
         return _s("heif", "image", "HEIF/HEIC image")
     if major in (b"crx ",):
         return _s("tiff", "image", "Canon raw photo")

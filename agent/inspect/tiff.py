@@ -2,7 +2,18 @@
 
 The logical end is the furthest byte any IFD, out-of-line value, strip or tile covers.
 Text tags (ImageDescription, Make, Model, Software, Artist, Copyright, XMP, IPTC,
-Photoshop, MakerNote, UserComment, XP*) are metadata regions.
+Photoshop, MakerNote, UserComment, XP*) are metadata regions; the values of other private
+tags (>= 32768) are opaque metadata ("private"): the engine classifies them for payloads.
+
+Positive accounting: every byte before the end belongs to the header, an IFD, a value, a
+strip or a tile. What nothing references is unexplained and judged, except an embedded
+JPEG that walks cleanly (camera previews some writers leave unreferenced) and the odd
+alignment byte writers put before word-aligned values (zeros, which the engine ignores).
+
+A strip or tile whose byte count is 0 at a valid offset (fax and scanner writers) is read
+by libtiff up to the next structure or the end of the file (EstimateStripByteCounts, "the
+offset to the last strip is past the place where we think the strip should begin"); it
+is accounted the same way and reported as `tiff.malformed` low.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from agent.inspect import tiff_gaps
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
@@ -17,6 +29,7 @@ from agent.model import Finding, Severity
 
 MAX_IFDS = 1024  # IFDs (pages, sub-IFDs, Exif/GPS IFDs) followed in one file
 MAX_ARRAY_VALUES = MAX_STRUCTURES  # values read from one strip/tile offset array
+PRIVATE_TAG_MIN = 32768  # TIFF 6.0 §2: tags from 32768 up are private (vendor-defined)
 
 TYPE_SIZES = {
     1: 1,
@@ -101,6 +114,8 @@ class _Walk:
     entries: int = 0
     visited: set[int] = field(default_factory=set)
     queue: list[tuple[int, bool]] = field(default_factory=list)
+    covered: list[tuple[int, int]] = field(default_factory=list)
+    zero_counts: list[int] = field(default_factory=list)  # offsets of strips with count 0
 
     def cover(self, start: int, stop: int) -> None:
         """Extend the logical end to `stop`, noting values that lie past the file."""
@@ -108,6 +123,8 @@ class _Walk:
             self.overrun = True
             stop = min(stop, self.reader.size)
         self.end = max(self.end, stop)
+        if 0 <= start < stop:
+            self.covered.append((start, stop))
 
 
 def parse_header(reader: Reader) -> tuple[_Layout, int] | None:
@@ -143,7 +160,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
         return st
     layout, first_ifd = header
-    state = _Walk(reader, layout, st, end=16 if layout.big else 8)
+    header_bytes = 16 if layout.big else 8
+    state = _Walk(reader, layout, st, end=header_bytes, covered=[(0, header_bytes)])
     state.queue.append((first_ifd, True))
     frames = 0
     while state.queue:
@@ -166,6 +184,9 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         if _walk_ifd(state, offset, is_page):
             frames += 1 if is_page else 0
     st.frames = frames or None
+    _zero_count_strips(state)
+    st.end = min(state.end, reader.size)
+    st.unexplained.extend(tiff_gaps.unreferenced(reader, state.covered, st.end))
     if state.overrun:
         st.findings.append(
             _finding(
@@ -176,8 +197,31 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 "an IFD or the data it points to lies past the end of the file",
             )
         )
-    st.end = min(state.end, reader.size)
     return st
+
+
+def _zero_count_strips(state: _Walk) -> None:
+    """Strips/tiles with byte count 0: to the next structure or EOF, as libtiff reads them."""
+    if not state.zero_counts:
+        return
+    starts = sorted({start for start, _ in state.covered})
+    for offset in sorted(set(state.zero_counts)):
+        following = [s for s in starts if s > offset]
+        stop = following[0] if following else state.reader.size
+        state.cover(offset, stop)
+        # Image data whose length nothing states: still judged for a hidden payload.
+        state.st.metadata.append(Region(offset, stop, "TIFF strip of unknown length"))
+        state.st.image_bytes = (state.st.image_bytes or 0) + stop - offset
+    state.st.findings.append(
+        _finding(
+            "tiff.malformed",
+            Severity.LOW,
+            "The picture's structure is unusual.",
+            state.zero_counts[0],
+            f"{len(state.zero_counts)} strip(s)/tile(s) with byte count 0: read to the next "
+            "structure or the end of the file",
+        )
+    )
 
 
 def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
@@ -199,11 +243,17 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
             break
         tag, typ, n, value_at = parsed
         state.entries += 1
+        size = TYPE_SIZES.get(typ, 1) * n
+        value_end = min(value_at + size, reader.size)
         if tag in TEXT_TAGS:
-            size = TYPE_SIZES.get(typ, 1) * n
-            state.st.metadata.append(
-                Region(value_at, min(value_at + size, reader.size), f"TIFF {TEXT_TAGS[tag]}")
-            )
+            state.st.metadata.append(Region(value_at, value_end, f"TIFF {TEXT_TAGS[tag]}"))
+        elif (
+            tag >= PRIVATE_TAG_MIN
+            and tag not in IFD_POINTER_TAGS
+            and typ not in (13, 18)
+            and size > layout.inline_bytes
+        ):
+            state.st.metadata.append(Region(value_at, value_end, f"TIFF private tag {tag}"))
         if tag in IFD_POINTER_TAGS or typ in (13, 18):
             pointers = _read_array(reader, layout, typ, n, value_at)
             state.queue.extend((o, False) for o in pointers)
@@ -214,7 +264,12 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
         if offsets_tag == 513 and starts and lengths:
             state.st.metadata.append(Region(starts[0], starts[0] + lengths[0], "TIFF thumbnail"))
         for start, length in zip(starts, lengths, strict=False):
+            if length == 0 and 0 < start < reader.size and offsets_tag != 513:
+                state.zero_counts.append(start)
+                continue
             state.cover(start, start + length)
+            if offsets_tag != 513:
+                state.st.image_bytes = (state.st.image_bytes or 0) + length
     width, height = values.get(TAG_WIDTH, [0])[:1], values.get(TAG_HEIGHT, [0])[:1]
     if width and height and width[0] * height[0] > (state.st.pixels or 0):
         state.st.pixels = width[0] * height[0]

@@ -2,6 +2,11 @@
 
 The logical end is 8 + the RIFF size (padded to even). Dimensions come from VP8X, VP8 or
 VP8L; ICCP, EXIF, XMP and unknown chunks are metadata regions; ANMF chunks are frames.
+
+Positive accounting inside the RIFF: bytes past the fixed size of VP8X (10) and ANIM (6),
+ANMF bytes that are not its 16-byte header and sub-chunks, a non-zero pad byte and RIFF
+bytes after the last chunk are unexplained; unknown chunks, which every decoder skips,
+are opaque metadata (the engine classifies them for payloads).
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from agent.model import Finding, Severity
 RIFF_HEADER_BYTES = 12  # bytes: "RIFF", size, "WEBP"
 CHUNK_HEADER_BYTES = 8  # bytes: fourcc, size
 IMAGE_CHUNKS = frozenset({b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"})
+BITSTREAM_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
+FIXED_CHUNK_BYTES = {b"VP8X": 10, b"ANIM": 6}  # WebP container spec: fixed payload sizes
+ANMF_HEADER_BYTES = 16  # X, Y, width-1, height-1, duration (3 bytes each), flags
+MAX_FRAME_SUBCHUNKS = 16  # sub-chunks walked inside one ANMF (ALPH + VP8 + unknown)
 METADATA_LABELS = {b"ICCP": "WebP ICC profile", b"EXIF": "WebP Exif", b"XMP ": "WebP XMP"}
 
 
@@ -72,6 +81,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
     frames = 0
     largest = 0
+    image_bytes = 0
     pos = RIFF_HEADER_BYTES
     for _ in range(MAX_STRUCTURES):
         reader.check_deadline()
@@ -100,13 +110,60 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             largest = max(largest, dims[0] * dims[1])
         if fourcc == b"ANMF":
             frames += 1
+            image_bytes += _frame_subchunks(reader, st, data_at, min(data_at + size, end))
         if fourcc in METADATA_LABELS:
             st.metadata.append(Region(pos, min(chunk_end, end), METADATA_LABELS[fourcc]))
         elif fourcc not in IMAGE_CHUNKS:
             st.metadata.append(Region(pos, min(chunk_end, end), f"WebP chunk {fourcc!r}"))
+        if fourcc in BITSTREAM_CHUNKS:
+            image_bytes += size
         if overrun:
             break  # the file is truncated inside this chunk (already reported)
+        _chunk_tail(reader, st, fourcc, data_at, size, chunk_end)
         pos = chunk_end
+    else:
+        pos = end
+    if pos + CHUNK_HEADER_BYTES > end and pos < end and declared_end <= reader.size:
+        st.unexplained.append(Region(pos, end, "WebP bytes after the last chunk"))
     st.frames = frames or 1
     st.pixels = largest or None
+    st.image_bytes = image_bytes or None
     return st
+
+
+def _chunk_tail(
+    reader: Reader, st: Structure, fourcc: bytes, data_at: int, size: int, chunk_end: int
+) -> None:
+    """Bytes past a fixed-size chunk's payload, and a non-zero pad byte, explain nothing."""
+    fixed = FIXED_CHUNK_BYTES.get(fourcc)
+    if fixed is not None and size > fixed:
+        st.unexplained.append(
+            Region(data_at + fixed, data_at + size, f"WebP {fourcc.decode()} chunk tail")
+        )
+    if size & 1 and reader.byte(data_at + size) not in (0, None):
+        st.unexplained.append(Region(data_at + size, chunk_end, "WebP chunk pad byte"))
+
+
+def _frame_subchunks(reader: Reader, st: Structure, start: int, stop: int) -> int:
+    """ANMF: a 16-byte header, then ALPH/VP8/VP8L (and unknown) sub-chunks to its end.
+
+    Returns the bytes of bitstream sub-chunks.
+    """
+    pos = start + ANMF_HEADER_BYTES
+    bitstream = 0
+    for _ in range(MAX_FRAME_SUBCHUNKS):
+        if pos + CHUNK_HEADER_BYTES > stop:
+            break
+        fourcc = reader.read(pos, 4)
+        size = reader.u32le(pos + 4) or 0
+        sub_end = pos + CHUNK_HEADER_BYTES + size + (size & 1)
+        if not fourcc.isascii() or sub_end > stop + (size & 1):
+            break
+        if fourcc not in IMAGE_CHUNKS:
+            st.metadata.append(Region(pos, min(sub_end, stop), f"WebP chunk {fourcc!r} in a frame"))
+        elif fourcc in BITSTREAM_CHUNKS:
+            bitstream += size
+        pos = sub_end
+    if pos < stop:
+        st.unexplained.append(Region(pos, stop, "WebP frame bytes after its sub-chunks"))
+    return bitstream

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent.inspect.limits import PHOTO_MAX_PIXELS
 from agent.policy.schema import (
     ActionSettings,
     FolderRule,
@@ -165,6 +166,16 @@ KEY_SPECS: tuple[KeySpec, ...] = (
         "Declared pixels over this give a high finding; must be at least inspect.pixels_warn.",
         "178956970",
         minimum=1,
+    ),
+    KeySpec(
+        "inspect.photo_max_pixels",
+        INT,
+        "Pictures over the pixel thresholds whose image data is as dense as a real photo's are "
+        "judged photos (resource.large_photo) up to this many pixels; 0 judges every one a "
+        "bomb. May only be lowered.",
+        str(PHOTO_MAX_PIXELS),
+        minimum=0,
+        maximum=PHOTO_MAX_PIXELS,
     ),
     KeySpec("actions.high", ACTION, f"Action for high-severity findings: {_A}.", '"quarantine"'),
     KeySpec("actions.medium", ACTION, f"Action for medium-severity findings: {_A}.", '"flag"'),

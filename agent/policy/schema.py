@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from agent.inspect.limits import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_TIME_BUDGET_SECONDS,
+    PHOTO_MAX_PIXELS,
     PIXELS_REJECT,
     PIXELS_WARN,
     Limits,
@@ -57,6 +58,7 @@ class InspectSettings:
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS
     pixels_warn: int = PIXELS_WARN
     pixels_reject: int = PIXELS_REJECT
+    photo_max_pixels: int = PHOTO_MAX_PIXELS
 
     def limits(self) -> Limits:
         """The engine's Limits for these settings."""
@@ -65,6 +67,7 @@ class InspectSettings:
             time_budget_seconds=self.time_budget_seconds,
             pixels_warn=self.pixels_warn,
             pixels_reject=self.pixels_reject,
+            photo_max_pixels=self.photo_max_pixels,
         )
 
 

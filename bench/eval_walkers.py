@@ -1,0 +1,422 @@
+"""Evaluation corpus: payloads hidden INSIDE walked structures, and bomb headers (issue 11).
+
+Malicious/benign pairs built from the same picture: the benign twin keeps the same place
+filled the way writers fill it (alignment zeros, a normal icon entry, a `free` box of
+zeros, a vendor `uuid` box, a valid multi-MB ICC profile...), the malicious twin hides an
+inert payload there. Places: the BMP gap before bfOffBits, an ICO entry that is no image
+or a PNG entry with bytes after IEND, GIF sub-blocks after the LZW end code, PNG IDAT
+bytes after the zlib end and IDAT chunks after the image data, a WebP VP8X chunk tail and
+an unknown WebP chunk, TIFF bytes no IFD references and a private tag, a TIFF strip with
+byte count 0, HEIF `free`/unknown boxes and `mdat` bytes no item uses. Plus bomb headers
+the pixel count alone misses: decoded size (16-bit RGBA), a GIF frame placed far outside a
+1x1 screen, an ICO BMP entry whose DIB header declares a huge bitmap.
+
+`EXPECTED_VERDICT` says what each malicious category must get: an executable, archive,
+document or script payload is quarantined; an encrypted-looking blob and a decoded-size
+bomb under the reject threshold are flagged.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import eval_images as img
+from bench import eval_payloads as pay
+
+Maker = Callable[[random.Random], tuple[str, bytes, str]]
+Inject = Callable[[random.Random, bytes], tuple[str, bytes]]  # (extension, file bytes)
+
+# Payload kinds a hiding place gets (all inert: headers and text, nothing runs).
+QUARANTINE_PAYLOADS = ("zip", "jar", "pe", "elf", "pdf", "html", "php", "phar")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def _size(rng: random.Random) -> tuple[int, int]:
+    return rng.randint(8, 160), rng.randint(8, 120)
+
+
+# --- BMP: the gap between the headers and bfOffBits ----------------------------------------
+
+
+def bmp_gap(rng: random.Random, filler: bytes) -> tuple[str, bytes]:
+    """A BMP whose pixel array starts after `filler`, with bfOffBits and bfSize moved."""
+    data = bytearray(img._save(img.photo_image(rng, _size(rng)), "BMP"))
+    off_bits = int.from_bytes(data[10:14], "little")
+    data[off_bits:off_bits] = filler
+    struct.pack_into("<II", data, 2, len(data), 0)
+    struct.pack_into("<I", data, 10, off_bits + len(filler))
+    return "bmp", bytes(data)
+
+
+# --- ICO: entries that are no image, and PNG entries with a tail ---------------------------
+
+
+def _ico(entries: list[tuple[int, int, bytes]]) -> bytes:
+    """ICO directory + images; entries are (width byte, height byte, image bytes)."""
+    header = struct.pack("<HHH", 0, 1, len(entries))
+    offset = 6 + 16 * len(entries)
+    directory, body = b"", b""
+    for width, height, image in entries:
+        directory += struct.pack("<BBBBHHII", width, height, 0, 0, 1, 32, len(image), offset)
+        body += image
+        offset += len(image)
+    return header + directory + body
+
+
+def _icon_png(rng: random.Random, side: int) -> bytes:
+    return img._save(img.photo_image(rng, (side, side), "RGBA"), "PNG")
+
+
+def ico_entries(rng: random.Random, extra: bytes | None, tail: bytes = b"") -> tuple[str, bytes]:
+    """Two PNG icons; `extra` becomes a third "image"; `tail` follows the first PNG's IEND."""
+    entries = [(16, 16, _icon_png(rng, 16) + tail), (32, 32, _icon_png(rng, 32))]
+    if extra is not None:
+        entries.append((48, 48, extra))
+    return "ico", _ico(entries)
+
+
+def ico_dib_bomb(width: int, height: int) -> bytes:
+    """An ICO whose one BMP entry's DIB header declares width x height (directory says 32)."""
+    dib = struct.pack("<IiiHHIIiiII", 40, width, 2 * height, 1, 32, 0, 0, 0, 0, 0, 0)
+    return _ico([(32, 32, dib + bytes(64))])
+
+
+# --- GIF: sub-blocks after the LZW end code ------------------------------------------------
+
+
+def _sub_blocks(data: bytes) -> bytes:
+    return b"".join(
+        bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255)
+    )
+
+
+def gif_after_lzw(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """A GIF whose first frame's data goes on after the LZW end code with `hidden`."""
+    gif = img._save(img.photo_image(rng, _size(rng)).convert("P"), "GIF")
+    pos = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    while gif[pos] == 0x21:  # extensions before the image descriptor
+        pos += 2
+        while gif[pos]:
+            pos += gif[pos] + 1
+        pos += 1
+    local = gif[pos + 9]
+    pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1  # + LZW code size byte
+    while gif[pos]:
+        pos += gif[pos] + 1
+    return "gif", gif[:pos] + _sub_blocks(hidden) + gif[pos:]
+
+
+def gif_frame_outside_screen(offset: int) -> bytes:
+    """A 1x1 GIF whose one 1x1 frame sits at (offset, offset): decoders grow the canvas."""
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"\x2c" + struct.pack("<HHHHB", offset, offset, 1, 1, 0) + b"\x02\x02\x4c\x01\x00"
+    return header + frame + b"\x3b"
+
+
+# --- PNG: IDAT after the zlib end, IDAT after the image data, valid big ICC ----------------
+
+
+def _png_parts(rng: random.Random) -> tuple[bytes, bytes, bytes]:
+    """(signature + IHDR, zlib stream of the rows, IEND) of a small RGB photo."""
+    width, height = _size(rng)
+    raw = img.photo_image(rng, (width, height)).tobytes()
+    rows = b"".join(b"\x00" + raw[y * width * 3 : (y + 1) * width * 3] for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+    return head, zlib.compress(rows, 9), _png_chunk(b"IEND", b"")
+
+
+def png_idat_tail(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """One IDAT holding the zlib stream and then `hidden` (decoders stop at the stream end)."""
+    head, stream, iend = _png_parts(rng)
+    return "png", head + _png_chunk(b"IDAT", stream + hidden) + iend
+
+
+def png_late_idat(rng: random.Random, hidden: bytes | None) -> tuple[str, bytes]:
+    """IDAT, a tEXt chunk, then (malicious) one more IDAT holding `hidden`."""
+    head, stream, iend = _png_parts(rng)
+    body = _png_chunk(b"IDAT", stream) + _png_chunk(b"tEXt", b"Software\x00clinic scanner")
+    if hidden is not None:
+        body += _png_chunk(b"IDAT", hidden)
+    return "png", head + body + iend
+
+
+def icc_profile(size: int) -> bytes:
+    """An ICC-shaped profile of `size` bytes: declared size, 'acsp' at 36, a big table."""
+    header = bytearray(128)
+    struct.pack_into(">I", header, 0, size)
+    header[36:40] = b"acsp"
+    header[12:20] = b"prtrRGB "
+    table = bytes(range(256)) * (size // 256 + 1)
+    return bytes(header) + table[: size - 128]
+
+
+def png_big_icc(rng: random.Random) -> tuple[str, bytes]:
+    """A printer-style PNG: an iCCP chunk inflating to a 2-5 MB ICC profile (benign)."""
+    head, stream, iend = _png_parts(rng)
+    profile = icc_profile(rng.randint(2, 5) * 1024 * 1024)
+    iccp = _png_chunk(b"iCCP", b"Printer profile\x00\x00" + zlib.compress(profile, 9))
+    return "png", head + iccp + _png_chunk(b"IDAT", stream) + iend
+
+
+def png_decoded_bomb(width: int, height: int) -> bytes:
+    """A tiny 16-bit RGBA PNG declaring width x height (8 bytes per pixel decoded)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * 4096)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", rows)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+# --- WebP: a VP8X chunk tail, an unknown chunk ----------------------------------------------
+
+
+def _riff(chunks: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def _webp_chunks(rng: random.Random) -> bytes:
+    """The chunks of an extended (VP8X) lossy WebP with Exif."""
+    exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    data = img._save(img.photo_image(rng, _size(rng)), "WEBP", quality=70, exif=exif)
+    return data[12:]
+
+
+def webp_vp8x_tail(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """The VP8X chunk (10 bytes of fields) stretched over `hidden` (empty: the normal file)."""
+    chunks = _webp_chunks(rng)
+    assert chunks[:4] == b"VP8X"
+    body = chunks[8:18] + hidden
+    pad = b"\x00" if len(body) & 1 else b""
+    return "webp", _riff(b"VP8X" + struct.pack("<I", len(body)) + body + pad + chunks[18:])
+
+
+def webp_unknown_chunk(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """An unknown chunk (every decoder skips it) holding `hidden`."""
+    chunks = _webp_chunks(rng)
+    pad = b"\x00" if len(hidden) & 1 else b""
+    return "webp", _riff(chunks + b"ZzZz" + struct.pack("<I", len(hidden)) + hidden + pad)
+
+
+# --- TIFF: assembled, so the gaps are ours to place ----------------------------------------
+
+
+def tiff_gray(
+    rng: random.Random,
+    gap: bytes = b"",
+    private: bytes | None = None,
+    zero_count: bool = False,
+    after_strip: bytes = b"",
+) -> bytes:
+    """A little-endian 8-bit grey TIFF: header, `gap`, one strip, `after_strip`, IFD.
+
+    `private` becomes tag 40000 (UNDEFINED); `zero_count` writes StripByteCounts 0.
+    """
+    width, height = _size(rng)
+    strip = img.photo_image(rng, (width, height), "L").tobytes()
+    strip_at = 8 + len(gap)
+    ifd_at = strip_at + len(strip) + len(after_strip)
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, strip_at),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, 0 if zero_count else len(strip)),
+    ]
+    extra = b""
+    if private is not None:
+        entries.append((40000, 7, len(private), 0))  # value offset filled in below
+    count = len(entries)
+    values_at = ifd_at + 2 + 12 * count + 4
+    table = b""
+    for tag, kind, n, value in entries:
+        if tag == 40000 and private is not None:
+            value = values_at
+            extra = private
+        table += struct.pack("<HHII", tag, kind, n, value)
+    ifd = struct.pack("<H", count) + table + struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", ifd_at) + gap + strip + after_strip + ifd + extra
+
+
+# --- HEIF: free and unknown boxes, mdat bytes no item uses ---------------------------------
+
+
+def _heic(rng: random.Random) -> bytes:
+    return img.heic(rng)[0]
+
+
+def heif_box(rng: random.Random, kind: bytes, body: bytes) -> tuple[str, bytes]:
+    """A HEIC with one more top-level box after its last one."""
+    data = _heic(rng)
+    return ("heic" if data[8:12] != b"avif" else "avif"), data + _box(kind, body)
+
+
+def heif_mdat_tail(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """A HEIC whose last box is `mdat`, stretched over `hidden` (no item references it)."""
+    data = bytearray(_heic(rng))
+    pos = 0
+    last = (0, 0)
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        if size < 8:
+            break
+        last = (pos, size)
+        pos += size
+    start, size = last
+    if data[start + 4 : start + 8] != b"mdat" or start + size != len(data):
+        data += _box(b"free", bytes(16))  # writer put meta last: hide nothing, stay benign
+        return "heic", bytes(data)
+    struct.pack_into(">I", data, start, size + len(hidden))
+    return "heic", bytes(data) + hidden
+
+
+# --- recipes --------------------------------------------------------------------------------
+
+# hiding place -> (inject(rng, payload) -> (extension, bytes), benign filler(rng) -> bytes)
+PLACES: dict[str, tuple[Inject, Callable[[random.Random], bytes]]] = {
+    "bmp-gap": (bmp_gap, lambda rng: bytes(rng.choice([2, 4, 16, 64]))),
+    "ico-entry": (lambda rng, p: ico_entries(rng, p), lambda rng: _icon_png(rng, 48)),
+    "ico-png-tail": (lambda rng, p: ico_entries(rng, None, p), lambda rng: b""),
+    "gif-after-lzw": (gif_after_lzw, lambda rng: b""),
+    "png-idat-tail": (png_idat_tail, lambda rng: b""),
+    "png-late-idat": (png_late_idat, lambda rng: b""),
+    "webp-vp8x-tail": (webp_vp8x_tail, lambda rng: b""),
+    "webp-unknown-chunk": (webp_unknown_chunk, lambda rng: rng.randbytes(rng.randint(16, 300))),
+    "tiff-gap": (lambda rng, p: ("tif", tiff_gray(rng, gap=p)), lambda rng: bytes(2)),
+    "tiff-private-tag": (
+        lambda rng, p: ("tif", tiff_gray(rng, private=p)),
+        lambda rng: rng.randbytes(rng.randint(64, 2048)),
+    ),
+    "tiff-zero-count-strip": (
+        lambda rng, p: ("tif", tiff_gray(rng, zero_count=True, after_strip=p)),
+        lambda rng: b"",
+    ),
+    "heif-free-box": (
+        lambda rng, p: heif_box(rng, b"free", p),
+        lambda rng: bytes(rng.choice([16, 256, 4096])),
+    ),
+    "heif-unknown-box": (lambda rng, p: heif_box(rng, b"zzzz", p), lambda rng: b"\x00" * 8),
+    "heif-mdat-tail": (heif_mdat_tail, lambda rng: b""),
+}
+# Benign fillers that are not "the same picture, nothing hidden" but another normal shape.
+_BENIGN_INJECT: dict[str, Callable[[random.Random, bytes], tuple[str, bytes]]] = {
+    "ico-entry": lambda rng, p: ico_entries(rng, p),
+    "png-late-idat": lambda rng, p: png_late_idat(rng, None),
+    "tiff-zero-count-strip": lambda rng, p: ("tif", tiff_gray(rng)),
+    "heif-mdat-tail": lambda rng, p: ("heic", _heic(rng)),
+    "heif-unknown-box": lambda rng, p: ("heic", _heic(rng)),
+}
+
+
+def _stem(rng: random.Random) -> str:
+    return rng.choice(["IMG_{n:04d}", "scan_{n}", "photo_{n}", "xray-{n}"]).format(
+        n=rng.randint(1, 9999)
+    )
+
+
+def _hidden(place: str, kinds: tuple[str, ...]) -> Maker:
+    inject = PLACES[place][0]
+
+    def make(rng: random.Random) -> tuple[str, bytes, str]:
+        kind = rng.choice(kinds)
+        ext, data = inject(rng, pay.TRAILER_PAYLOADS[kind](rng))
+        return f"{_stem(rng)}.{ext}", data, f"{kind} hidden in {place}"
+
+    return make
+
+
+def _benign(place: str) -> Maker:
+    inject, filler = PLACES[place]
+    inject = _BENIGN_INJECT.get(place, inject)
+
+    def make(rng: random.Random) -> tuple[str, bytes, str]:
+        ext, data = inject(rng, filler(rng))
+        return f"{_stem(rng)}.{ext}", data, f"normal {place}"
+
+    return make
+
+
+def _benign_extra(rng: random.Random) -> tuple[str, bytes, str]:
+    """Shapes that must stay clean: a multi-MB ICC profile, a vendor uuid box, TIFF pages."""
+    roll = rng.randrange(3)
+    if roll == 0:
+        ext, data = png_big_icc(rng)
+        return f"{_stem(rng)}.{ext}", data, "PNG with a multi-MB printer ICC profile"
+    if roll == 1:
+        ext, data = heif_box(rng, b"uuid", rng.randbytes(16) + rng.randbytes(rng.randint(8, 900)))
+        return f"{_stem(rng)}.{ext}", data, "HEIC with a vendor uuid box"
+    pages = [img.photo_image(rng, _size(rng)) for _ in range(rng.randint(2, 4))]
+    data = img._save(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+    return f"{_stem(rng)}.tif", data, f"{len(pages)}-page TIFF"
+
+
+def _bomb(rng: random.Random) -> tuple[str, bytes, str]:
+    """Bomb headers the pixel count alone misses (each is over the reject threshold)."""
+    roll = rng.randrange(3)
+    if roll == 0:
+        offset = rng.choice([20000, 40000, 65000])
+        return f"{_stem(rng)}.gif", gif_frame_outside_screen(offset), f"GIF frame at {offset}"
+    if roll == 1:
+        side = rng.choice([20000, 30000])
+        return f"{_stem(rng)}.ico", ico_dib_bomb(side, side), f"ICO DIB {side}x{side}"
+    side = rng.choice([12000, 16000])  # 16-bit RGBA: 8 bytes/pixel, 144-256 Mpx -> > 716 MB
+    return f"{_stem(rng)}.png", png_decoded_bomb(side, side), f"PNG 16-bit RGBA {side}x{side}"
+
+
+def _decoded_warn(rng: random.Random) -> tuple[str, bytes, str]:
+    """9400x9400 RGBA16: 88.4 Mpx (under the pixel warn threshold) but 707 MB decoded."""
+    side = rng.choice([9400, 9000, 8500])
+    return f"{_stem(rng)}.png", png_decoded_bomb(side, side), f"PNG 16-bit RGBA {side}x{side}"
+
+
+def _blob(rng: random.Random) -> tuple[str, bytes, str]:
+    """An encrypted-looking blob in a hiding place: flagged, not quarantined."""
+    place = rng.choice(["bmp-gap", "gif-after-lzw", "tiff-gap", "heif-free-box", "png-idat-tail"])
+    ext, data = PLACES[place][0](rng, rng.randbytes(rng.randint(2048, 16384)))
+    return f"{_stem(rng)}.{ext}", data, f"random blob hidden in {place}"
+
+
+def _recipes() -> tuple[tuple[str, bool, int, Maker], ...]:
+    rows: list[tuple[str, bool, int, Maker]] = []
+    for place in PLACES:
+        rows.append((f"benign/walker-{place}", False, 8, _benign(place)))
+        rows.append((f"malicious/hidden-{place}", True, 8, _hidden(place, QUARANTINE_PAYLOADS)))
+    rows.append(("benign/walker-normal-shapes", False, 12, _benign_extra))
+    rows.append(("malicious/hidden-blob", True, 10, _blob))
+    rows.append(("malicious/bomb-hidden-size", True, 9, _bomb))
+    rows.append(("malicious/bomb-decoded-size", True, 6, _decoded_warn))
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
+
+    category: str
+    malicious: bool
+    count: int
+    make: Maker
+
+
+RECIPES: tuple[Recipe, ...] = tuple(Recipe(*row) for row in _recipes())
+EXPECTED_VERDICT: dict[str, str] = {r.category: "quarantine" for r in RECIPES if r.malicious}
+EXPECTED_VERDICT["malicious/hidden-blob"] = "flag"
+EXPECTED_VERDICT["malicious/bomb-decoded-size"] = "flag"
