@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import logging
 import os
@@ -62,7 +64,9 @@ def test_hashed_names_never_write_the_path(tmp_path: Path) -> None:
     assert "path" not in event and "name" not in event
     assert event["path_hash"] == second["path_hash"]  # joinable across events
     salt = (tmp_path / "name_salt").read_bytes()
-    assert event["path_hash"] == hash_path("/home/ann/Downloads/Smith_John_1970.jpg", salt)
+    # docs/events.md: salted SHA-256 of the path, 32 hex characters (salt, NUL, path bytes).
+    expected = hashlib.sha256(salt + b"\0" + b"/home/ann/Downloads/Smith_John_1970.jpg")
+    assert event["path_hash"] == expected.hexdigest()[:32]
     assert oct((tmp_path / "name_salt").stat().st_mode & 0o777) == "0o600"
 
 
