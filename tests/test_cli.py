@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent import __version__
-from agent.commands.cli import _COMMAND_MODULES, build_parser, main
+from agent.commands.cli import build_parser, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

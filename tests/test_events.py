@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ from agent.service.events import (
     LogNotifier,
     SyslogSink,
     format_rfc5424,
-    hash_path,
     read_events,
 )
 
