@@ -7,6 +7,7 @@ output must carry exactly the source's pixels and not one byte of any payload.
 from __future__ import annotations
 
 import io
+import os
 import resource
 import struct
 import subprocess
@@ -29,6 +30,8 @@ from agent.sanitize.parent import (
     unique_destination,
 )
 from agent.vault.store import Vault
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pillow_heif.register_heif_opener()
 
@@ -149,14 +152,31 @@ def test_heic_is_decoded_through_pillow_heif(tmp_path: Path) -> None:
     assert _decoded(dest.read_bytes()).tobytes() == _decoded(source_bytes).convert("RGB").tobytes()
 
 
+def _folder_with_user_xattrs(tmp_path: Path) -> Path:
+    """tmp_path when its filesystem keeps user.* attributes, else a folder on the repo's disk."""
+    for folder in (tmp_path, REPO_ROOT / "test-artifacts" / f"xattr-{os.getpid()}"):
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / "probe"
+        probe.write_bytes(b"")
+        try:
+            os.setxattr(probe, "user.photogate.probe", b"1")
+            return folder
+        except OSError:
+            continue
+        finally:
+            probe.unlink()
+    raise AssertionError("no filesystem here keeps user xattrs: the marker cannot be tested")
+
+
 def test_copy_gets_the_untrusted_origin_marker(tmp_path: Path) -> None:
-    dest = tmp_path / "marked.png"
-    result = sanitize_file(_png_with_payloads("RGB"), dest)
-    found = osmark.default_marker().read(dest)
-    # tmpfs without user xattrs cannot hold the marker: then the result must say so.
-    assert result.marked == bool(found)
-    if result.marked:
-        assert found.get(osmark.VERDICT_XATTR)
+    dest = _folder_with_user_xattrs(tmp_path) / "marked.png"
+    try:
+        result = sanitize_file(_png_with_payloads("RGB"), dest)
+        found = osmark.default_marker().read(dest)
+    finally:
+        dest.unlink(missing_ok=True)
+    assert result.marked is True
+    assert found.get(osmark.VERDICT_XATTR)
 
 
 def test_decoder_crash_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from agent.service.statedb import DEFERRED_ACTION, FileVersion, StateDB
@@ -88,16 +91,37 @@ def test_rows_are_bounded_but_flagged_rows_and_totals_stay(tmp_path: Path) -> No
         assert db.counts().inspected == 1_101
 
 
+_READER_SCRIPT = """
+import json, sys
+from pathlib import Path
+from agent.service.statedb import StateDB
+with StateDB(Path(sys.argv[1]), readonly=True) as reader:
+    print(json.dumps(sorted(r.path for r in reader.list_flagged())))
+"""
+
+
+def _read_in_another_process(path: Path) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", _READER_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
 def test_wal_mode_and_a_second_reader_process_view(tmp_path: Path) -> None:
+    """The review window and `status` read the DB from their own process while the agent writes."""
     path = tmp_path / "s.db"
     with StateDB(path) as writer:
         writer.record("/w/a", version(), verdict="flag", action="flag")
         mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
-        with StateDB(path, readonly=True) as reader:
-            assert [r.path for r in reader.list_flagged()] == ["/w/a"]
-            writer.record("/w/b", version(), verdict="flag", action="flag")
-            assert {r.path for r in reader.list_flagged()} == {"/w/a", "/w/b"}
+        assert _read_in_another_process(path) == ["/w/a"]
+        writer.record("/w/b", version(), verdict="flag", action="flag")
+        assert _read_in_another_process(path) == ["/w/a", "/w/b"]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
