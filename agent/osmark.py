@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from agent import platform
+
 VERDICT_XATTR = "user.photogate.verdict"
 REASON_XATTR = "user.photogate.reason"
 ORIGIN_URL_XATTR = "user.xdg.origin.url"
@@ -74,25 +76,19 @@ class XattrMarker:
         values = {VERDICT_XATTR: self._verdict, REASON_XATTR: _cut(reason)}
         if origin_url:
             values[ORIGIN_URL_XATTR] = _cut(origin_url)
-        setxattr = getattr(os, "setxattr", None)
-        if setxattr is None:
-            return False
         try:
             for name, value in values.items():
-                setxattr(path, name, value.encode("utf-8"), follow_symlinks=False)
+                platform.set_xattr(path, name, value.encode("utf-8"))
         except OSError:
             return False  # ENOTSUP (no user xattrs), EPERM (symlink), EROFS, ENOENT...
         return True
 
     def read(self, path: Path) -> dict[str, str]:
         """Our and the freedesktop attributes present on the file."""
-        getxattr = getattr(os, "getxattr", None)
-        if getxattr is None:
-            return {}
         found: dict[str, str] = {}
         for name in (VERDICT_XATTR, REASON_XATTR, ORIGIN_URL_XATTR, REFERRER_URL_XATTR):
             with contextlib.suppress(OSError):
-                found[name] = getxattr(path, name, follow_symlinks=False).decode("utf-8", "replace")
+                found[name] = platform.get_xattr(path, name).decode("utf-8", "replace")
         return found
 
 
@@ -228,11 +224,11 @@ class LinuxUserXattrStore:
 
     def write(self, path: Path, name: str, value: str) -> None:
         """Set `user.<name>`."""
-        os.setxattr(path, f"user.{name}", value.encode("utf-8"), follow_symlinks=False)
+        platform.set_xattr(path, f"user.{name}", value.encode("utf-8"))
 
     def read(self, path: Path, name: str) -> str:
         """Get `user.<name>`."""
-        return os.getxattr(path, f"user.{name}", follow_symlinks=False).decode("utf-8")
+        return platform.get_xattr(path, f"user.{name}").decode("utf-8")
 
 
 def mac_quarantine_value(now: float) -> str:

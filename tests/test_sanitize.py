@@ -219,7 +219,8 @@ def test_a_program_named_jpg_is_not_a_picture(tmp_path: Path) -> None:
 def test_child_limits_its_own_memory_and_file_writes() -> None:
     """The child's rlimits are real: a probe process applies them and reads them back."""
     probe = (
-        "import resource, agent.sanitize.child as c; c._limit_resources();"
+        "import resource, agent.platform as p, agent.sanitize.child as c;"
+        "p.limit_this_process(c.LIMITS);"
         "print(resource.getrlimit(resource.RLIMIT_AS)[0],"
         " resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
     )

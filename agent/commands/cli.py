@@ -15,6 +15,8 @@ from collections.abc import Callable
 from agent import __version__
 from agent.errors import EXIT_ERROR, AgentError
 
+SANITIZE_CHILD_COMMAND = "_sanitize-child"  # == agent.sanitize.child.SUBCOMMAND (a test checks)
+
 # command -> module that registers it. Only the module of the command being run is
 # imported: `photogate scan` should not pay for the tray, the vault or the watcher.
 _COMMAND_MODULES: dict[str, str] = {
@@ -49,6 +51,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code. Errors meant for people are printed plainly."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == [SANITIZE_CHILD_COMMAND]:
+        # The frozen build's sanitizer child (agent/sanitize/parent.py): hidden from the
+        # help, and dispatched before argparse so that nothing else is imported.
+        from agent.sanitize import child
+
+        return child.main()
     command = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(command)
     args = parser.parse_args(arguments)

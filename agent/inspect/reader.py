@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import re
 import struct
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from agent import platform
 from agent.inspect.limits import WINDOW_BYTES
 
 _ZERO_CHUNK_BYTES = 1024 * 1024  # bytes compared at a time by first_non_zero
@@ -38,30 +38,13 @@ class FileChanged(OSError):
     """A positional read came back shorter than the file's size at open: it was truncated."""
 
 
-_seek_lock = threading.Lock()  # the seek+read fallback must not interleave between threads
-
-
 def read_at(fd: int, length: int, offset: int) -> bytes:
     """Up to `length` bytes at `offset` of an open descriptor, without a shared file position.
 
-    `os.pread` where the OS has it; elsewhere (Windows) a seek and read under a lock. Loops
-    over short reads; returns fewer bytes only at the end of the file.
+    `agent.platform.read_at`: pread on POSIX, a locked seek and read on Windows. Loops over
+    short reads; returns fewer bytes only at the end of the file.
     """
-    pread = getattr(os, "pread", None)
-    parts: list[bytes] = []
-    got = 0
-    while got < length:
-        if pread is not None:
-            part = pread(fd, length - got, offset + got)
-        else:  # pragma: no cover - Windows only
-            with _seek_lock:
-                os.lseek(fd, offset + got, os.SEEK_SET)
-                part = os.read(fd, length - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return platform.read_at(fd, length, offset)
 
 
 class ReaderMatch:

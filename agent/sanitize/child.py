@@ -1,8 +1,11 @@
 """The disposable decoder of sanitized copies: untrusted bytes in, naked pixels out.
 
-Run only by `agent.sanitize.parent` as `python -I -m agent.sanitize.child`. It assumes the
-decoder may be exploited, so before reading a byte it caps its own memory, CPU time
-and file writes, and it never opens a socket. Protocol:
+Run only by `agent.sanitize.parent`: as `python -I -m agent.sanitize.child` from source, or
+as the hidden subcommand `photogate _sanitize-child` of the frozen executable. It assumes the
+decoder may be exploited, so before decoding a byte it is confined: POSIX rlimits it sets
+itself (memory, CPU time, no file writes), or on Windows the parent's job object (memory,
+CPU time, no child processes, killed with the parent), which it checks it is in. It never
+opens a socket. Protocol:
 
   stdin:  the untrusted file (at most MAX_INPUT_BYTES)
   stdout: b"PGPX1 <width> <height> <mode>\\n" followed by exactly the raw pixels
@@ -16,12 +19,17 @@ from __future__ import annotations
 import os
 import sys
 
+from agent import platform
+
 HEADER_MAGIC = b"PGPX1"
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # the parent never sends more
 MAX_PIXELS = 100_000_000  # decoded pixels; under Pillow's 178,956,970 bomb error
 ADDRESS_SPACE_BYTES = 2 * 1024 * 1024 * 1024  # RLIMIT_AS: decoder plus one RGBA frame
 CPU_SECONDS = 20  # RLIMIT_CPU: a decoder stuck in a loop dies here at the latest
 EXIT_UNDECODABLE = 3
+EXIT_UNCONFINED = 4  # the limits could not be put in force: nothing was decoded
+SUBCOMMAND = "_sanitize-child"  # hidden: `photogate _sanitize-child` (frozen builds)
+LIMITS = platform.ChildLimits(memory_bytes=ADDRESS_SPACE_BYTES, cpu_seconds=CPU_SECONDS)
 ALLOWED_MODES = ("RGB", "RGBA", "L", "LA")  # everything else is converted to one of these
 # Photo formats only: Pillow's other plugins (EPS runs Ghostscript, WMF, PSD, FITS...) are
 # attack surface a patient photo never needs.
@@ -29,27 +37,6 @@ DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", 
 
 # Test hook: only honoured when the parent sets it, to prove crashes and hangs are contained.
 TEST_FAULT_ENV = "PHOTOGATE_SANITIZE_TEST_FAULT"
-
-
-def _limit_resources() -> None:
-    """Cap memory, CPU and file writes (POSIX); Windows relies on the parent's timeout."""
-    try:
-        import resource
-    except ImportError:  # Windows: no rlimits; the parent's timeout and pixel cap still hold
-        return
-    limits = (
-        (resource.RLIMIT_AS, ADDRESS_SPACE_BYTES),
-        (resource.RLIMIT_CPU, CPU_SECONDS),
-        (resource.RLIMIT_FSIZE, 0),  # writing any file kills the process (SIGXFSZ)
-        (resource.RLIMIT_CORE, 0),
-    )
-    for which, value in limits:
-        try:
-            _soft, hard = resource.getrlimit(which)
-            new_hard = value if hard == resource.RLIM_INFINITY else min(hard, value)
-            resource.setrlimit(which, (min(value, new_hard), new_hard))
-        except (ValueError, OSError):
-            continue  # a limit the platform does not support is not worth dying for
 
 
 def _forbid_sockets() -> None:
@@ -79,8 +66,14 @@ def _fail(reason: str) -> int:
 
 def main() -> int:
     """Decode stdin's image and write the header and raw pixels to stdout."""
-    _limit_resources()
     _forbid_sockets()
+    # Read first: on Windows the parent writes stdin only after the job object holds this
+    # process, so once the input is here the confinement can be checked. Nothing untrusted
+    # is decoded before the limits are in force.
+    untrusted_bytes = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    if not platform.limit_this_process(LIMITS):
+        sys.stderr.write("the picture converter could not be confined\n")
+        return EXIT_UNCONFINED
     _test_fault()
     import io
     import warnings
@@ -96,7 +89,6 @@ def main() -> int:
     except ImportError:
         pass  # HEIC/AVIF then fail as "not a picture Photogate can read"
 
-    untrusted_bytes = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     if len(untrusted_bytes) > MAX_INPUT_BYTES:
         return _fail("the file is too large")
     try:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from agent import platform
 from agent.errors import AgentError
 from agent.sanitize import child as sanitize_child
 from agent.textsafe import safe_text
@@ -65,10 +66,18 @@ class _VaultLike(Protocol):
     def get(self, item_id: str) -> Any: ...
 
 
-def _child_command() -> list[str]:
-    # -I: ignore PYTHON* variables, user site and the script's folder; the child needs
-    # only the standard library and Pillow (+ pillow-heif) from the interpreter's site.
-    return [sys.executable, "-I", str(Path(sanitize_child.__file__).resolve())]
+def child_command() -> list[str]:
+    """How to start the decoder: the frozen executable's hidden subcommand, or `python -m`.
+
+    A frozen build (PyInstaller) has no interpreter to pass `-I`/`-m` to: its executable
+    runs `photogate _sanitize-child` instead (agent/commands/cli.py dispatches it before
+    argparse, so it stays out of the help). From source, -I ignores PYTHON* variables, the
+    user site and the current folder; the child needs the standard library, Pillow
+    (+ pillow-heif) and `agent` from the interpreter's site.
+    """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, sanitize_child.SUBCOMMAND]
+    return [sys.executable, "-I", "-m", "agent.sanitize.child"]
 
 
 def _child_env() -> dict[str, str]:
@@ -92,20 +101,25 @@ def decode_in_child(
     if len(untrusted_bytes) > MAX_INPUT_BYTES:
         raise SanitizeError("The file is too large to make a safe copy of.")
     try:
-        completed = subprocess.run(
-            _child_command(),
-            input=untrusted_bytes,
-            capture_output=True,
-            timeout=timeout,
-            env=_child_env(),
-            check=False,
-        )
+        child = platform.start_limited(child_command(), _child_env(), sanitize_child.LIMITS)
+    except OSError as error:
+        raise SanitizeError(f"The picture converter could not be started ({error}).") from None
+    try:
+        stdout, stderr = child.communicate(untrusted_bytes, timeout=timeout)
     except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
         raise SanitizeError(
             "Making a safe copy took too long, so it was stopped. Nothing was copied."
         ) from None
-    except OSError as error:
-        raise SanitizeError(f"The picture converter could not be started ({error}).") from None
+    finally:
+        platform.finished(child)
+    completed = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+    if completed.returncode == sanitize_child.EXIT_UNCONFINED:
+        raise SanitizeError(
+            "The picture converter could not be safely limited on this computer, so no copy"
+            " was made."
+        )
     if completed.returncode == sanitize_child.EXIT_UNDECODABLE:
         reason = safe_text(completed.stderr.decode("utf-8", "replace").strip(), MAX_REASON_CHARS)
         raise SanitizeError(f"No safe copy could be made: {reason}.")

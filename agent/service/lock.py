@@ -1,16 +1,19 @@
 """One agent per PHOTOGATE_HOME: an OS file lock held for the agent's lifetime.
 
-The lock is advisory and held on an open file (flock on POSIX, msvcrt on Windows), so it
-disappears with the process even after `kill -9`; a stale lock file never blocks a start.
+The lock is advisory and held on an open file (flock on POSIX, msvcrt on Windows: see
+`agent.platform.lock_fd`), so it disappears with the process even after `kill -9`; a stale
+lock file never blocks a start. The PID is written at byte 0 and stays readable while the
+lock is held (on Windows the locked byte lies far past it), so `photogate status` can name
+the running agent's process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 
+from agent import platform
 from agent.errors import AlreadyRunningError
 
 LOCK_FILE_NAME = "agent.lock"
@@ -89,12 +92,5 @@ def is_locked(runtime_dir: Path) -> bool:
 
 def _lock_fd(fd: int) -> None:
     """Non-blocking exclusive lock on `fd`; OSError when someone else holds it."""
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if not platform.lock_fd(fd, blocking=False):
+        raise BlockingIOError("the agent lock is held by another process")

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from agent import platform
 from agent.service.pipeline import Scope
 from agent.service.statedb import FileVersion, StateDB
 
@@ -71,7 +72,9 @@ class Sweep:
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                version = FileVersion.of(entry.stat(follow_symlinks=False))
+                # DirEntry.stat() has st_ino 0 on Windows: the identity comes from entry_inode.
+                info = entry.stat(follow_symlinks=False)
+                version = FileVersion(info.st_size, info.st_mtime_ns, platform.entry_inode(entry))
             except OSError:
                 continue
             if not self._statedb.is_current(entry.path, version):

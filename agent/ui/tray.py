@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent import paths
+from agent import paths, platform
 from agent.service.state import AgentState
 from agent.textsafe import safe_text
 from agent.ui.icons import draw_icon
@@ -71,7 +71,7 @@ def open_folder(folder: str) -> None:
     """Show `folder` in the OS file manager."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     if sys.platform == "win32":
-        os.startfile(folder)  # type: ignore[attr-defined]  # noqa: S606  (Windows only)
+        os.startfile(folder)  # noqa: S606  (Windows only)
     elif sys.platform == "darwin":
         subprocess.Popen(["open", folder])
     else:
@@ -196,7 +196,7 @@ class TrayApp:
     def _on_ui_thread(self, update: Callable[[], None]) -> None:
         if sys.platform == "darwin":
             try:
-                from PyObjCTools import AppHelper  # type: ignore[import-not-found]
+                from PyObjCTools import AppHelper  # type: ignore[import-not-found,unused-ignore]
             except ImportError:
                 return  # without PyObjC there is no darwin backend either
             AppHelper.callAfter(update)
@@ -268,7 +268,10 @@ def _stop_on_sigterm(app: TrayApp) -> None:
     once, from whichever thread got it: a small thread reads that and stops the app.
     """
     read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
+    if not platform.set_nonblocking(write_fd):  # Windows: no SIGTERM to wait for anyway
+        os.close(read_fd)
+        os.close(write_fd)
+        return
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)  # the thread does the work
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
 

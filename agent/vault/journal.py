@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from agent import platform
+
 JOURNAL_FILE_NAME = "journal.jsonl"
 LOCK_FILE_NAME = "vault.lock"
 CRASH_ENV = "PHOTOGATE_VAULT_CRASH_AT"
@@ -152,35 +154,8 @@ class VaultLock:
 
 
 def _lock_file(handle: BinaryIO, *, blocking: bool) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
-        handle.seek(0)
-        try:
-            msvcrt.locking(handle.fileno(), mode, 1)
-        except OSError:
-            if blocking:
-                raise
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        return False
-    return True
+    return platform.lock_fd(handle.fileno(), blocking=blocking)
 
 
 def _unlock_file(handle: BinaryIO) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        with contextlib.suppress(OSError):
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    platform.unlock_fd(handle.fileno())

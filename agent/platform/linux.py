@@ -1,0 +1,25 @@
+"""Linux: POSIX plus user extended attributes through os.setxattr/os.getxattr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+assert sys.platform.startswith("linux")  # mypy on other platforms skips the rest
+
+from agent.platform.posix import PosixPlatform  # noqa: E402
+
+
+class LinuxPlatform(PosixPlatform):
+    """Linux (and other Unix kernels Python reports as linux)."""
+
+    name = "linux"
+
+    def set_xattr(self, path: Path, name: str, value: bytes) -> None:
+        """setxattr(2) without following a final symlink (ENOTSUP on tmpfs w/o user xattrs)."""
+        os.setxattr(path, name, value, follow_symlinks=False)
+
+    def get_xattr(self, path: Path, name: str) -> bytes:
+        """getxattr(2) without following a final symlink."""
+        return os.getxattr(path, name, follow_symlinks=False)
