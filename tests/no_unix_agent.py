@@ -84,7 +84,6 @@ def main(workdir: Path) -> int:
     probe = workdir / "probe.jpg"
     probe.write_bytes(make_jpeg_with_zip(41))
     engine_codes = [f.code for f in inspect_path(probe).findings]
-    engine_small = [f.code for f in inspect_path(probe, copy_below_bytes=1 << 20).findings]
 
     config = workdir / "config.toml"
     config.write_text(
@@ -116,7 +115,6 @@ def main(workdir: Path) -> int:
                 "platform": platform.current().name,
                 "removed": removed,
                 "engine": engine_codes,
-                "engine_copied": engine_small,
                 "bad": {k: bad_event.get(k) for k in ("action", "findings", "item_id")},
                 "good": {k: good_event.get(k) for k in ("action", "findings")},
                 "bad_exists": bad.exists(),
