@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from agent import __version__
 from agent.errors import EXIT_ERROR, AgentError
 
 SANITIZE_CHILD_COMMAND = "_sanitize-child"  # == agent.sanitize.child.SUBCOMMAND (a test checks)
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what `yes | head` reports for `yes`
 
 # command -> module that registers it. Only the module of the command being run is
 # imported: `photogate scan` should not pay for the tray, the vault or the watcher.
@@ -71,3 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`photogate quarantine list | head`): stop quietly. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

@@ -3,6 +3,9 @@
 In per-user mode this opens the user's own vault; in protected mode every action is a
 request to the machine's service, which decides by the caller's OS identity and policy
 (staff: their own items within `[ui]`; IT: every item, `restore --to` a folder they own).
+A restore releases the file: the agent will not catch that version at that path again
+(agent.service.staffdb); every action is an audit event (agent.service.staff). Items staff
+reported as false alarms are listed as "reported" (per-user mode).
 Names are printed through `safe_text`, so a file name cannot forge terminal output.
 `--json` prints JSON lines, one object per item, like `photogate scan --json`.
 """
@@ -82,20 +85,30 @@ def _warn_damaged(backend: QuarantineBackend) -> None:
         print(f"photogate: warning: {problem}", file=sys.stderr)
 
 
+def _reported_ids(backend: QuarantineBackend) -> set[str]:
+    """Ids of items staff reported as false alarms (what this backend can tell)."""
+    reported = getattr(backend, "reported", None)  # per-user extra (agent.service.local)
+    if reported is None:
+        return set()
+    return {report.item_id for report in reported().values() if report.item_id}
+
+
 def _list(args: argparse.Namespace) -> int:
     backend = _backend(args)
     items = backend.items()
+    reported = _reported_ids(backend)
     if args.json:
         for item in items:
-            _print_json(item.to_json())
+            _print_json({**item.to_json(), "reported": item.id in reported})
     elif not items:
         print("The quarantine is empty.")
     else:
-        print(f"{'ID':<{SHORT_ID_CHARS}}  {'QUARANTINED (UTC)':<20}  {'SIZE':>10}  FILE")
+        print(f"{'ID':<{SHORT_ID_CHARS}}  {'QUARANTINED (UTC)':<20}  {'SIZE':>10}  NOTE      FILE")
         for item in items:
             when = item.to_json()["quarantined_at"][:19].replace("T", " ")
             where = safe_text(item.original_path, LIST_PATH_MAX_CHARS)
-            print(f"{item.id[:SHORT_ID_CHARS]}  {when:<20}  {item.size:>10}  {where}")
+            note = "reported" if item.id in reported else ""
+            print(f"{item.id[:SHORT_ID_CHARS]}  {when:<20}  {item.size:>10}  {note:<8}  {where}")
     _warn_damaged(backend)
     return EXIT_OK
 
@@ -134,7 +147,11 @@ def _restore(args: argparse.Namespace) -> int:
     backend = _backend(args)
     item_id = backend.get(args.id).id
     restored = backend.restore(item_id, args.to)
-    print(f"Restored {item_id} to {safe_path(restored)}")
+    outcome = getattr(backend, "last_restore", None)  # per-user: what the release did
+    if outcome is not None:
+        print(f"Restored {item_id}. {outcome.message()}")
+    else:
+        print(f"Restored {item_id}. Put back as {safe_path(restored)}.")
     return EXIT_OK
 
 

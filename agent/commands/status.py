@@ -56,7 +56,10 @@ def collect() -> dict[str, Any]:
 def _print_text(info: dict[str, Any]) -> None:
     mode = str(info.get("mode", "per-user"))
     if not info["running"]:
-        print(f"Photogate agent: not running ({mode} mode, home {safe_text(info['home'])})")
+        line = f"Photogate agent: not running ({mode} mode, home {safe_text(info['home'])})"
+        if info.get("problem"):
+            line += f"; {safe_text(str(info['problem']))}"
+        print(line)
         return
     print(
         f"Photogate agent: running in {mode} mode"

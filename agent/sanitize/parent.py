@@ -36,6 +36,7 @@ MAX_INPUT_BYTES = sanitize_child.MAX_INPUT_BYTES
 MAX_HEADER_BYTES = 64  # "PGPX1 <w> <h> <mode>\n" is far shorter
 MAX_REASON_CHARS = 200  # of the child's stderr shown to people
 JPEG_QUALITY = 92
+TEMP_PREFIX = ".sanitizing-"  # the agent never judges these (agent.service.pipeline)
 MAX_STEM_CHARS = 80  # of the name derived for a sanitized copy
 _BANDS = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}
 _HEADER = re.compile(rb"PGPX1 ([1-9][0-9]{0,5}) ([1-9][0-9]{0,5}) (RGBA|RGB|LA|L)\n")
@@ -162,7 +163,7 @@ def _encode(width: int, height: int, mode: str, pixels: bytes, dest: Path) -> st
         fmt = "PNG"
     # Write beside the destination, then link into place: never a half-written copy,
     # never overwrite an existing file.
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".sanitizing-", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=TEMP_PREFIX, delete=False) as tmp:
         temp_path = Path(tmp.name)
         try:
             if fmt == "JPEG":

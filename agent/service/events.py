@@ -301,6 +301,16 @@ class EventLog:
         """The audit log file."""
         return self._path
 
+    @property
+    def user(self) -> str:
+        """The OS account events are recorded under (the `user` field)."""
+        return self._user
+
+    @property
+    def hashes_names(self) -> bool:
+        """True when policy says file names are patient data (only hashes in events)."""
+        return bool(self._settings.hash_file_names)
+
     def configure(
         self, settings: ReportSettings, *, sinks: Sequence[EventSink] | None = None
     ) -> None:

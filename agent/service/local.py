@@ -9,7 +9,6 @@ service enforces the rights against the caller's OS identity (agent.service.auth
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from agent import __version__, paths
 from agent.errors import VaultError
 from agent.policy.schema import Policy
+from agent.service import staffdb
 from agent.service.api import (
     MODE_PER_USER,
     BackendError,
@@ -26,14 +26,25 @@ from agent.service.api import (
     Rights,
 )
 from agent.service.events import EventLog
+from agent.service.local_status import (
+    collect_local_status,
+    process_usage,
+    read_status_file,
+    worker_problem,
+)
+from agent.service.staff import VIA_CLI, RestoreOutcome, StaffActions
 from agent.service.state import AgentState, FolderStatus
 from agent.service.statedb import StateDB
 from agent.vault.record import QuarantineItem
 from agent.vault.store import Vault
 
-MAX_STATUS_FILE_BYTES = 1024 * 1024  # bytes: the status file is small; refuse a huge one
-CPU_SAMPLE_SECONDS = 0.5  # seconds over which the agent's CPU use is measured
-MAX_NOTE_CHARS = 2000  # characters of a false-alarm note kept in the event
+__all__ = [
+    "LocalBackend",
+    "collect_local_status",
+    "process_usage",
+    "read_status_file",
+    "worker_problem",
+]
 
 
 @contextlib.contextmanager
@@ -131,17 +142,26 @@ class LocalBackend:
         *,
         home: Path | None = None,
         agent: InProcessAgent | None = None,
+        via: str = VIA_CLI,
     ) -> None:
-        """`agent`: the running AgentService when the front end shares its process."""
+        """`agent`: the running AgentService when the front end shares its process.
+
+        `via` names the front end in the audit events (agent.service.staff).
+        """
         self.policy = policy
         self.vault = vault
         self.home = home or paths.home()
         self._agent = agent
         self._lock = threading.Lock()
         self._events: EventLog | None = None
+        self._statedb: StateDB | None = None
+        self.via = via
+        self.last_restore: RestoreOutcome | None = None  # what the last restore did
 
     @classmethod
-    def from_installed(cls, machine_config: Path | None = None) -> LocalBackend:
+    def from_installed(
+        cls, machine_config: Path | None = None, *, via: str = VIA_CLI
+    ) -> LocalBackend:
         """The backend of this user's installed layout (machine policy + preferences)."""
         from agent.policy.layers import load_policy
         from agent.policy.registry import default_registry_source
@@ -150,7 +170,7 @@ class LocalBackend:
         policy = load_policy(
             machine_file, paths.user_config_path(), default_registry_source()
         ).policy
-        return cls(policy, Vault(paths.vault_dir(policy.vault.path)))
+        return cls(policy, Vault(paths.vault_dir(policy.vault.path)), via=via)
 
     @property
     def mode(self) -> str:
@@ -177,20 +197,22 @@ class LocalBackend:
             return self.vault.get(self.vault.resolve(item_id))
 
     def restore(self, item_id: str, to: Path | None = None) -> str:
-        """Restore through the vault (never overwrites)."""
+        """Restore and release (never overwrites); `last_restore` says what happened."""
         with vault_errors():
-            return str(self.vault.restore(self.vault.resolve(item_id), to))
+            outcome = self._staff().restore(self.vault.resolve(item_id), to)
+        self.last_restore = outcome
+        return str(outcome.path)
 
     def delete(self, item_id: str) -> None:
-        """Delete for good."""
+        """Delete for good (an audit event `deleted`)."""
         with vault_errors():
-            self.vault.delete(self.vault.resolve(item_id))
+            self._staff().delete_item(self.vault.resolve(item_id))
 
     def purge(self, older_than_days: float | None = None) -> tuple[float, list[str]]:
-        """Purge by age (policy retention when None)."""
+        """Purge by age (policy retention when None; an audit event `purged`)."""
         days = self.policy.vault.retention_days if older_than_days is None else older_than_days
         with vault_errors():
-            return float(days), self.vault.purge(days)
+            return float(days), self._staff().purge(days)
 
     def sanitized_copy(self, item_id: str, dest_dir: Path | None = None) -> str:
         """A pixels-only copy made by the limited decoder child."""
@@ -200,21 +222,68 @@ class LocalBackend:
         folder = dest_dir or Path(item.original_path).parent
         try:
             with vault_errors():
-                return str(sanitize_vault_item(self.vault, item.id, folder, item.name))
+                copy = sanitize_vault_item(self.vault, item.id, folder, item.name)
         except SanitizeError as error:
             raise BackendError(str(error)) from None
+        self.safe_copy_saved(
+            item_id=item.id, sha256=item.sha256, source=item.original_path, copy=copy
+        )
+        return str(copy)
 
     def report_false_alarm(self, item_id: str, note: str = "") -> None:
-        """An audit event `false_alarm_reported` in this user's event log."""
+        """An audit event `false_alarm_reported`; the item shows "reported" from now on."""
         item = self.get(item_id)
-        self._event_log().emit(
-            "false_alarm_reported",
-            path=item.original_path,
-            policy_version=self.policy.policy.version,
+        self._staff().report_false_alarm(
+            f"q:{item.id}",
             item_id=item.id,
             sha256=item.sha256,
-            note=note[:MAX_NOTE_CHARS],
+            codes=tuple(finding.code for finding in item.findings),
+            detected_type=item.detected_type,
+            path=item.original_path,
+            untrusted_note=note,
         )
+
+    # --- per-user extras (the review window uses them when the backend has them) --------
+
+    def report_flagged(self, flagged: FlaggedFile, note: str = "") -> None:
+        """Report a flagged file (still in its folder) as a false alarm."""
+        self._staff().report_false_alarm(
+            f"f:{flagged.path}",
+            item_id=None,
+            sha256=flagged.sha256,
+            codes=flagged.finding_codes,
+            detected_type=flagged.detected_type,
+            path=flagged.path,
+            untrusted_note=note,
+        )
+
+    def reported(self) -> dict[str, staffdb.FalseAlarmReport]:
+        """False-alarm reports by review-row key ("q:<id>", "f:<path>")."""
+        return staffdb.reported(self._state())
+
+    def delete_flagged(self, path: str, sha256: str | None) -> None:
+        """Delete a flagged file from its folder (an audit event `deleted`)."""
+        try:
+            self._staff().delete_flagged(path, sha256)
+        except OSError as error:
+            raise BackendError(f"the file could not be deleted: {error.strerror}") from None
+
+    def safe_copy_saved(
+        self, *, item_id: str | None, sha256: str | None, source: str, copy: Path
+    ) -> None:
+        """Record a sanitized copy written by the review window (an audit event)."""
+        fmt = "JPEG" if copy.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+        self._staff().safe_copy_saved(
+            item_id=item_id, sha256=sha256, source=source, copy=copy, fmt=fmt
+        )
+
+    def report_exported(self, dest: Path, item_ids: list[str]) -> None:
+        """Record that the list was exported for IT (an audit event)."""
+        self._staff().report_exported(dest, item_ids)
+
+    def review_opened(self, listed: int) -> None:
+        """Record that the review window opened (an audit event)."""
+        self._staff().review_opened(listed)
 
     def flagged(self) -> list[FlaggedFile]:
         """Flagged files from this user's state database (none when it does not exist)."""
@@ -264,11 +333,14 @@ class LocalBackend:
         return info
 
     def close(self) -> None:
-        """Close the event log, if one was opened."""
+        """Close the event log and the state database, if they were opened."""
         with self._lock:
             if self._events is not None:
                 self._events.close()
                 self._events = None
+            if self._statedb is not None:
+                self._statedb.close()
+                self._statedb = None
 
     def _event_log(self) -> EventLog:
         with self._lock:
@@ -276,47 +348,17 @@ class LocalBackend:
                 self._events = EventLog(self.policy.report, self.home)
             return self._events
 
+    def _state(self) -> StateDB:
+        with self._lock:
+            if self._statedb is None:
+                self._statedb = StateDB(self.home / "state.sqlite3")
+            return self._statedb
 
-def read_status_file(runtime_dir: Path) -> dict[str, Any] | None:
-    """The agent's last status file, or None when missing or unreadable."""
-    try:
-        with (runtime_dir / "status.json").open("rb") as handle:
-            untrusted_bytes = handle.read(MAX_STATUS_FILE_BYTES)
-        untrusted_data = json.loads(untrusted_bytes)
-    except (OSError, ValueError):
-        return None
-    return untrusted_data if isinstance(untrusted_data, dict) else None
-
-
-def process_usage(pid: int) -> dict[str, float] | None:
-    """CPU% (over a short sample) and resident memory (MB) of `pid`, or None."""
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        cpu = process.cpu_percent(interval=CPU_SAMPLE_SECONDS)
-        rss = process.memory_info().rss
-    except (psutil.Error, OSError):
-        return None
-    return {"cpu_percent": round(cpu, 1), "rss_mb": round(rss / (1024 * 1024), 1)}
-
-
-def collect_local_status(home: Path) -> dict[str, Any]:
-    """The per-user agent of `home`: running?, its status file, its CPU and memory."""
-    import psutil
-
-    from agent.service.lock import is_locked, read_lock_pid
-
-    runtime = home / "run"
-    locked = is_locked(runtime)
-    pid = read_lock_pid(runtime / "agent.lock") if locked else None
-    running = locked and pid is not None and psutil.pid_exists(pid)
-    result: dict[str, Any] = {"running": running, "home": str(home), "pid": pid}
-    status = read_status_file(runtime) if running else None
-    if status is not None:
-        for key in ("version", "started", "updated", "paused_until", "folders", "policy"):
-            result[key] = status.get(key)
-        result["counts"] = status.get("counts")
-    if running and pid is not None:
-        result["process"] = process_usage(pid)
-    return result
+    def _staff(self) -> StaffActions:
+        return StaffActions(
+            self.vault,
+            self._state(),
+            self._event_log(),
+            self.policy.policy.version,
+            via=self.via,
+        )

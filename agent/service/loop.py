@@ -33,6 +33,7 @@ from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier
 from agent.service.folder_set import FolderSet
 from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
+from agent.service.recovery import announce_cut_off_verdicts
 from agent.service.state import AgentState
 from agent.service.statedb import StateDB
 from agent.service.sweep import Sweep
@@ -50,7 +51,10 @@ SWEEP_LOW_WATER = 256  # the sweep feeds the queue only while fewer paths wait t
 SWEEP_BATCH = 128  # paths a sweep adds to the queue per step
 STATUS_FILE_NAME = "status.json"
 REVIEWED_TRIGGER_NAME = "reviewed"
+EXIT_WORKER_DIED = 70  # EX_SOFTWARE: autostart and systemd restart the agent
 LOW_PRIORITY_NICE = 10  # POSIX niceness the agent lowers itself to
+# `photogate status` says "running" only while the worker wrote its heartbeat this recently.
+HEARTBEAT_STALE_SECONDS = 3 * STATUS_REFRESH_SECONDS
 
 
 def lower_priority() -> None:
@@ -138,6 +142,9 @@ class AgentService:
         self._next_sweep = 0.0
         self._sweep = Sweep(self.statedb, self._stop)
         self.ready = threading.Event()  # set once the first folder check is done
+        self._fatal_problem: str | None = None
+        self._heartbeat = 0.0  # time.time() of the worker's last loop turn
+        self.died = threading.Event()  # set when the worker thread ended by an exception
 
     # --- public API ----------------------------------------------------------------------
 
@@ -145,6 +152,7 @@ class AgentService:
         """Start watching (returns at once; the work happens on a worker thread)."""
         lower_priority()
         self._started_at = time.time()
+        self._heartbeat = self._started_at  # the worker takes over within a tick
         self._runtime.mkdir(parents=True, exist_ok=True)
         self.watcher.start()
         policy = self.policy
@@ -154,10 +162,16 @@ class AgentService:
             pid=os.getpid(),
             version=__version__,
         )
+        try:
+            announce_cut_off_verdicts(self.statedb, self.toolkit.vault, self.events)
+        except Exception:  # recovery must never keep the agent from protecting
+            log.exception("could not recover the verdicts a crash cut off")
         self._check_folders()  # watch now, so "started" means "watching"
         self._next_sweep = time.monotonic() + policy.watch.sweep_interval_seconds
         self.ready.set()
-        self._worker = threading.Thread(target=self._work, name="photogate-worker", daemon=True)
+        self._worker = threading.Thread(
+            target=self._run_worker, name="photogate-worker", daemon=True
+        )
         self._worker.start()
         log.info(
             "watching %d folders (%s)",
@@ -193,7 +207,12 @@ class AgentService:
         while not self._stop.wait(1.0):
             pass
         self.stop()
-        return 0
+        return 0 if self._fatal_problem is None else EXIT_WORKER_DIED
+
+    @property
+    def fatal_problem(self) -> str | None:
+        """None while healthy; plain words once the worker died and nothing is inspected."""
+        return self._fatal_problem
 
     @property
     def policy(self) -> Policy:
@@ -219,27 +238,34 @@ class AgentService:
                 allow_pause=policy.ui.allow_pause,
                 allow_quit=policy.ui.allow_quit,
                 started_at=self._started_at,
+                fatal_problem=self._fatal_problem,
             )
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, via: str = "tray") -> None:
         """Stop acting (still inspecting and logging) for `seconds`, if policy allows it."""
         if not self.policy.ui.allow_pause:
             log.warning("pause refused: policy does not allow pausing")
             return
         with self._lock:
             self._paused_until = time.time() + seconds
-        self.events.emit("paused", policy_version=self.policy.policy.version, seconds=seconds)
+        self.events.emit(
+            "paused", policy_version=self.policy.policy.version, seconds=seconds, via=via
+        )
         self._changed()
 
-    def resume(self) -> None:
+    def resume(self, via: str = "tray") -> None:
         """Act again; a sweep catches what arrived while paused."""
         with self._lock:
             was_paused = self._paused_until is not None
             self._paused_until = None
         if was_paused:
-            self.events.emit("resumed", policy_version=self.policy.policy.version)
+            self.events.emit("resumed", policy_version=self.policy.policy.version, via=via)
             self.request_sweep()
             self._changed()
+
+    def record_quit(self, via: str = "tray") -> None:
+        """Staff chose Quit (policy allowed it): on record before protection stops."""
+        self.events.emit("quit", policy_version=self.policy.policy.version, via=via)
 
     def add_listener(self, callback: Callable[[AgentState], None]) -> None:
         """Call `callback(state)` (from a worker thread) whenever the state changes."""
@@ -265,9 +291,33 @@ class AgentService:
 
     # --- worker --------------------------------------------------------------------------
 
+    def _run_worker(self) -> None:
+        """The worker thread: if it dies, say so everywhere and stop (the process exits != 0)."""
+        try:
+            self._work()
+        except BaseException as error:
+            log.critical("the worker thread died: protection has stopped", exc_info=True)
+            with self._lock:
+                self._fatal_problem = (
+                    f"Protection stopped because of an internal error ({type(error).__name__})"
+                )
+                self._dirty = True
+            self.died.set()
+            with contextlib.suppress(Exception):
+                self.events.emit(
+                    "action_failed",
+                    policy_version=self.policy.policy.version,
+                    error=f"worker thread died: {type(error).__name__}: {error}",
+                )
+            with contextlib.suppress(Exception):
+                self._publish(force=True)  # the tray shows the problem before the exit
+            self._stop.set()
+            self.tracker.wake()
+
     def _work(self) -> None:
         next_tick = 0.0
         while not self._stop.is_set():
+            self._heartbeat = time.time()
             path = self.tracker.next_ready(0.0 if self._sweep.active else TICK_SECONDS)
             if path is not None:
                 self._process(path)
@@ -326,7 +376,7 @@ class AgentService:
         with self._lock:
             paused_until = self._paused_until
         if paused_until is not None and time.time() >= paused_until:
-            self.resume()
+            self.resume(via="timer")
         if now >= self._next_sweep and not self._sweep.active:
             self._next_sweep = now + self.policy.watch.sweep_interval_seconds
             self._start_sweep(list(self._folder_set.view.roots))
@@ -432,6 +482,8 @@ class AgentService:
             "version": state.version,
             "started": state.started_at,
             "updated": time.time(),
+            "worker_heartbeat": self._heartbeat,
+            "fatal_problem": self._fatal_problem,
             "paused_until": state.paused_until,
             "folders": [
                 {"path": f.path, "watching": f.watching, "problem": f.problem}

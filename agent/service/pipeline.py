@@ -26,9 +26,11 @@ from agent.inspect.reasons import plain_reason, plain_summary
 from agent.model import Finding, Report
 from agent.policy.decide import Decision, decide
 from agent.policy.schema import Policy
+from agent.service import staffdb
 from agent.service.events import EventLog, Notifier
-from agent.service.statedb import DEFERRED_ACTION, FileVersion, StateDB
+from agent.service.statedb import DEFERRED_ACTION, RELEASED_ACTION, FileVersion, StateDB
 from agent.textsafe import safe_name
+from agent.vault.journal import crash_point
 from agent.vault.store import Vault
 
 log = logging.getLogger("photogate.pipeline")
@@ -36,6 +38,9 @@ log = logging.getLogger("photogate.pipeline")
 HASH_CHUNK_BYTES = 1024 * 1024  # bytes read per step while hashing
 MAX_NOTIFY_NAME_CHARS = 60  # characters of a file name shown in a notification
 ERROR_ACTION = "error"  # recorded when the pipeline itself failed on a file
+# Our own temporary files, never judged whatever the policy's ignore patterns say: a safe
+# copy being written (agent.sanitize.parent) and a restore being placed (agent.vault.restore).
+OWN_TEMP_PATTERNS = (".sanitizing-*", ".photogate-restore-*")
 
 
 class Outcome(enum.Enum):
@@ -109,11 +114,10 @@ class Scope:
 
     def is_ignored_name(self, relative_parts: Sequence[str]) -> bool:
         """True when any component matches an ignore pattern (`*.crdownload`, `*.download/`)."""
+        patterns = (*self.ignore_patterns, *OWN_TEMP_PATTERNS)
         for part in relative_parts:
             lowered = part.lower()
-            if any(
-                fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in self.ignore_patterns
-            ):
+            if any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns):
                 return True
         return False
 
@@ -217,7 +221,29 @@ class Pipeline:
         if version.size == 0 and age < policy.watch.settle_seconds:
             # Firefox's zero-byte placeholder: the real content is renamed over it soon.
             return Outcome.SETTLE
+        if self._is_released(path, version, policy, root):
+            return Outcome.UNCHANGED
         return self._judge(path, version, policy, root, paused=paused)
+
+    def _is_released(self, path: str, version: FileVersion, policy: Policy, root: Path) -> bool:
+        """True (and remembered) when staff or IT released exactly this version here."""
+        release = staffdb.release_for(self.statedb, path)
+        if release is None or not release.matches(version):
+            return False
+        sha256 = sha256_of(path, version, policy.inspect.limits().max_file_bytes)
+        if sha256 != release.sha256:
+            return False  # same size and time, other bytes: judged as usual
+        self.statedb.record(
+            path,
+            version,
+            verdict=RELEASED_ACTION,
+            action=RELEASED_ACTION,
+            sha256=sha256,
+            item_id=release.item_id,
+            folder=root,
+        )
+        log.info("%s was released by %s: left alone", safe_name(path), release.released_by)
+        return True
 
     def _judge(
         self, path: str, version: FileVersion, policy: Policy, root: Path, *, paused: bool
@@ -245,6 +271,20 @@ class Pipeline:
         if paused and intended in ("quarantine", "flag"):
             action = DEFERRED_ACTION  # documented: acted on by the sweep after resume
         elif intended == "quarantine":
+            staffdb.begin_verdict(
+                self.statedb,
+                path,
+                sha256,
+                {
+                    "policy_version": policy_version,
+                    "sha256": sha256,
+                    "size": version.size,
+                    "type": report.type,
+                    "verdict": report.verdict.value,
+                    "findings": [finding.code for finding in report.findings],
+                    "folder": str(root),
+                },
+            )
             try:
                 item = self.toolkit.vault.quarantine(
                     Path(path),
@@ -254,6 +294,7 @@ class Pipeline:
                     expected_sha256=sha256,
                 )
                 item_id = str(item.id)
+                crash_point("quarantined-before-verdict")
             except Exception as failure:
                 error = f"{type(failure).__name__}: {failure}"
                 action = "quarantine_failed"
@@ -292,6 +333,8 @@ class Pipeline:
             error=error,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        if intended == "quarantine" and not paused:
+            staffdb.end_verdict(self.statedb, path)
         if error is not None:
             log.warning("%s: %s (%s)", action, safe_name(path), error)
         if action in ("quarantine", "flag", "quarantine_failed") and policy.ui.notifications:

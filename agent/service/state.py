@@ -36,6 +36,7 @@ class AgentState:
     allow_pause: bool = True
     allow_quit: bool = False
     started_at: float = 0.0
+    fatal_problem: str | None = None  # the worker died: protection has stopped
 
     @property
     def paused(self) -> bool:
@@ -45,6 +46,8 @@ class AgentState:
     @property
     def problem(self) -> str | None:
         """The first thing that needs IT's attention, in plain words, or None."""
+        if self.fatal_problem:
+            return self.fatal_problem
         if self.policy_problem:
             return self.policy_problem
         for folder in self.folders:

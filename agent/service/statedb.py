@@ -14,6 +14,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ MAX_FLAGGED_LISTED = 1_000  # rows: list_flagged() never returns more than this
 
 ACTIONS_FLAGGED = ("flag",)
 DEFERRED_ACTION = "deferred"  # inspected while paused: not final, the next sweep re-judges
+RELEASED_ACTION = "released"  # a version staff or IT restored: final, never counted again
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inspected (
@@ -44,6 +47,34 @@ CREATE TABLE IF NOT EXISTS inspected (
 CREATE INDEX IF NOT EXISTS inspected_action ON inspected(action, inspected_at);
 CREATE INDEX IF NOT EXISTS inspected_at ON inspected(inspected_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+# Staff and IT records (agent.service.staffdb): releases, false-alarm reports, and verdicts
+# begun but not yet announced (crash recovery re-emits them).
+_STAFF_SCHEMA = """
+CREATE TABLE IF NOT EXISTS released (
+    path BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    item_id TEXT,
+    released_by TEXT NOT NULL,
+    released_at REAL NOT NULL,
+    policy_version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    key TEXT PRIMARY KEY,
+    item_id TEXT,
+    sha256 TEXT,
+    note TEXT NOT NULL,
+    reported_by TEXT NOT NULL,
+    reported_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_verdicts (
+    path BLOB PRIMARY KEY,
+    sha256 TEXT,
+    fields TEXT NOT NULL,
+    started_at REAL NOT NULL
+);
 """
 
 
@@ -99,6 +130,7 @@ class StateDB:
         self._max_rows = max_rows
         self._lock = threading.Lock()
         self._writes = 0
+        self._readonly = readonly
         if readonly:
             uri = f"{path.absolute().as_uri()}?mode=ro"
             self._conn = sqlite3.connect(
@@ -113,7 +145,7 @@ class StateDB:
             # NORMAL in WAL mode survives a process crash; only an OS crash may lose the
             # last commits, and then the sweep simply inspects those files again.
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_SCHEMA + _STAFF_SCHEMA)
             self._conn.commit()
             path.chmod(0o600)
 
@@ -185,7 +217,7 @@ class StateDB:
                     now,
                 ),
             )
-            if action != DEFERRED_ACTION:
+            if action not in (DEFERRED_ACTION, RELEASED_ACTION):
                 self._bump("inspected")
                 if action == "quarantine":
                     self._bump("quarantined")
@@ -197,6 +229,22 @@ class StateDB:
             self._writes += 1
             if self._writes % PRUNE_EVERY_WRITES == 0:
                 self._prune()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, committed on success (agent.service.staffdb uses it)."""
+        with self._lock:
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.rollback()
+                raise
+            self._conn.commit()
+
+    @property
+    def readonly(self) -> bool:
+        """True when opened read-only (the tables of newer versions may be missing)."""
+        return self._readonly
 
     def forget(self, path: str | os.PathLike[str]) -> None:
         """Drop the record of `path` (e.g. a flagged file was restored or deleted)."""
