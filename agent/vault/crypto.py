@@ -7,7 +7,8 @@ per-file prefix plus the chunk index, and its associated data binds the item id,
 whether it is the last chunk, so chunks cannot be reordered, swapped between items, or cut off.
 
 Records are JSON signed with an HMAC (a key derived from the same install key), so a record
-edited on disk (e.g. its original path pointed elsewhere) is refused.
+edited on disk (e.g. its original path pointed elsewhere) is refused; journal lines are
+signed with a third derived key (agent.vault.journal).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class VaultKeys:
             raise VaultError(f"vault key has {len(master_key)} bytes, expected {KEY_BYTES}")
         self._content = AESGCM(_derive(master_key, b"photogate vault content v1"))
         self._record_key = _derive(master_key, b"photogate vault record hmac v1")
+        self.journal_key = _derive(master_key, b"photogate vault journal hmac v1")
 
     # --- content -------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 The journal is append-only JSON lines, each fsynced before the step it announces is taken,
 so after a crash (`kill -9`, power loss) the last durable line of every operation says how
-far it got. One line: `{"txn": ..., "op": "quarantine"|"restore", "step": ..., ...}`.
+far it got. One line: `{"txn": ..., "op": "quarantine"|"restore", "step": ..., ..., "mac": ...}`,
+signed with the vault key; agent.vault.journal_schema says which fields each step has.
 
 Whoever holds the vault lock is the only writer; so when a process acquires the lock, every
 operation still open in the journal belongs to a process that died, and can be recovered.
@@ -15,6 +16,8 @@ PHOTOGATE_VAULT_CRASH_AT names the point, the process kills itself with SIGKILL 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -26,12 +29,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agent import platform
+from agent.vault.journal_schema import FIRST_STEP, validate_entry
 
 JOURNAL_FILE_NAME = "journal.jsonl"
 LOCK_FILE_NAME = "vault.lock"
 CRASH_ENV = "PHOTOGATE_VAULT_CRASH_AT"
 MAX_JOURNAL_LINE_BYTES = 64 * 1024  # one entry holds at most two paths; longer is damage
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # bytes read at recovery: ~200,000 lines, far past any burst
 FILE_MODE = 0o600
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the journal is never reached through a link
+_O_BINARY = getattr(os, "O_BINARY", 0)
 _REDERIVABLE_STEPS = frozenset({"done", "aborted", "original-removed"})
 
 
@@ -46,7 +53,11 @@ def crash_point(name: str) -> None:
 
 @dataclass
 class OpenOperation:
-    """An operation the journal shows as unfinished: its steps in order, merged fields."""
+    """An operation the journal shows as unfinished: its steps in order, merged fields.
+
+    Built only from lines whose signature and every field were valid (see `validate_entry`),
+    so recovery can use the fields without checking them again.
+    """
 
     txn: str
     op: str
@@ -60,20 +71,30 @@ class OpenOperation:
 
 
 class Journal:
-    """Append-only, fsynced JSON lines in `<root>/journal.jsonl`."""
+    """Append-only, fsynced, signed JSON lines in `<root>/journal.jsonl`.
 
-    def __init__(self, root: Path) -> None:
+    Every line carries `mac`: an HMAC-SHA256, with a key derived from the vault key, over
+    the line's other fields in canonical JSON. A line that is unsigned, wrongly signed,
+    malformed, or names an unknown op, step or field is skipped (and listed in
+    `skipped`), never acted on: whoever can append to the file but cannot read the key
+    (every user but the service, in protected mode) cannot make recovery do anything.
+    """
+
+    def __init__(self, root: Path, mac_key: bytes) -> None:
         self.path = root / JOURNAL_FILE_NAME
+        self._mac_key = mac_key
+        self.skipped: list[str] = []  # problems of the lines the last read skipped
 
     def append(self, txn: str, op: str, step: str, **fields: Any) -> None:
-        """Write one step durably (write + fsync) before the caller acts on it.
+        """Write one signed step durably (write + fsync) before the caller acts on it.
 
         The closing steps (`done`, `aborted`, and `original-removed`, which recovery can
         tell from the disk) skip the fsync: if one is lost, recovery re-derives it.
         """
         entry = {"txn": txn, "op": op, "step": step, **fields}
+        entry["mac"] = self._mac(entry)
         line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_BINARY
         fd = os.open(self.path, flags, FILE_MODE)
         try:
             os.write(fd, line)
@@ -83,31 +104,72 @@ class Journal:
             os.close(fd)
         crash_point(step)
 
+    def _mac(self, entry: dict[str, Any]) -> str:
+        unsigned = {k: v for k, v in entry.items() if k != "mac"}
+        canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
+        return hmac.new(self._mac_key, canonical, hashlib.sha256).hexdigest()
+
     def open_operations(self) -> list[OpenOperation]:
         """Operations without a final `done`/`aborted` line, oldest first.
 
         A torn last line (the process died while writing it) is ignored: that step never
-        became durable, so it never happened.
+        became durable, so it never happened. Every other line that is not valid is
+        skipped and its problem listed in `skipped` (read them once, after this call).
         """
+        self.skipped = []
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+            raw = _read_bounded(self.path)
+        except OSError:
             return []
         operations: dict[str, OpenOperation] = {}
-        for untrusted_line in raw.split(b"\n"):
-            entry = _parse_line(untrusted_line)
-            if entry is None:
+        lines = raw.split(b"\n")
+        for number, untrusted_line in enumerate(lines, start=1):
+            if not untrusted_line.strip():
                 continue
-            txn, op, step = str(entry.pop("txn")), str(entry.pop("op")), str(entry.pop("step"))
+            if number == len(lines):  # no newline after it: torn by a crash, never durable
+                continue
+            entry, problem = self._parse(untrusted_line)
+            if entry is None:
+                self.skipped.append(f"journal line {number}: {problem}")
+                continue
+            txn, op, step = entry.pop("txn"), entry.pop("op"), entry.pop("step")
             operation = operations.setdefault(txn, OpenOperation(txn, op, [], {}))
+            mismatch = _mismatch(operation, op, step, entry)
+            if mismatch:
+                self.skipped.append(f"journal line {number}: {mismatch}")
+                continue
             operation.steps.append(step)
             operation.fields.update(entry)
-        return [o for o in operations.values() if o.last_step not in ("done", "aborted")]
+        return [
+            o for o in operations.values() if o.steps and o.last_step not in ("done", "aborted")
+        ]
+
+    def _parse(self, untrusted_line: bytes) -> tuple[dict[str, Any] | None, str]:
+        if len(untrusted_line) > MAX_JOURNAL_LINE_BYTES:
+            return None, f"longer than {MAX_JOURNAL_LINE_BYTES} bytes"
+        try:
+            untrusted = json.loads(untrusted_line)
+        except ValueError:
+            return None, "not JSON"
+        if not isinstance(untrusted, dict):
+            return None, "not a JSON object"
+        untrusted_mac = untrusted.get("mac")
+        if not isinstance(untrusted_mac, str):
+            return None, "not signed"
+        try:
+            expected = self._mac(untrusted)
+        except (TypeError, ValueError):  # e.g. a lone surrogate cannot be encoded
+            return None, "not canonical JSON"
+        if not hmac.compare_digest(expected, untrusted_mac):
+            return None, "signature does not match (not written by this vault)"
+        del untrusted["mac"]
+        problem = validate_entry(untrusted)
+        return (None, problem) if problem else (untrusted, "")
 
     def clear(self) -> None:
         """Empty the journal once every operation in it is resolved (holder of the lock only)."""
         with contextlib.suppress(FileNotFoundError):
-            fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            fd = os.open(self.path, os.O_WRONLY | _O_NOFOLLOW | _O_BINARY)
             try:
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
@@ -115,16 +177,23 @@ class Journal:
                 os.close(fd)
 
 
-def _parse_line(untrusted_line: bytes) -> dict[str, Any] | None:
-    if not untrusted_line.strip() or len(untrusted_line) > MAX_JOURNAL_LINE_BYTES:
-        return None
-    try:
-        entry = json.loads(untrusted_line)
-    except ValueError:
-        return None
-    if not isinstance(entry, dict) or not {"txn", "op", "step"} <= entry.keys():
-        return None
-    return entry
+def _read_bounded(path: Path) -> bytes:
+    """The journal's bytes, at most MAX_JOURNAL_BYTES (the tail beyond is ignored)."""
+    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_JOURNAL_BYTES)
+
+
+def _mismatch(operation: OpenOperation, op: str, step: str, entry: dict[str, Any]) -> str:
+    """Why a line cannot belong to the operation its txn names ("" when it can)."""
+    if not operation.steps and step != FIRST_STEP[op]:
+        return f"transaction {operation.txn} starts at {step}, not at {FIRST_STEP[op]}"
+    if op != operation.op:
+        return f"transaction {operation.txn} changes its op from {operation.op} to {op}"
+    known_id = operation.fields.get("id")
+    if known_id is not None and entry.get("id") != known_id:
+        return f"transaction {operation.txn} names two item ids"
+    return ""
 
 
 class VaultLock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import getpass
 import os
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ class QuarantineItem:
     user: str
     detected_type: str
     mtime_ns: int = 0  # the same mtime to the nanosecond (a float loses the last digits)
+    owner_uid: int = -1  # POSIX uid that owned the file (-1: unknown, e.g. Windows, old records)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (one line of `photogate quarantine list --json`).
@@ -71,6 +73,7 @@ class QuarantineItem:
             "policy_version": self.policy_version,
             "user": self.user,
             "detected_type": self.detected_type,
+            **({"owner_uid": self.owner_uid} if self.owner_uid >= 0 else {}),
         }
 
     @classmethod
@@ -91,6 +94,7 @@ class QuarantineItem:
                 user=str(fields["user"]),
                 detected_type=str(fields["detected_type"]),
                 mtime_ns=int(fields.get("mtime_ns", 0)),
+                owner_uid=_uid(fields.get("owner_uid", -1)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
@@ -108,6 +112,24 @@ def path_from_b64(text: str) -> str:
 
 def _iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _uid(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 2**32:
+        raise ValueError("owner_uid is not a uid")
+    return value
+
+
+def user_name(uid: int) -> str:
+    """The login name of `uid` (the uid as text when it has no name; current user when -1)."""
+    if uid < 0 or sys.platform == "win32":
+        return current_user()
+    import pwd
+
+    try:
+        return str(pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        return str(uid)
 
 
 def current_user() -> str:

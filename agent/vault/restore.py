@@ -8,18 +8,24 @@ restore-intent -> [temp written, verified, marked] -> placing -> [link] -> resto
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import os
+import re
 import secrets
+import stat
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from agent.errors import VaultError
 from agent.osmark import OriginMarker
 from agent.textsafe import safe_path
-from agent.vault.crypto import fsync_dir, sha256_file
+from agent.vault.crypto import sha256_file
+from agent.vault.fsdir import Folder
 from agent.vault.journal import Journal, OpenOperation, crash_point
 from agent.vault.record import QuarantineItem
 
@@ -42,19 +48,51 @@ class ItemStore(Protocol):
 
 # Errors meaning "this filesystem has no hard links" (FAT, exFAT, some network shares).
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
-_O_BINARY = getattr(os, "O_BINARY", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 RESTORED_FILE_MODE = 0o666  # the umask applies; never executable
+DOWNLOAD_FILE_MODE = 0o644  # what a browser leaves under the usual umask 022: a download's mode
 NAME_MAX_BYTES = 255  # longest file name on common filesystems (ext4; NTFS counts UTF-16)
 MAX_RESTORE_CLASHES = 999  # "name (restored 999).jpg" is the last name tried
 RESTORE_TEMP_PREFIX = ".photogate-restore-"
 RESTORE_MARK_REASON = "restored from the Photogate quarantine"
+# The only names recovery ever deletes outside the vault: our own temp names for the item.
+_TEMP_NAME = re.compile(r"\.photogate-restore-([0-9a-f]{32})-[0-9a-f]{8}\.tmp")
 
 
-def restore_item(vault: ItemStore, item: QuarantineItem, to: Path | None) -> Path:
-    """Write the item back (see `Vault.restore`); returns where it landed."""
+@dataclass(frozen=True)
+class Placement:
+    """Who the restored file belongs to and which folder owner is acceptable (protected mode).
+
+    `owner` (uid, gid) makes the new file that account's, with DOWNLOAD_FILE_MODE;
+    `folder_uid` refuses a destination folder not owned by that uid.
+    """
+
+    owner: tuple[int, int] | None = None
+    folder_uid: int | None = None
+
+
+def restore_item(
+    vault: ItemStore, item: QuarantineItem, to: Path | None, placement: Placement | None = None
+) -> Path:
+    """Write the item back (see `Vault.restore`); returns where it landed.
+
+    The destination folder is opened with no link followed at any component, and every
+    step happens relative to that open folder (agent.vault.fsdir).
+    """
     directory, name = _destination(item, to)
-    temp = directory / f"{RESTORE_TEMP_PREFIX}{item.id}-{secrets.token_hex(4)}.tmp"
+    placement = placement or Placement()
+    with Folder.open(directory) as folder:
+        if placement.folder_uid is not None and folder.info.st_uid != placement.folder_uid:
+            raise VaultError(
+                f"cannot restore: folder {safe_path(directory)} does not belong to the file's owner"
+            )
+        return _restore_into(vault, item, folder, name, placement)
+
+
+def _restore_into(
+    vault: ItemStore, item: QuarantineItem, folder: Folder, name: str, placement: Placement
+) -> Path:
+    temp_name = f"{RESTORE_TEMP_PREFIX}{item.id}-{secrets.token_hex(4)}.tmp"
+    temp = folder.path / temp_name
     txn = secrets.token_hex(8)
     journal = vault.journal
     journal.append(
@@ -62,24 +100,24 @@ def restore_item(vault: ItemStore, item: QuarantineItem, to: Path | None) -> Pat
     )
     placed: Path | None = None
     try:
-        _write_verified(vault, item, temp)
-        mtime_ns = item.mtime_ns or round(item.mtime * 1e9)
-        os.utime(temp, ns=(mtime_ns, mtime_ns))
+        _write_verified(vault, item, folder, temp_name, placement)
         vault.marker.mark(temp, reason=RESTORE_MARK_REASON)  # survives the link: same inode
         crash_point("temp-written")
-        placed = _place(vault, txn, item.id, temp, directory, name)
+        placed = _place(vault, txn, item.id, folder, temp_name, name)
         crash_point("linked")
         journal.append(txn, "restore", "restored", id=item.id)
     except BaseException as error:
         if placed is None:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                folder.unlink(temp_name)
             journal.append(txn, "restore", "aborted", id=item.id)
         # else: the file is in place; the next lock holder's recovery finishes the restore.
         if isinstance(error, OSError):
-            raise VaultError(f"could not restore to {safe_path(directory)}: {error}") from error
+            raise VaultError(f"could not restore to {safe_path(folder.path)}: {error}") from error
         raise
-    temp.unlink(missing_ok=True)  # after a hard link the temp name is a second name
-    fsync_dir(directory)
+    with contextlib.suppress(FileNotFoundError):
+        folder.unlink(temp_name)  # after a hard link the temp name is a second name
+    folder.fsync()
     crash_point("temp-removed")
     vault.remove_item_files(item.id)
     journal.append(txn, "restore", "done", id=item.id)
@@ -87,69 +125,97 @@ def restore_item(vault: ItemStore, item: QuarantineItem, to: Path | None) -> Pat
 
 
 def recover_restore(vault: ItemStore, operation: OpenOperation) -> None:
-    """Finish or undo a restore a dead process left open (the item stays until placed)."""
+    """Finish or undo a restore a dead process left open (the item stays until placed).
+
+    The only file recovery removes outside the vault is the temp file, and only when its
+    name is our temp-name pattern for this very item, in a folder reached with no link.
+    """
     fields = operation.fields
     item_id = str(fields["id"])
     temp = _from_b64(str(fields["temp_b64"]))
     journal = vault.journal
     if "restored" not in operation.steps:
         final_b64 = fields.get("final_b64")
-        placed = operation.last_step == "placing" and _is_placed(
-            temp, _from_b64(str(final_b64)), str(fields["sha256"])
+        placed = (
+            operation.last_step == "placing"
+            and final_b64 is not None
+            and _is_placed(temp, _from_b64(str(final_b64)), str(fields["sha256"]))
         )
         if not placed:
-            temp.unlink(missing_ok=True)
+            _remove_temp(temp, item_id)
             journal.append(operation.txn, "restore", "aborted", id=item_id)
             return
         journal.append(operation.txn, "restore", "restored", id=item_id)
-    temp.unlink(missing_ok=True)
+    _remove_temp(temp, item_id)
     vault.remove_item_files(item_id)
     journal.append(operation.txn, "restore", "done", id=item_id)
+
+
+def _remove_temp(temp: Path, item_id: str) -> None:
+    match = _TEMP_NAME.fullmatch(temp.name)
+    if match is None or match.group(1) != item_id:
+        return  # not a name we would have made: never touched
+    try:
+        with Folder.open(temp.parent) as folder:
+            info = folder.lstat(temp.name)
+            if info is not None and stat.S_ISREG(info.st_mode):
+                folder.unlink(temp.name)
+    except (OSError, VaultError):
+        return
 
 
 def _destination(item: QuarantineItem, to: Path | None) -> tuple[Path, str]:
     """(folder, wanted name): the original place, a folder given by `to`, or `to` itself."""
     target = Path(item.original_path) if to is None else Path(to).absolute()
-    if to is not None and target.is_dir():
+    if to is not None and target.is_dir() and not target.is_symlink():
         return target, item.name
-    if not target.parent.is_dir():
-        raise VaultError(f"cannot restore: folder {safe_path(target.parent)} does not exist")
     return target.parent, target.name
 
 
-def _write_verified(vault: ItemStore, item: QuarantineItem, temp: Path) -> None:
-    """Decrypt into a new `temp` (never an existing file), fsync, and check the SHA-256."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
+def _write_verified(
+    vault: ItemStore, item: QuarantineItem, folder: Folder, temp_name: str, placement: Placement
+) -> None:
+    """Decrypt into a new temp file (never an existing file), fsync, check the SHA-256."""
+    mode = DOWNLOAD_FILE_MODE if placement.owner is not None else RESTORED_FILE_MODE
     digest = hashlib.sha256()
     size = 0
-    with open(os.open(temp, flags, RESTORED_FILE_MODE), "wb") as sink:
+    with open(folder.create(temp_name, mode), "wb") as sink:
+        if placement.owner is not None and sys.platform != "win32":
+            os.fchown(sink.fileno(), *placement.owner)  # before any content is in it
+            os.fchmod(sink.fileno(), DOWNLOAD_FILE_MODE)
         for chunk in vault.plaintext_chunks(item):
             sink.write(chunk)
             digest.update(chunk)
             size += len(chunk)
         sink.flush()
         os.fsync(sink.fileno())
+        mtime_ns = item.mtime_ns or round(item.mtime * 1e9)
+        if os.utime in os.supports_fd:
+            os.utime(sink.fileno(), ns=(mtime_ns, mtime_ns))
+        else:  # pragma: no cover - Windows
+            os.utime(folder.path / temp_name, ns=(mtime_ns, mtime_ns))
     vault.check_digest(item, size, digest.hexdigest())
 
 
 def _place(
-    vault: ItemStore, txn: str, item_id: str, temp: Path, directory: Path, name: str
+    vault: ItemStore, txn: str, item_id: str, folder: Folder, temp_name: str, name: str
 ) -> Path:
-    """Give `temp` the first free name; a hard link never replaces an existing file."""
+    """Give the temp file the first free name; a hard link never replaces an existing file."""
     for attempt in range(MAX_RESTORE_CLASHES + 1):
-        candidate = directory / clash_name(name, attempt)
-        if os.path.lexists(candidate):
+        candidate = clash_name(name, attempt)
+        if folder.lstat(candidate) is not None:
             continue
-        vault.journal.append(txn, "restore", "placing", id=item_id, final_b64=_b64(candidate))
+        final = folder.path / candidate
+        vault.journal.append(txn, "restore", "placing", id=item_id, final_b64=_b64(final))
         try:
-            os.link(temp, candidate)
+            folder.link(temp_name, candidate)
         except FileExistsError:
             continue  # taken between the check and the link
         except OSError as error:
-            if error.errno not in _NO_HARD_LINKS or os.path.lexists(candidate):
+            if error.errno not in _NO_HARD_LINKS or folder.lstat(candidate) is not None:
                 raise
-            temp.rename(candidate)  # no hard links here; Windows rename never replaces
-        return candidate
+            folder.rename_no_replace(temp_name, candidate)  # no hard links on this volume
+        return final
     raise VaultError(f"cannot restore: too many files named like {safe_path(name)}")
 
 
@@ -168,9 +234,20 @@ def clash_name(name: str, attempt: int) -> str:
 
 def _is_placed(temp: Path, final: Path, sha256: str) -> bool:
     """Did the link (or rename) land? `final` must be our file: same inode or our bytes."""
-    if not os.path.lexists(final) or final.is_symlink():
-        return False
-    if os.path.lexists(temp) and not temp.samefile(final):
+    if final.parent != temp.parent:
+        return False  # we only ever link within one folder
+    try:
+        with Folder.open(final.parent) as folder:
+            final_info = folder.lstat(final.name)
+            temp_info = folder.lstat(temp.name)
+            if final_info is None or not stat.S_ISREG(final_info.st_mode):
+                return False
+            if temp_info is not None and (temp_info.st_dev, temp_info.st_ino) != (
+                final_info.st_dev,
+                final_info.st_ino,
+            ):
+                return False
+    except (OSError, VaultError):
         return False
     return sha256_file(final) == sha256
 

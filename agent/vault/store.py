@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -52,10 +54,11 @@ from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
 from agent.vault.crypto import fsync_dir, load_or_create_key, sha256_file
+from agent.vault.fsdir import unlink_if_same_content
 from agent.vault.journal import Journal, OpenOperation, VaultLock, crash_point
 from agent.vault.origin import OriginFile
-from agent.vault.record import QuarantineItem, b64_path, current_user, path_from_b64
-from agent.vault.restore import recover_restore, restore_item
+from agent.vault.record import QuarantineItem, b64_path, path_from_b64, user_name
+from agent.vault.restore import Placement, recover_restore, restore_item
 
 __all__ = ["CONTENT_SUFFIX", "QuarantineItem", "Vault", "VaultError"]
 
@@ -68,6 +71,8 @@ RECORD_SUFFIX = ".json"
 ID_BYTES = 16  # item ids are 32 hex characters of os randomness
 MIN_ID_PREFIX_CHARS = 6  # the CLI accepts a unique id prefix at least this long
 SECONDS_PER_DAY = 86400.0
+
+log = logging.getLogger("photogate.vault")
 
 _ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_BYTES * 2}}}")
 _O_BINARY = getattr(os, "O_BINARY", 0)
@@ -89,14 +94,17 @@ class Vault:
         self._marker = marker if marker is not None else default_marker()
         self._items = self.root / ITEMS_DIR
         self._tmp = self.root / TMP_DIR
-        self._journal = Journal(self.root)
         self._lock = VaultLock(self.root)
+        self.journal_problems: list[str] = []  # journal lines the last recovery skipped
         try:
-            for folder in (self.root, self._items, self._tmp):
-                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-                with contextlib.suppress(OSError):
-                    folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
+            self.foreign_owner = _foreign_owner(self.root)
+            if self.foreign_owner is None:
+                for folder in (self.root, self._items, self._tmp):
+                    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                    with contextlib.suppress(OSError):
+                        folder.chmod(DIR_MODE)  # mkdir's mode is cut by the umask
             self._keys = load_or_create_key(self.root)
+            self._journal = Journal(self.root, self._keys.journal_key)
             # A live process holding the lock is mid-operation: not ours to recover.
             with self._lock.hold(blocking=False) as acquired:
                 if acquired:
@@ -134,6 +142,12 @@ class Vault:
             raise VaultError(f"no quarantined item with id {safe_text(item_id)}") from None
         fields = self._keys.open_record(item_id, untrusted_bytes)
         return QuarantineItem.from_record_fields(item_id, fields)
+
+    def _get_or_none(self, item_id: str) -> QuarantineItem | None:
+        try:
+            return self.get(item_id)
+        except VaultError:
+            return None
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id for an id or a unique prefix of at least MIN_ID_PREFIX_CHARS."""
@@ -209,6 +223,7 @@ class Vault:
         expected_sha256: str | None,
     ) -> QuarantineItem:
         before = origin.stat_open
+        owner_uid = -1 if sys.platform == "win32" else before.st_uid  # Windows: owner is a SID
         item_id = secrets.token_hex(ID_BYTES)
         txn = secrets.token_hex(8)
         self._journal.append(
@@ -227,8 +242,8 @@ class Vault:
                 id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
                 size=size, sha256=sha256, quarantined_at=self._clock(),
                 mtime=before.st_mtime_ns / 1e9, findings=findings,
-                policy_version=policy_version, user=current_user(),
-                detected_type=detected_type, mtime_ns=before.st_mtime_ns,
+                policy_version=policy_version, user=user_name(owner_uid),
+                detected_type=detected_type, mtime_ns=before.st_mtime_ns, owner_uid=owner_uid,
             )  # fmt: skip
             self._place_item(item, temp_content)
             self._verify_stored(item)
@@ -291,16 +306,19 @@ class Vault:
 
     # --- restore, delete, purge ------------------------------------------------------------
 
-    def restore(self, item_id: str, to: Path | None = None) -> Path:
+    def restore(
+        self, item_id: str, to: Path | None = None, placement: Placement | None = None
+    ) -> Path:
         """Put the item back (its original path, or `to`: a folder or a file path).
 
         Never overwrites: a clash gets "name (restored N).ext". The file is byte-identical
         (SHA-256 checked), gets its original mtime and the OS's untrusted-origin marker; the
         item leaves the vault only after the restored file is in place.
         """
+        self._refuse_foreign_restore(to)
         with self._exclusive():
             item = self.get(item_id)
-            return restore_item(self, item, to)
+            return restore_item(self, item, to, placement)
 
     def delete(self, item_id: str) -> None:
         """Remove the item for good (also a damaged one: its files are all that remain)."""
@@ -349,6 +367,14 @@ class Vault:
                 path.unlink()
         fsync_dir(self._items)
 
+    def _refuse_foreign_restore(self, to: Path | None) -> None:
+        if self.foreign_owner is not None and to is None:
+            raise VaultError(
+                f"this vault belongs to another account (uid {self.foreign_owner}), which can "
+                "write its records and journal: restoring to the path a record names is "
+                "refused. Use --to a folder of yours, or protected mode"
+            )
+
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Hold the vault lock, first finishing whatever a dead process left open."""
@@ -357,14 +383,31 @@ class Vault:
             yield
 
     def _recover(self) -> None:
-        """Resolve every open journal operation, then clear the journal and stray files."""
-        for operation in self._journal.open_operations():
-            if operation.op == "quarantine":
-                self._recover_quarantine(operation)
-            elif operation.op == "restore":
-                recover_restore(self, operation)
-            else:
-                self._journal.append(operation.txn, operation.op, "aborted")
+        """Resolve every open journal operation, then clear the journal and stray files.
+
+        Only signed, fully valid journal lines are acted on (agent.vault.journal); the
+        rest are skipped and reported once, here, then cleared with the journal. A vault
+        owned by another account is never recovered by us: its owner can write its
+        journal, so acting on it as (say) root would lend them our rights.
+        """
+        if self.foreign_owner is not None:
+            return
+        operations = self._journal.open_operations()
+        skipped = list(self._journal.skipped)
+        if skipped:
+            self.journal_problems = skipped
+            log.warning(
+                "vault %s: %d journal line(s) skipped, not acted on (first: %s)",
+                safe_path(self.root), len(skipped), skipped[0],
+            )  # fmt: skip
+        for operation in operations:
+            try:
+                if operation.op == "quarantine":
+                    self._recover_quarantine(operation)
+                else:
+                    recover_restore(self, operation)
+            except (OSError, VaultError) as error:  # one bad operation must not stop the rest
+                log.warning("vault recovery of %s failed: %s", operation.txn, error)
         self._journal.clear()
         for stray in self._tmp.iterdir():
             with contextlib.suppress(OSError):
@@ -388,15 +431,39 @@ class Vault:
             # numbers are reused at once after an unlink, so they cannot tell our file from
             # a new one; content can. A different file there is left alone (it is another
             # version, and gets its own inspection) and the stored item is kept.
-            stored_sha256 = fields.get("sha256")
-            if sha256_file(path, expected_size=int(fields["size"])) == stored_sha256:
+            stored_sha256 = str(fields["sha256"])
+            size = int(fields["size"])
+            if sha256_file(path, expected_size=size) == stored_sha256:
+                item = self._get_or_none(item_id)
+                if item is not None and (item.original_path, item.sha256) != (
+                    os.fspath(path),
+                    stored_sha256,
+                ):  # the record is of another file: neither it nor the path is ours to touch
+                    self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
+                    return
                 try:
-                    self._verify_stored(self.get(item_id))
+                    if item is None:
+                        raise VaultError("no record")
+                    self._verify_stored(item)
                 except VaultError:
                     self.remove_item_files(item_id)  # the original is intact: keep that
                     self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
                     return
-                path.unlink()
-                fsync_dir(path.parent)
+                unlink_if_same_content(path, size, stored_sha256)  # no link followed
             self._journal.append(operation.txn, "quarantine", "original-removed", id=item_id)
         self._journal.append(operation.txn, "quarantine", "done", id=item_id)
+
+
+def _foreign_owner(root: Path) -> int | None:
+    """The uid owning an existing vault folder when it is not us (POSIX), else None.
+
+    root opening a user's per-user vault (IT running `photogate quarantine list` as root)
+    is the case that matters: that user can write the vault's files.
+    """
+    if sys.platform == "win32":
+        return None
+    try:
+        owner = root.lstat().st_uid
+    except FileNotFoundError:
+        return None
+    return owner if owner != os.geteuid() else None
