@@ -139,3 +139,54 @@ def test_decide_is_pure() -> None:
     first = decide(the_report, policy)
     assert all(decide(the_report, policy) == first for _ in range(3))
     assert the_report.findings == (MEDIUM, LOW)
+
+
+# --- folder matching at the edges (each case a path shape IT can write in a policy) ----------
+
+
+def test_a_rule_for_the_root_folder_covers_everything_below_it() -> None:
+    posix = (FolderRule(path="/", high="flag"),)
+    assert folder_rule_for("/home/ann/Downloads", posix) == posix[0]
+    assert folder_rule_for("/", posix) == posix[0]
+    windows = (FolderRule(path="C:\\", high="flag"),)
+    assert folder_rule_for("C:\\Users\\Ann\\Downloads", windows) == windows[0]
+    assert folder_rule_for("D:\\Users", windows) is None
+
+
+def test_a_trailing_separator_in_a_rule_changes_nothing() -> None:
+    rules = (
+        FolderRule(path="/srv/scans/", high="flag"),
+        FolderRule(path="D:\\Scans\\", low="flag"),
+    )
+    assert folder_rule_for("/srv/scans/in", rules) == rules[0]
+    assert folder_rule_for("/srv/scansx", rules) is None
+    assert folder_rule_for("d:\\scans\\in", rules) == rules[1]
+
+
+def test_windows_paths_are_recognised_by_drive_or_by_backslash() -> None:
+    # A drive letter with forward slashes, and a rooted path without a drive, are both Windows
+    # paths: compared case-insensitively, whichever way the separators are written.
+    by_drive = (FolderRule(path="c:\\users\\ann\\scans", high="flag"),)
+    assert folder_rule_for("C:/Users/Ann/Scans/in", by_drive) == by_drive[0]
+    rooted = (FolderRule(path="\\Clinic\\Scans", high="flag"),)
+    assert folder_rule_for("\\clinic\\scans\\in", rooted) == rooted[0]
+    assert folder_rule_for("\\clinic\\scans2", rooted) is None
+    # POSIX paths stay case-sensitive.
+    assert folder_rule_for("/SRV/scans", (FolderRule(path="/srv/scans", high="flag"),)) is None
+
+
+def test_of_two_rules_for_the_same_folder_the_first_listed_wins() -> None:
+    rules = (FolderRule(path="/srv/scans", high="flag"), FolderRule(path="/srv/scans", high="log"))
+    assert folder_rule_for("/srv/scans/x", rules) is rules[0]
+
+
+def test_the_rule_name_of_a_folder_code_override_names_the_pattern() -> None:
+    rule = FolderRule(path="/srv/scans", codes=(("jpeg.*", "log"),))
+    decision = decide(report(HIGH, path="/srv/scans/x.jpg"), Policy(folder_rules=(rule,)))
+    assert (decision.action, decision.rule) == ("log", "folder:/srv/scans code:jpeg.*")
+
+
+def test_a_clean_file_is_not_reported_as_allowlisted() -> None:
+    decision = decide(report(), Policy(allowlist_sha256=(SHA,)), sha256="d" * 64)
+    assert decision.allowlisted is False
+    assert (decision.action, decision.rule, decision.reasons) == ("log", "clean", ())
