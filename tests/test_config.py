@@ -14,10 +14,12 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.policy import keys as ck
-from agent.policy.layers import PolicyKeeper, check_file, load_policy, shipped_config_text
+from agent.policy.keeper import PolicyKeeper
+from agent.policy.layers import check_file, load_policy, shipped_config_text
 from agent.policy.registry import FileRegistryPolicySource, coerce_value, flatten_registry_tree
 from agent.policy.schema import Policy
-from agent.policy.validate import LineIndex, expand_path
+from agent.policy.toml_lines import LineIndex
+from agent.policy.validate import expand_path
 
 REPO = Path(__file__).resolve().parent.parent
 SHA_A = "a" * 64
@@ -442,7 +444,11 @@ def test_keeper_rejected_user_file_keeps_machine_policy(tmp_path: Path) -> None:
     user = write(tmp_path / "u.toml", '[actions]\nhigh = "ignore"\n')
     keeper = PolicyKeeper(machine, user)
     assert keeper.current.policy.actions.high == "flag"
-    assert keeper.problem is not None and "only IT policy may set this" in keeper.problem
+    assert keeper.problem is None  # IT's policy is fine: the user's mistake is their own
+    assert keeper.preferences_problem == (
+        "Your personal settings file has a mistake; IT's policy is still in force."
+    )
+    assert any("only IT policy may set this" in p for p in keeper.problems)
 
 
 def test_keeper_sees_same_size_rewrite_and_deletion(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent.errors import AlreadyRunningError
-from agent.policy.layers import PolicyKeeper
+from agent.policy.keeper import PolicyKeeper
 from agent.service.lock import AgentLock, is_locked
 from agent.service.loop import AgentService
 from agent.service.state import AgentState

@@ -18,7 +18,8 @@ from agent import paths
 from agent.errors import EXIT_FOUND, EXIT_OK, UsageError
 from agent.policy import keys as ck
 from agent.policy.docs import toml_value
-from agent.policy.layers import PolicyKeeper, check_file, load_policy
+from agent.policy.keeper import PolicyKeeper
+from agent.policy.layers import check_file, load_policy
 from agent.policy.registry import (
     FileRegistryPolicySource,
     RegistryPolicySource,

@@ -74,7 +74,7 @@ def display_available() -> bool:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from agent.policy.layers import PolicyKeeper
+    from agent.policy.keeper import PolicyKeeper
     from agent.policy.registry import default_registry_source
     from agent.service.lock import AgentLock
     from agent.service.loop import AgentService

@@ -8,15 +8,15 @@ are IT), and the user's `watch.folders` adds to IT's folders rather than replaci
 User preferences may set only the keys marked user-settable (`ui.notifications`,
 `watch.folders`); any other key in the user file is an error and the user file is rejected
 as a whole. A key IT lists in `[locks] keys` ignores the user's value (reported as a note).
-An invalid layer is rejected as a whole: `load_policy` raises, `PolicyKeeper` keeps the last
-good version of that layer in force and says why in `problem`.
+An invalid layer is rejected as a whole: `load_policy` raises; `agent.policy.keeper` (the
+running agent's `PolicyKeeper`) keeps the last good version of that layer in force.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,7 +32,6 @@ from agent.policy.validate import Layer, expand_path, load_toml_layer, validate_
 __all__ = [
     "BUILT_IN",
     "LoadedPolicy",
-    "PolicyKeeper",
     "check_file",
     "expand_path",
     "fingerprint",
@@ -42,8 +41,6 @@ __all__ = [
 
 BUILT_IN = "built-in"
 FINGERPRINT_HEX_CHARS = 12  # hex digits of the policy's SHA-256 shown as its fingerprint
-RACY_MTIME_SECONDS = 2.0  # a file modified this recently is hashed even if its stat looks same
-MAX_PROBLEMS_IN_SUMMARY = 1  # problems spelled out in `PolicyKeeper.problem` before "and N more"
 
 
 @dataclass(frozen=True)
@@ -67,15 +64,19 @@ def shipped_config_text() -> str:
     return resources.files("agent").joinpath("default_config.toml").read_text(encoding="utf-8")
 
 
-def _machine_layer(path: Path) -> Layer | None:
-    return load_toml_layer(path, f"machine:{path}") if path.exists() else None
+def machine_layer(path: Path) -> Layer | None:
+    """The machine policy file as a layer; None when the file does not exist (IT deleted it
+    to return to the defaults). A link, a FIFO or an empty file is a rejected layer."""
+    return load_toml_layer(path, f"machine:{path}") if os.path.lexists(path) else None
 
 
-def _user_layer(path: Path) -> Layer | None:
-    return load_toml_layer(path, f"user:{path}", user=True) if path.exists() else None
+def user_layer(path: Path) -> Layer | None:
+    """The user's preferences file as a layer; None when it does not exist."""
+    return load_toml_layer(path, f"user:{path}", user=True) if os.path.lexists(path) else None
 
 
-def _registry_layer(source: RegistryPolicySource) -> Layer | None:
+def registry_layer(source: RegistryPolicySource) -> Layer | None:
+    """The registry policy (or its JSON stand-in) as a layer; None when there is none."""
     layer = Layer(label=f"registry:{source.location}", location=source.location)
     try:
         untrusted_values = source.values()
@@ -90,7 +91,7 @@ def _registry_layer(source: RegistryPolicySource) -> Layer | None:
     return layer
 
 
-def _merge(
+def merge_layers(
     machine: Layer | None, registry: Layer | None, user: Layer | None
 ) -> tuple[LoadedPolicy, list[str]]:
     """Combine valid layers; returns the result and cross-key problems (empty when valid)."""
@@ -158,11 +159,11 @@ def load_policy(
     None (or a file that does not exist) means that layer is absent. The agent passes
     `paths.machine_config_path()` and `paths.user_config_path()`.
     """
-    machine = _machine_layer(machine_file) if machine_file else None
-    registry_layer = _registry_layer(registry) if registry else None
-    user = _user_layer(user_file) if user_file else None
-    problems = [p for layer in (machine, registry_layer, user) if layer for p in layer.problems]
-    loaded, cross_problems = _merge(machine, registry_layer, user)  # valid keys only
+    machine = machine_layer(machine_file) if machine_file else None
+    from_registry = registry_layer(registry) if registry else None
+    user = user_layer(user_file) if user_file else None
+    problems = [p for layer in (machine, from_registry, user) if layer for p in layer.problems]
+    loaded, cross_problems = merge_layers(machine, from_registry, user)  # valid keys only
     if problems or cross_problems:
         raise ConfigError(problems + cross_problems)
     return loaded
@@ -175,122 +176,5 @@ def check_file(path: Path, *, user: bool = False) -> list[str]:
     """
     label = f"{'user' if user else 'machine'}:{path}"
     layer = load_toml_layer(path, label, user=user)
-    _loaded, cross_problems = _merge(None if user else layer, None, layer if user else None)
+    _loaded, cross_problems = merge_layers(None if user else layer, None, layer if user else None)
     return layer.problems + cross_problems
-
-
-class _FileWatch:
-    """Cheap change detection for one file: stat first, content hash when stat changed."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._stat: tuple[int, int, int] | None = None
-        self._digest: str | None = None
-
-    def changed(self) -> bool:
-        """True when the file's content (or existence) differs from the last call."""
-        if self.path is None:
-            return False
-        try:
-            stat = self.path.stat()
-        except OSError:
-            stat_key, digest = None, None
-        else:
-            stat_key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            recent = time.time() - stat.st_mtime < RACY_MTIME_SECONDS
-            if stat_key == self._stat and not recent:
-                return False
-            try:
-                digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
-            except OSError:
-                digest = None
-        self._stat = stat_key
-        if digest == self._digest and (digest is not None or stat_key is None):
-            return False
-        self._digest = digest
-        return True
-
-
-class PolicyKeeper:
-    """The running agent's policy: reloads changed layers, keeps the last good one of each.
-
-    If a layer is invalid at start, the agent runs without it (built-in defaults for that
-    layer) and `problem` says why. Cheap enough to call `reload_if_changed` every second.
-    """
-
-    def __init__(
-        self,
-        machine_file: Path | None,
-        user_file: Path | None,
-        registry: RegistryPolicySource | None = None,
-    ) -> None:
-        self._machine = _FileWatch(machine_file)
-        self._user = _FileWatch(user_file)
-        self._registry = registry
-        self._registry_digest: str | None = None
-        # The latest valid version of each layer (an invalid new version never replaces it).
-        self._valid: dict[str, Layer | None] = {"machine": None, "registry": None, "user": None}
-        self._layer_problems: dict[str, list[str]] = {}
-        self.problems: tuple[str, ...] = ()  # every problem of the last reload, in full
-        self.problem: str | None = None
-        policy = Policy()
-        self.current = LoadedPolicy(policy, dict.fromkeys(ck.SPECS, BUILT_IN), fingerprint(policy))
-        self.reload_if_changed()
-
-    def _changed_layers(self) -> dict[str, Layer | None]:
-        changed: dict[str, Layer | None] = {}
-        if self._machine.changed() and self._machine.path is not None:
-            changed["machine"] = _machine_layer(self._machine.path)
-        if self._user.changed() and self._user.path is not None:
-            changed["user"] = _user_layer(self._user.path)
-        if self._registry is not None:
-            layer = _registry_layer(self._registry)
-            digest = hashlib.sha256(
-                repr((layer.values, layer.problems) if layer else None).encode()
-            ).hexdigest()
-            if digest != self._registry_digest:
-                self._registry_digest = digest
-                changed["registry"] = layer
-        return changed
-
-    def reload_if_changed(self) -> bool | None:
-        """True: a new policy is in force; None: a change was rejected (the old policy
-        stays); False: nothing changed. `problem` names the file, line and key when rejected.
-        """
-        changed = self._changed_layers()
-        if not changed:
-            return False
-        rejected = False
-        for name, layer in changed.items():
-            if layer is not None and layer.problems:
-                self._layer_problems[name] = layer.problems
-                rejected = True
-            else:
-                self._layer_problems.pop(name, None)
-                self._valid[name] = layer
-        loaded, cross_problems = _merge(
-            self._valid["machine"], self._valid["registry"], self._valid["user"]
-        )
-        self._layer_problems.pop("cross", None)
-        if cross_problems:
-            # Each layer is fine but together they are not: keep the policy in force.
-            self._layer_problems["cross"] = cross_problems
-            rejected = True
-        self._set_problem()
-        if cross_problems:
-            return None
-        previous, self.current = self.current, loaded
-        if loaded.fingerprint != previous.fingerprint:
-            return True
-        return None if rejected else False  # same effective policy (sources may differ)
-
-    def _set_problem(self) -> None:
-        problems = [p for layer_problems in self._layer_problems.values() for p in layer_problems]
-        self.problems = tuple(problems)
-        if not problems:
-            self.problem = None
-            return
-        shown = "; ".join(problems[:MAX_PROBLEMS_IN_SUMMARY])
-        more = len(problems) - MAX_PROBLEMS_IN_SUMMARY
-        extra = f" (and {more} more)" if more > 0 else ""
-        self.problem = f"policy rejected, the last good one stays in force: {shown}{extra}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.policy import keys as ck
+from agent.policy.reading import PolicyFileError, read_policy_file
 
 REGISTRY_KEY = r"SOFTWARE\Policies\Photogate"
 REGISTRY_LABEL = r"HKLM\SOFTWARE\Policies\Photogate"
@@ -109,12 +110,11 @@ class FileRegistryPolicySource:
     def values(self) -> dict[str, object]:
         """Dotted key -> coerced value; raises OSError or ValueError when unreadable."""
         try:
-            with open(self.path, "rb") as handle:
-                untrusted_bytes = handle.read(MAX_REGISTRY_FILE_BYTES + 1)
+            untrusted_bytes = read_policy_file(self.path, max_bytes=MAX_REGISTRY_FILE_BYTES)
         except FileNotFoundError:
             return {}
-        if len(untrusted_bytes) > MAX_REGISTRY_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_REGISTRY_FILE_BYTES // 1024**2} MB")
+        except PolicyFileError as error:
+            raise ValueError(str(error)) from None
         untrusted_tree = json.loads(untrusted_bytes.decode("utf-8"))
         if not isinstance(untrusted_tree, dict):
             raise ValueError("the top level must be a JSON object")

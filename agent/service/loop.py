@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__, paths
-from agent.policy.layers import BUILT_IN, PolicyKeeper
+from agent.policy.keeper import PolicyKeeper
+from agent.policy.layers import BUILT_IN
 from agent.policy.schema import Policy
 from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier

@@ -1,0 +1,212 @@
+"""PolicyKeeper: what changed (for events), bounded reads, whole-policy rejection, last good copy.
+
+Issue 12 (policy events as documented) and issue 13 (no file trick at a policy path can hang or
+bloat the agent; an empty push is not "defaults"; a policy that cannot be applied as a whole
+is rejected as a whole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.policy.keeper import PREFERENCES_PROBLEM, PolicyKeeper
+from agent.policy.layers import LoadedPolicy, load_policy
+from agent.policy.reading import MAX_POLICY_FILE_BYTES, PolicyFileError, read_policy_file
+from agent.policy.schema import Policy
+
+FIFO_DEADLINE_SECONDS = 5.0  # a read of a FIFO must return well within this
+
+
+def write(path: Path, text: str, *, bump: int = 0) -> Path:
+    path.write_text(text, encoding="utf-8")
+    if bump:
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + bump * 1_000_000_000))
+    return path
+
+
+def kinds(keeper: PolicyKeeper) -> list[tuple[str, str]]:
+    return [(change.kind, change.layer) for change in keeper.changes]
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+GOOD = '[policy]\nversion = "v1"\n[actions]\nmedium = "log"\n'
+BAD = '[policy]\nversion = "v2"\n[actions]\nmedium = "lgo"\n'
+
+
+def test_start_reports_policy_loaded_with_layer_source_and_file_hash(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, tmp_path / "absent-user.toml")
+    assert kinds(keeper) == [("policy_loaded", "machine")]
+    change = keeper.changes[0]
+    assert change.source == str(machine)
+    assert change.sha256 == sha(GOOD)
+
+
+def test_start_without_any_file_reports_built_in_defaults(tmp_path: Path) -> None:
+    keeper = PolicyKeeper(tmp_path / "absent.toml", None)
+    assert kinds(keeper) == [("policy_loaded", "built-in")]
+    assert keeper.changes[0].source == "built-in defaults"
+
+
+def test_re_pushing_the_same_good_file_after_a_rejection_recovers(tmp_path: Path) -> None:
+    # Issue 12: the rejection alert never cleared because nothing was emitted.
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, None)
+    write(machine, BAD, bump=5)
+    keeper.reload_if_changed()
+    assert kinds(keeper) == [("policy_rejected", "machine")]
+    assert keeper.changes[0].problems and "actions.medium" in keeper.changes[0].problems[0]
+    assert keeper.changes[0].sha256 == sha(BAD)
+    write(machine, GOOD, bump=10)
+    keeper.reload_if_changed()
+    assert kinds(keeper) == [("policy_loaded", "machine"), ("policy_recovered", "machine")]
+    assert keeper.problem is None
+    assert keeper.current.policy.policy.version == "v1"
+
+
+def test_every_problem_is_in_the_rejection(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, None)
+    write(machine, '[actions]\nhigh = "x"\nlow = "y"\n[ui]\nallow_restore = 3\n', bump=5)
+    keeper.reload_if_changed()
+    assert len(keeper.changes[0].problems) == 3
+
+
+def test_preferences_mistake_is_its_own_kind_in_plain_words(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    user = write(tmp_path / "u.toml", "[ui]\nnotifications = tru\n")  # a TOML syntax error
+    keeper = PolicyKeeper(machine, user)
+    assert ("preferences_rejected", "user") in kinds(keeper)
+    assert keeper.problem is None
+    assert keeper.preferences_problem == PREFERENCES_PROBLEM
+    assert "Invalid value" not in PREFERENCES_PROBLEM  # never the parser's words
+    write(user, "[ui]\nnotifications = false\n", bump=5)
+    keeper.reload_if_changed()
+    assert kinds(keeper) == [("policy_loaded", "user"), ("preferences_recovered", "user")]
+    assert keeper.preferences_problem is None
+
+
+def test_deleting_the_machine_file_returns_to_defaults_and_says_so(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, None)
+    machine.unlink()
+    assert keeper.reload_if_changed() is True
+    assert kinds(keeper) == [("policy_loaded", "machine")]
+    assert keeper.changes[0].removed
+    assert keeper.current.policy == Policy()
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_an_empty_machine_file_is_rejected_not_read_as_defaults(tmp_path: Path, text: str) -> None:
+    # Issue 13: a half-copied push silently dropped IT's locks, folders and allowlist.
+    machine = write(tmp_path / "m.toml", '[locks]\nkeys = ["ui.*"]\n')
+    keeper = PolicyKeeper(machine, None)
+    write(machine, text, bump=5)
+    assert keeper.reload_if_changed() is None
+    assert keeper.current.policy.locked == frozenset({"ui.*"})
+    assert keeper.problem is not None and "has no settings" in keeper.problem
+
+
+def test_a_cut_machine_file_is_rejected(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, None)
+    write(machine, GOOD[: GOOD.index("medium") + 9], bump=5)  # cut inside a string
+    assert keeper.reload_if_changed() is None
+    assert keeper.current.policy.policy.version == "v1"
+
+
+def test_a_fifo_at_the_policy_path_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "m.toml"
+    os.mkfifo(fifo)
+    done = threading.Event()
+    result: list[PolicyKeeper] = []
+
+    def build() -> None:
+        result.append(PolicyKeeper(fifo, None))
+        done.set()
+
+    threading.Thread(target=build, daemon=True).start()
+    assert done.wait(FIFO_DEADLINE_SECONDS), "reading a FIFO policy blocked"
+    assert result[0].problem is not None and "FIFO" in result[0].problem
+    with pytest.raises(PolicyFileError, match="FIFO"):
+        read_policy_file(fifo)
+
+
+def test_preferences_linked_to_dev_zero_are_refused_without_reading(tmp_path: Path) -> None:
+    user = tmp_path / "u.toml"
+    user.symlink_to("/dev/zero")
+    started = time.monotonic()
+    keeper = PolicyKeeper(None, user)
+    assert time.monotonic() - started < FIFO_DEADLINE_SECONDS
+    assert keeper.preferences_problem == PREFERENCES_PROBLEM
+    assert any("symbolic link" in p for p in keeper.problems)
+
+
+def test_machine_policy_may_be_a_link_but_only_to_a_regular_file(tmp_path: Path) -> None:
+    target = write(tmp_path / "pushed-v1.toml", GOOD)
+    machine = tmp_path / "m.toml"
+    machine.symlink_to(target)
+    assert PolicyKeeper(machine, None).current.policy.policy.version == "v1"
+    machine.unlink()
+    machine.symlink_to("/dev/zero")
+    with pytest.raises(PolicyFileError, match="a device"):
+        read_policy_file(machine, allow_symlink=True)
+
+
+def test_size_is_checked_on_the_descriptor_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "m.toml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_POLICY_FILE_BYTES + 1)  # sparse: nothing to read if refused first
+    with pytest.raises(PolicyFileError, match="larger than 16 MB"):
+        read_policy_file(big)
+    with big.open("r+b") as handle:
+        handle.truncate(MAX_POLICY_FILE_BYTES)
+    assert len(read_policy_file(big)) == MAX_POLICY_FILE_BYTES
+
+
+def test_a_policy_that_cannot_be_applied_is_rejected_as_a_whole(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    keeper = PolicyKeeper(machine, None)
+    applied: list[str] = []
+
+    def apply(candidate: LoadedPolicy) -> list[str]:
+        applied.append(candidate.policy.policy.version)
+        return [f"{machine}:2: report.audit_log: cannot create '/x': Permission denied"]
+
+    write(machine, '[policy]\nversion = "v9"\n[report]\naudit_log = "/x/e.jsonl"\n', bump=5)
+    assert keeper.reload_if_changed(apply) is None
+    assert applied == ["v9"]
+    assert keeper.current.policy.policy.version == "v1"
+    assert kinds(keeper) == [("policy_rejected", "machine")]
+    assert keeper.problem is not None and "report.audit_log" in keeper.problem
+    assert keeper.reload_if_changed(apply) is False  # not retried every second
+    write(machine, '[policy]\nversion = "v9"\n[report]\naudit_log = "/x/e.jsonl"\n', bump=9)
+    applied.clear()
+    keeper.reload_if_changed(lambda candidate: [])  # pushed again once the folder exists
+    assert keeper.current.policy.policy.version == "v9"
+    assert ("policy_recovered", "machine") in kinds(keeper)
+
+
+def test_last_good_copy_survives_a_restart_on_a_broken_push(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", '[policy]\nversion = "v1"\n[vault]\nretention_days = 7\n')
+    copy = tmp_path / "state" / "last-good.toml"
+    PolicyKeeper(machine, None, last_good_file=copy)
+    assert copy.read_bytes() == machine.read_bytes()
+    assert copy.stat().st_mode & 0o777 == 0o600
+    write(machine, "[vault]\nretention_days = zero\n")
+    restarted = PolicyKeeper(machine, None, last_good_file=copy)
+    assert restarted.current.policy.vault.retention_days == 7
+    assert restarted.problem is not None  # and it still says the push is broken
+    with pytest.raises(ConfigError, match="m.toml:2"):
+        load_policy(machine)
