@@ -44,6 +44,11 @@ def user_config_path() -> Path:
     return home() / "preferences.toml"
 
 
+def last_good_policy_path() -> Path:
+    """The agent's copy of IT's last good machine policy (used while a push is broken)."""
+    return home() / "last-good-policy.toml"
+
+
 def machine_config_path() -> Path:
     """The machine policy file IT pushes, per OS (DESIGN.md section 4)."""
     if sys.platform == "win32":

@@ -24,6 +24,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg libmagic1
   # shellcheck lints the installer scripts in the test suite.
   [ "$want_dev" = 1 ] && need_pkg shellcheck
+  # A real TLS syslog receiver for tests/test_syslog_tls.py (started by the test, own config).
+  if [ "$want_dev" = 1 ]; then need_pkg rsyslog; need_pkg rsyslog-gnutls; fi
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     if [ "$(id -u)" != 0 ]; then

@@ -258,11 +258,11 @@ INVALID_CASES = [
      'unknown section [acitons] (did you mean "actions"?)'),
     ('version = "1"\n', 1, "version", 'unknown key (did you mean "policy.version"?)'),
     ('[report]\nsyslog = "http://siem:514"\n', 2, "report.syslog",
-     "'http://siem:514' is not a syslog URL (\"udp://host:514\", \"tcp://host:514\" or "
-     '"unix:///dev/log")'),
+     "'http://siem:514' is not a syslog URL (\"udp://host:514\", \"tcp://host:514\", "
+     '"tls://host:6514" or "unix:///dev/log")'),
     ('[report]\nsyslog = "udp://siem:99999"\n', 2, "report.syslog",
-     "'udp://siem:99999' is not a syslog URL (\"udp://host:514\", \"tcp://host:514\" or "
-     '"unix:///dev/log"): bad port'),
+     "'udp://siem:99999' is not a syslog URL (\"udp://host:514\", \"tcp://host:514\", "
+     '"tls://host:6514" or "unix:///dev/log"): bad port'),
     ('[report]\nsyslog = "udp://:514"\n', 2, "report.syslog", "'udp://:514' names no host"),
     ('[report]\nsyslog = "unix://dev/log"\n', 2, "report.syslog",
      "'unix://dev/log': a unix socket is written \"unix:///path/to/socket\""),

@@ -14,13 +14,8 @@ from pathlib import Path
 import pytest
 
 from agent.policy.schema import ReportSettings
-from agent.service.events import (
-    EventLog,
-    LogNotifier,
-    SyslogSink,
-    format_rfc5424,
-    read_events,
-)
+from agent.service.events import EventLog, LogNotifier, read_events
+from agent.service.syslog import SyslogSink, format_rfc5424
 
 HOSTILE = [
     "/w/line\nbreak\r.jpg",
@@ -52,7 +47,7 @@ def test_every_event_is_one_parseable_line_even_with_hostile_names(tmp_path: Pat
 
 
 def test_hashed_names_never_write_the_path(tmp_path: Path) -> None:
-    settings = ReportSettings(hash_file_names=True)
+    settings = ReportSettings(hash_local_file_names=True)
     log = EventLog(settings, tmp_path)
     event = log.emit("verdict", path="/home/ann/Downloads/Smith_John_1970.jpg")
     second = log.emit("verdict", path="/home/ann/Downloads/Smith_John_1970.jpg")
@@ -121,7 +116,9 @@ def _udp_server() -> tuple[socket.socket, int]:
 
 def test_syslog_over_udp_through_the_event_log(tmp_path: Path) -> None:
     server, port = _udp_server()
-    settings = ReportSettings(syslog=f"udp://127.0.0.1:{port}", syslog_facility="local3")
+    settings = ReportSettings(
+        syslog=f"udp://127.0.0.1:{port}", syslog_facility="local3", hash_file_names=False
+    )
     log = EventLog(settings, tmp_path)
     log.emit("verdict", path="/w/a.jpg", action="flag")
     data, _ = server.recvfrom(65536)
@@ -131,7 +128,7 @@ def test_syslog_over_udp_through_the_event_log(tmp_path: Path) -> None:
     assert json.loads(data.split(b"\xef\xbb\xbf", 1)[1])["path"] == "/w/a.jpg"
 
 
-def test_syslog_over_tcp_uses_octet_counting() -> None:
+def test_syslog_over_tcp_uses_octet_counting(tmp_path: Path) -> None:
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -147,7 +144,7 @@ def test_syslog_over_tcp_uses_octet_counting() -> None:
 
     thread = threading.Thread(target=accept)
     thread.start()
-    sink = SyslogSink(f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    sink = SyslogSink(f"tcp://127.0.0.1:{server.getsockname()[1]}", spool_dir=tmp_path)
     sink.send({"event": "verdict", "action": "log", "path": "/w/1.jpg"})
     sink.send({"event": "verdict", "action": "log", "path": "/w/2.jpg"})
     sink.close()
@@ -187,7 +184,7 @@ def test_an_unreachable_syslog_never_breaks_the_audit_file(tmp_path: Path) -> No
 
 
 def test_bad_syslog_targets_are_refused() -> None:
-    with pytest.raises(ValueError, match="udp://"):
+    with pytest.raises(ValueError, match="tls://"):
         SyslogSink("http://example.invalid")
     with pytest.raises(ValueError, match="facility"):
         SyslogSink("udp://127.0.0.1:514", facility="local9")

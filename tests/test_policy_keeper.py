@@ -208,5 +208,5 @@ def test_last_good_copy_survives_a_restart_on_a_broken_push(tmp_path: Path) -> N
     restarted = PolicyKeeper(machine, None, last_good_file=copy)
     assert restarted.current.policy.vault.retention_days == 7
     assert restarted.problem is not None  # and it still says the push is broken
-    with pytest.raises(ConfigError, match="m.toml:2"):
+    with pytest.raises(ConfigError, match=r"m\.toml:2"):
         load_policy(machine)

@@ -164,3 +164,20 @@ def test_tampered_record_is_refused_with_a_clear_message(setup: dict[str, Path])
     assert f"warning: quarantine record {item_id} has been altered" in listed.stderr
     assert _photogate(setup, "restore", item_id).returncode == 2
     assert not (setup["downloads"] / "a.jpg").exists()
+
+
+def test_a_broken_machine_policy_leaves_the_last_good_one_in_use(setup: dict[str, Path]) -> None:
+    # Issue 13: `quarantine ...` refused to run at all while the agent ran on the last good one.
+    item = _put(setup, b"kept.jpg", b"evil")
+    assert _photogate(setup, "list").returncode == 0  # the good policy is seen once
+    setup["config"].write_text('[vault]\nretention_days = "seven"\n', encoding="utf-8")
+    done = _photogate(setup, "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == [item]
+    notes = done.stderr.splitlines()
+    assert len(notes) == 1
+    assert notes[0].startswith("photogate: note: the machine policy is broken (")
+    assert "vault.retention_days" in notes[0]
+    assert notes[0].endswith("using the last good policy 'cli-test-3'")
+    shown = _photogate(setup, "show", item, "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == item

@@ -73,7 +73,11 @@ def _backend(args: argparse.Namespace) -> QuarantineBackend:
     """The service in protected mode (it decides what this caller may do), else the vault."""
     from agent.service.client import open_backend
 
-    return open_backend(args.config)
+    backend = open_backend(args.config)
+    notice = getattr(backend, "policy_notice", None)  # per-user mode on a broken push
+    if notice:
+        print(f"photogate: note: {safe_text(notice)}", file=sys.stderr)
+    return backend
 
 
 def _print_json(data: dict[str, Any]) -> None:

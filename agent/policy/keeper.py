@@ -144,6 +144,7 @@ class PolicyKeeper:
         self._started = False
         self.reload_if_changed()
         self._use_last_good_copy()
+        self.startup_changes = self.changes  # the agent reports these when it starts
         self._started = True
 
     # --- reading (any thread) ------------------------------------------------------------

@@ -243,7 +243,15 @@ KEY_SPECS: tuple[KeySpec, ...] = (
     KeySpec(
         "report.hash_file_names",
         BOOL,
-        "Log a salted hash instead of file names and paths (names may be patient data).",
+        "Events that leave the machine (syslog, Windows Event Log) carry a salted hash "
+        "instead of file names and paths (names may be patient data); the local audit log "
+        "keeps the name beside the hash.",
+        "false",
+    ),
+    KeySpec(
+        "report.hash_local_file_names",
+        BOOL,
+        "Also replace file names and paths by their hash in the local audit log.",
         "true",
     ),
     KeySpec(
@@ -256,9 +264,10 @@ KEY_SPECS: tuple[KeySpec, ...] = (
     KeySpec(
         "report.syslog",
         SYSLOG_URL,
-        'Syslog target (RFC 5424): "" (none), '
-        '"udp://host:514", "tcp://host:514" or "unix:///dev/log".',
-        '"udp://siem.clinic.lan:514"',
+        'Syslog target (RFC 5424): "" (none), "udp://host:514", "tcp://host:514", '
+        '"tls://host:6514" (RFC 5425: the server certificate is verified) or '
+        '"unix:///dev/log". TCP and TLS events are spooled to disk while the receiver is down.',
+        '"tls://siem.clinic.lan:6514"',
     ),
     KeySpec(
         "report.syslog_facility",
@@ -266,6 +275,26 @@ KEY_SPECS: tuple[KeySpec, ...] = (
         "Syslog facility: kern, user, mail, daemon, "
         "auth, syslog, lpr, news, uucp, cron, authpriv, ftp or local0 to local7.",
         '"local0"',
+    ),
+    KeySpec(
+        "report.syslog_ca_file",
+        PATH,
+        "PEM file of the CA(s) that sign the tls:// syslog server's certificate; empty: "
+        "the system's CAs.",
+        '"/etc/photogate/siem-ca.pem"',
+    ),
+    KeySpec(
+        "report.syslog_client_cert",
+        PATH,
+        "PEM client certificate presented to a tls:// syslog server that asks for one; "
+        "empty: none.",
+        '"/etc/photogate/client.pem"',
+    ),
+    KeySpec(
+        "report.syslog_client_key",
+        PATH,
+        "Private key of report.syslog_client_cert; empty: the key is in that file.",
+        '"/etc/photogate/client.key"',
     ),
     KeySpec(
         "report.windows_event_log",

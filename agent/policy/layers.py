@@ -146,6 +146,11 @@ def _cross_key_problems(
             f"{where}: {key}: inspect.pixels_reject ({flat['inspect.pixels_reject']}) must be "
             f"at least inspect.pixels_warn ({flat['inspect.pixels_warn']})"
         )
+    if flat["report.syslog_client_key"] and not flat["report.syslog_client_cert"]:
+        key = "report.syslog_client_key"
+        layer = layers.get(sources[key])
+        where = layer.where(key) if layer else BUILT_IN
+        problems.append(f"{where}: {key}: a client key needs report.syslog_client_cert")
     return problems
 
 

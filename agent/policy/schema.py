@@ -109,10 +109,14 @@ class ReportSettings:
     audit_log: str = ""  # empty: <PHOTOGATE_HOME>/logs/events.jsonl
     max_log_mb: int = 20
     keep_logs: int = 5
-    hash_file_names: bool = False  # file names may be patient data: log a salted hash
+    hash_file_names: bool = True  # names may be patient data: only a hash leaves the machine
+    hash_local_file_names: bool = False  # also hash them in the local audit log
     name_salt: str = ""  # salt for hashed names (empty: a per-install random salt)
-    syslog: str = ""  # "", "udp://host:514", "tcp://host:514", "unix:///dev/log"
+    syslog: str = ""  # "", "udp://host:514", "tcp://host:514", "tls://host:6514", "unix:///dev/log"
     syslog_facility: str = "local0"
+    syslog_ca_file: str = ""  # PEM CAs that sign the tls:// server (empty: the system's CAs)
+    syslog_client_cert: str = ""  # PEM client certificate for tls:// (empty: none)
+    syslog_client_key: str = ""  # its private key (empty: inside syslog_client_cert)
     windows_event_log: bool = True  # only on Windows
 
 

@@ -121,7 +121,7 @@ def unknown_code_message(code: str) -> str | None:
 
 def syslog_url_problem(url: str) -> str | None:
     """Why `url` is not a usable syslog target, or None when it is."""
-    forms = '"udp://host:514", "tcp://host:514" or "unix:///dev/log"'
+    forms = '"udp://host:514", "tcp://host:514", "tls://host:6514" or "unix:///dev/log"'
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -131,7 +131,7 @@ def syslog_url_problem(url: str) -> str | None:
         if parts.netloc or not parts.path.startswith("/"):
             return f'{short(url)}: a unix socket is written "unix:///path/to/socket"'
         return None
-    if parts.scheme not in ("udp", "tcp"):
+    if parts.scheme not in ("udp", "tcp", "tls"):
         return f"{short(url)} is not a syslog URL ({forms})"
     if not parts.hostname:
         return f"{short(url)} names no host"

@@ -1,9 +1,11 @@
 """Audit events and notifications.
 
 Every decision becomes one JSON line in a rotating audit log (`<home>/logs/events.jsonl`
-unless policy says otherwise), and optionally an RFC 5424 syslog message (UDP, TCP or a
-unix socket) and, on Windows, an Event Log entry. When policy says file names are patient
-data (`report.hash_file_names`), events carry a salted hash of the path instead of it.
+unless policy says otherwise), and optionally an RFC 5424 syslog message (agent.service.syslog:
+UDP, TCP, TLS or a unix socket) and, on Windows, an Event Log entry. File names can be patient
+data: with `report.hash_file_names` (on by default) events that leave the machine carry a
+salted hash of the path instead of it; the local log keeps the name (and the hash, to join
+them) unless `report.hash_local_file_names` is on too.
 
 Notifications for people go through the `Notifier` protocol; the tray implements it, and
 headless agents use `LogNotifier`, which writes them to the agent log.
@@ -12,7 +14,6 @@ headless agents use `LogNotifier`, which writes them to the agent log.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import getpass
 import hashlib
 import json
@@ -23,32 +24,20 @@ import secrets
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from agent.policy.schema import ReportSettings
+from agent.service.syslog import SyslogSink, format_rfc5424, utc_now_iso
 from agent.textsafe import safe_name, safe_text
 
 EVENTS_FILE_NAME = "events.jsonl"
 SALT_FILE_NAME = "name_salt"
 SALT_BYTES = 32  # bytes of per-install random salt for hashed names
 PATH_HASH_HEX_CHARS = 32  # hex characters of the salted path hash kept in events
-SYSLOG_TIMEOUT_SECONDS = 2.0  # seconds to connect/send to a syslog server
-MAX_SYSLOG_MESSAGE_BYTES = 8_192  # bytes: longer syslog messages are cut
-SYSLOG_APP_NAME = "photogate"
-SYSLOG_PORT = 514
 
-_FACILITIES = {
-    "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,
-    "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
-    "local0": 16, "local1": 17, "local2": 18, "local3": 19,
-    "local4": 20, "local5": 21, "local6": 22, "local7": 23,
-}  # fmt: skip
-# RFC 5424 severities by event: quarantines are warnings, failures errors, the rest notices.
-_SYSLOG_SEVERITY = {"quarantine": 4, "flag": 4, "action_failed": 3, "policy_rejected": 3}
-_SYSLOG_DEFAULT_SEVERITY = 5
+__all__ = ["EventLog", "SyslogSink", "format_rfc5424", "make_sinks", "read_events"]
 
 log = logging.getLogger("photogate.events")
 
@@ -125,109 +114,6 @@ def hash_path(path: str | os.PathLike[str], salt: bytes) -> str:
     return digest[:PATH_HASH_HEX_CHARS]
 
 
-def utc_now_iso() -> str:
-    """Now as ISO-8601 UTC with milliseconds and a `Z` suffix."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def format_rfc5424(event: dict[str, Any], facility: int, hostname: str) -> bytes:
-    """One RFC 5424 syslog message: header, a structured-data element, the JSON event."""
-    kind = str(event.get("event", "event"))
-    action = str(event.get("action", ""))
-    severity = _SYSLOG_SEVERITY.get(action, _SYSLOG_SEVERITY.get(kind, _SYSLOG_DEFAULT_SEVERITY))
-    pri = facility * 8 + severity
-    msgid = "".join(ch for ch in kind if 33 <= ord(ch) <= 126)[:32] or "-"
-    host = "".join(ch for ch in hostname if 33 <= ord(ch) <= 126)[:255] or "-"
-
-    def sd_value(value: object) -> str:
-        return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
-
-    sd = (
-        f'[photogate@32473 action="{sd_value(action)}"'
-        f' policy="{sd_value(event.get("policy_version", ""))}"]'
-    )
-    header = (
-        f"<{pri}>1 {event.get('time', utc_now_iso())} {host} {SYSLOG_APP_NAME}"
-        f" {os.getpid()} {msgid} {sd} "
-    )
-    body = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
-    # BOM marks the MSG as UTF-8 (RFC 5424 section 6.4); ensure_ascii keeps it plain anyway.
-    message = header.encode("ascii", "replace") + b"\xef\xbb\xbf" + body.encode("ascii")
-    return message[:MAX_SYSLOG_MESSAGE_BYTES]
-
-
-class SyslogSink:
-    """RFC 5424 over `udp://host:port`, `tcp://host:port` (octet counting) or `unix:///path`."""
-
-    def __init__(self, target: str, facility: str = "local0") -> None:
-        parsed = urlsplit(target)
-        if parsed.scheme not in ("udp", "tcp", "unix"):
-            raise ValueError(f"syslog target {target!r}: use udp://, tcp:// or unix://")
-        if facility not in _FACILITIES:
-            raise ValueError(f"syslog facility {facility!r} is not one of {sorted(_FACILITIES)}")
-        self._scheme = parsed.scheme
-        self._address: tuple[str, int] | str = (
-            parsed.path
-            if parsed.scheme == "unix"
-            else (parsed.hostname or "localhost", parsed.port or SYSLOG_PORT)
-        )
-        self._facility = _FACILITIES[facility]
-        self._hostname = socket.gethostname()
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-
-    def _connect(self) -> socket.socket:
-        if self._scheme == "udp":
-            assert isinstance(self._address, tuple)
-            family = socket.AF_INET6 if ":" in self._address[0] else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-        elif self._scheme == "tcp":
-            sock = socket.create_connection(self._address, timeout=SYSLOG_TIMEOUT_SECONDS)  # type: ignore[arg-type]
-        else:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # type: ignore[attr-defined,unused-ignore]
-            try:
-                sock.connect(self._address)
-            except OSError:
-                sock.close()  # /dev/log may be a stream socket (e.g. some containers)
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # type: ignore[attr-defined,unused-ignore]
-                sock.connect(self._address)
-        sock.settimeout(SYSLOG_TIMEOUT_SECONDS)
-        return sock
-
-    def send(self, event: dict[str, Any]) -> None:
-        """Send one event; a failure is logged once per attempt and never raised."""
-        message = format_rfc5424(event, self._facility, self._hostname)
-        with self._lock:
-            for _attempt in range(2):  # one reconnect after a dropped TCP/unix connection
-                try:
-                    if self._sock is None:
-                        self._sock = self._connect()
-                    if self._scheme == "udp":
-                        self._sock.sendto(message, self._address)
-                    elif self._scheme == "tcp":
-                        self._sock.sendall(str(len(message)).encode() + b" " + message)
-                    elif self._sock.type == socket.SOCK_STREAM:
-                        self._sock.sendall(message + b"\0")
-                    else:
-                        self._sock.send(message)
-                    return
-                except OSError as error:
-                    self._drop()
-                    last_error = error
-            log.warning("syslog %s: %s", self._scheme, last_error)
-
-    def _drop(self) -> None:
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None
-
-    def close(self) -> None:
-        """Close the socket."""
-        with self._lock:
-            self._drop()
-
-
 EVENTLOG_MESSAGE_DLL = r"%SystemRoot%\Microsoft.NET\Framework64\v4.0.30319\EventLogMessages.dll"
 
 
@@ -257,12 +143,30 @@ class WindowsEventLogSink:
         self._handler.close()
 
 
-def make_sinks(settings: ReportSettings) -> list[EventSink]:
+SPOOL_FOLDER_NAME = "spool"
+# Fields that may carry a file name: left out of events that leave the machine when
+# `report.hash_file_names` is on (the local log keeps them unless hash_local_file_names).
+NAME_FIELDS = ("path", "name", "copy_path", "export_path")
+
+
+def make_sinks(
+    settings: ReportSettings, home: Path, on_dropped: Callable[[int], None] | None = None
+) -> list[EventSink]:
     """The extra sinks the report settings ask for (unavailable ones are logged, skipped)."""
     sinks: list[EventSink] = []
     if settings.syslog:
         try:
-            sinks.append(SyslogSink(settings.syslog, settings.syslog_facility))
+            sinks.append(
+                SyslogSink(
+                    settings.syslog,
+                    settings.syslog_facility,
+                    ca_file=settings.syslog_ca_file,
+                    client_cert=settings.syslog_client_cert,
+                    client_key=settings.syslog_client_key,
+                    spool_dir=home / SPOOL_FOLDER_NAME / "syslog",
+                    on_dropped=on_dropped,
+                )
+            )
         except ValueError as error:
             log.warning("syslog disabled: %s", error)
     if settings.windows_event_log and sys.platform == "win32":
@@ -273,8 +177,29 @@ def make_sinks(settings: ReportSettings) -> list[EventSink]:
     return sinks
 
 
+def remote_form(event: dict[str, Any], local_names: tuple[str, ...]) -> dict[str, Any]:
+    """The event as it leaves the machine: name fields dropped, names inside text replaced.
+
+    `local_names` are the path and file name the local event carried; an error message such
+    as "[Errno 28] ... '/home/ann/Smith_John.jpg'" must not carry them off the machine either.
+    """
+    remote = {key: value for key, value in event.items() if key not in NAME_FIELDS}
+    names = sorted({name for name in local_names if name}, key=len, reverse=True)
+    if names:
+        for key, value in remote.items():
+            if isinstance(value, str):
+                for name in names:
+                    value = value.replace(name, "<name hashed>")
+                remote[key] = value
+    return remote
+
+
 class EventLog:
-    """Writes audit events: one JSON object per line, rotated by size, plus extra sinks."""
+    """Writes audit events: one JSON object per line, rotated by size, plus extra sinks.
+
+    The local audit log keeps plain names (unless `report.hash_local_file_names`) and adds
+    `path_hash` when names are hashed for the sinks, so local and SIEM events can be joined.
+    """
 
     def __init__(
         self,
@@ -294,6 +219,7 @@ class EventLog:
         self._sinks: list[EventSink] = []
         self._settings = settings
         self._salt = b""
+        self._path = home / "logs" / EVENTS_FILE_NAME
         self.configure(settings, sinks=sinks)
 
     @property
@@ -308,36 +234,61 @@ class EventLog:
 
     @property
     def hashes_names(self) -> bool:
-        """True when policy says file names are patient data (only hashes in events)."""
-        return bool(self._settings.hash_file_names)
+        """True when even the local audit log carries only hashes of file names.
+
+        Events that leave the machine drop every NAME_FIELDS field by themselves."""
+        return bool(self._settings.hash_local_file_names)
+
+    def _audit_path(self, settings: ReportSettings) -> Path:
+        if settings.audit_log:
+            return Path(os.path.expandvars(settings.audit_log)).expanduser()
+        return self._home / "logs" / EVENTS_FILE_NAME
 
     def configure(
         self, settings: ReportSettings, *, sinks: Sequence[EventSink] | None = None
     ) -> None:
-        """Apply new report settings (a policy reload); reopens files and sockets."""
-        with self._lock:
-            self._close_locked()
-            self._settings = settings
-            self._path = (
-                Path(os.path.expandvars(settings.audit_log)).expanduser()
-                if settings.audit_log
-                else self._home / "logs" / EVENTS_FILE_NAME
-            )
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._handler = logging.handlers.RotatingFileHandler(
-                self._path,
-                maxBytes=settings.max_log_mb * 1024 * 1024,
-                backupCount=max(settings.keep_logs, 0),
-                encoding="utf-8",
-            )
-            self._handler.setFormatter(logging.Formatter("%(message)s"))
-            self._sinks = list(make_sinks(settings) if sinks is None else sinks)
-            if settings.hash_file_names:
-                self._salt = (
+        """Apply new report settings as a whole (a policy reload).
+
+        The new audit log is opened before the old one is closed: when it cannot be created
+        this raises OSError and the old log and sinks stay in use (nothing is dropped).
+        """
+        path = self._audit_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path,
+            maxBytes=settings.max_log_mb * 1024 * 1024,
+            backupCount=max(settings.keep_logs, 0),
+            encoding="utf-8",
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        try:
+            hashing = settings.hash_file_names or settings.hash_local_file_names
+            salt = b""
+            if hashing:
+                salt = (
                     settings.name_salt.encode("utf-8")
                     if settings.name_salt
                     else load_or_create_salt(self._home)
                 )
+        except OSError:
+            handler.close()
+            raise
+        new_sinks = list(
+            make_sinks(settings, self._home, self._report_dropped) if sinks is None else sinks
+        )
+        with self._lock:
+            old_handler, old_sinks = self._handler, self._sinks
+            self._handler, self._sinks = handler, new_sinks
+            self._settings, self._path, self._salt = settings, path, salt
+        if old_handler is not None:
+            old_handler.close()
+        for sink in old_sinks:
+            with contextlib.suppress(Exception):  # closing is best effort
+                sink.close()
+
+    def _report_dropped(self, count: int) -> None:
+        """A sink's spool was full while its receiver was down: say how many were lost."""
+        self.emit("events_dropped", count=count, sink="syslog")
 
     def build(
         self,
@@ -347,7 +298,7 @@ class EventLog:
         policy_version: str = "",
         **fields: Any,
     ) -> dict[str, Any]:
-        """The event dict (without writing it): common fields, then the path or its hash."""
+        """The local event dict (without writing it): common fields, then the path or hash."""
         event: dict[str, Any] = {
             "time": utc_now_iso(),
             "event": kind,
@@ -355,10 +306,11 @@ class EventLog:
             "user": self._user,
             "policy_version": policy_version,
         }
+        settings = self._settings
         if path is not None:
-            if self._settings.hash_file_names:
+            if settings.hash_file_names or settings.hash_local_file_names:
                 event["path_hash"] = hash_path(path, self._salt)
-            else:
+            if not settings.hash_local_file_names:
                 event["path"] = display_path(path)
                 event["name"] = safe_name(display_path(path))
         event.update({key: value for key, value in fields.items() if value is not None})
@@ -372,7 +324,7 @@ class EventLog:
         policy_version: str = "",
         **fields: Any,
     ) -> dict[str, Any]:
-        """Write one event to the audit log and the sinks; returns it. Never raises."""
+        """Write one event to the audit log and the sinks; returns the local form."""
         event = self.build(kind, path=path, policy_version=policy_version, **fields)
         line = json.dumps(event, ensure_ascii=True, separators=(",", ":"), default=str)
         with self._lock:
@@ -381,26 +333,41 @@ class EventLog:
                 self._handler.emit(record)
                 self._handler.flush()
             sinks = list(self._sinks)
+            hash_remote = self._settings.hash_file_names
+        if not sinks:
+            return event
+        outgoing = event
+        if hash_remote and path is not None:
+            shown = display_path(path)
+            outgoing = remote_form(event, (shown, Path(shown).name))
         for sink in sinks:
             try:
-                sink.send(event)
+                sink.send(outgoing)
             except Exception as error:
                 log.warning("event sink failed: %s", error)
         return event
 
-    def _close_locked(self) -> None:
-        if self._handler is not None:
-            self._handler.close()
-            self._handler = None
-        for sink in self._sinks:
-            with contextlib.suppress(Exception):  # closing is best effort
-                sink.close()
-        self._sinks = []
+    def sink_health(self) -> list[dict[str, Any]]:
+        """Each sink's delivery state (sinks that track it), for the status file."""
+        with self._lock:
+            sinks = list(self._sinks)
+        states = []
+        for sink in sinks:
+            health = getattr(sink, "health", None)
+            if callable(health):
+                states.append(health().to_json())
+        return states
 
     def close(self) -> None:
         """Close the file and the sinks."""
         with self._lock:
-            self._close_locked()
+            handler, sinks = self._handler, self._sinks
+            self._handler, self._sinks = None, []
+        if handler is not None:
+            handler.close()
+        for sink in sinks:
+            with contextlib.suppress(Exception):  # closing is best effort
+                sink.close()
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -157,20 +157,34 @@ class LocalBackend:
         self._statedb: StateDB | None = None
         self.via = via
         self.last_restore: RestoreOutcome | None = None  # what the last restore did
+        self.policy_notice: str | None = None  # one line: the policy in use is not the file's
 
     @classmethod
     def from_installed(
         cls, machine_config: Path | None = None, *, via: str = VIA_CLI
     ) -> LocalBackend:
         """The backend of this user's installed layout (machine policy + preferences)."""
-        from agent.policy.layers import load_policy
+        from agent.policy.keeper import PolicyKeeper
         from agent.policy.registry import default_registry_source
 
         machine_file = machine_config or paths.machine_config_path()
-        policy = load_policy(
-            machine_file, paths.user_config_path(), default_registry_source()
-        ).policy
-        return cls(policy, Vault(paths.vault_dir(policy.vault.path)), via=via)
+        # As the agent does: a broken push leaves IT's last good policy in force, so the
+        # vault stays reachable (issue 13) and `policy_notice` says so in one line.
+        keeper = PolicyKeeper(
+            machine_file,
+            paths.user_config_path(),
+            default_registry_source(),
+            last_good_file=paths.last_good_policy_path(),
+        )
+        policy = keeper.current.policy
+        backend = cls(policy, Vault(paths.vault_dir(policy.vault.path)), via=via)
+        if keeper.problem:
+            first = keeper.problem.split(": ", 1)[-1].split("; ")[0]
+            backend.policy_notice = (
+                f"the machine policy is broken ({first}); using the last good policy "
+                f"{policy.policy.version!r}"
+            )
+        return backend
 
     @property
     def mode(self) -> str:

@@ -27,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__, paths
-from agent.policy.keeper import PolicyKeeper
-from agent.policy.layers import BUILT_IN
+from agent.policy.keeper import PendingPolicy, PolicyKeeper
+from agent.policy.layers import BUILT_IN, LoadedPolicy
 from agent.policy.schema import Policy
 from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier
 from agent.service.folder_set import FolderSet
 from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
 from agent.service.recovery import announce_cut_off_verdicts
+from agent.service.policy_events import apply_policy, emit_policy_changes
 from agent.service.state import AgentState
 from agent.service.statedb import StateDB
 from agent.service.sweep import Sweep
@@ -146,6 +147,9 @@ class AgentService:
         self._fatal_problem: str | None = None
         self._heartbeat = 0.0  # time.time() of the worker's last loop turn
         self.died = threading.Event()  # set when the worker thread ended by an exception
+        self._pending_policy: PendingPolicy | None = None  # read by the policy thread
+        self._policy_committed = threading.Event()
+        self._policy_thread: threading.Thread | None = None
 
     # --- public API ----------------------------------------------------------------------
 
@@ -167,6 +171,9 @@ class AgentService:
             announce_cut_off_verdicts(self.statedb, self.toolkit.vault, self.events)
         except Exception:  # recovery must never keep the agent from protecting
             log.exception("could not recover the verdicts a crash cut off")
+        emit_policy_changes(
+            self.events, self.keeper.current, self.keeper.startup_changes
+        )  # the policy in force at start
         self._check_folders()  # watch now, so "started" means "watching"
         self._next_sweep = time.monotonic() + policy.watch.sweep_interval_seconds
         self.ready.set()
@@ -174,6 +181,10 @@ class AgentService:
             target=self._run_worker, name="photogate-worker", daemon=True
         )
         self._worker.start()
+        self._policy_thread = threading.Thread(
+            target=self._watch_policy, name="photogate-policy", daemon=True
+        )
+        self._policy_thread.start()
         log.info(
             "watching %d folders (%s)",
             len(self._folder_set.view.roots),
@@ -186,6 +197,8 @@ class AgentService:
         self.tracker.wake()
         if self._worker is not None:
             self._worker.join(timeout=30)
+        if self._policy_thread is not None:
+            self._policy_thread.join(timeout=30)
         self.watcher.stop()
         self.events.emit("agent_stopped", policy_version=self.policy.policy.version)
         self.events.close()
@@ -232,6 +245,7 @@ class AgentService:
                 policy_version=policy.policy.version,
                 policy_source=policy_source(self.keeper.current.sources),
                 policy_problem=self.keeper.problem,
+                preferences_problem=self.keeper.preferences_problem,
                 unreviewed=self._counts.unreviewed,
                 quarantined_total=self._counts.quarantined,
                 flagged_total=self._counts.flagged,
@@ -400,29 +414,43 @@ class AgentService:
 
     # --- policy --------------------------------------------------------------------------
 
+    def _watch_policy(self) -> None:
+        """The policy thread: read and validate changed layers off the worker (a 16 MB file
+        takes seconds); hand each result to the worker and wait until it is committed."""
+        while not self._stop.wait(POLICY_CHECK_SECONDS):
+            try:
+                pending = self.keeper.poll()
+            except Exception:
+                log.exception("reading the policy failed")
+                continue
+            if pending is None:
+                continue
+            self._policy_committed.clear()
+            with self._lock:
+                self._pending_policy = pending
+            while not self._stop.is_set() and not self._policy_committed.wait(TICK_SECONDS):
+                pass
+
     def _check_policy(self) -> None:
-        result = self.keeper.reload_if_changed()
+        with self._lock:
+            pending, self._pending_policy = self._pending_policy, None
+        if pending is None:
+            return
+        try:
+            result = self.keeper.commit(pending, self._apply_policy)
+        finally:
+            self._policy_committed.set()
+        emit_policy_changes(self.events, self.keeper.current, self.keeper.changes)
         if result is True:
             policy = self.policy
-            self.events.configure(policy.report)
             self.tracker.settle_seconds = policy.watch.settle_seconds
-            self.events.emit(
-                "policy_loaded",
-                policy_version=policy.policy.version,
-                source=policy_source(self.keeper.current.sources),
-                fingerprint=self.keeper.current.fingerprint,
-            )
-            log.info("policy %s loaded", policy.policy.version)
+            log.info("policy %s in force", policy.policy.version)
             self._next_folder_check = 0.0
+        if self.keeper.changes:
             self._changed()
-        elif result is None:
-            self.events.emit(
-                "policy_rejected",
-                policy_version=self.policy.policy.version,
-                problem=self.keeper.problem,
-            )
-            log.warning("%s", self.keeper.problem)
-            self._changed()
+
+    def _apply_policy(self, candidate: LoadedPolicy) -> list[str]:
+        return apply_policy(self.events, candidate)
 
     def _check_reviewed_trigger(self) -> None:
         trigger = self._runtime / REVIEWED_TRIGGER_NAME
@@ -494,6 +522,7 @@ class AgentService:
                 "version": state.policy_version,
                 "source": state.policy_source,
                 "problem": state.policy_problem,
+                "preferences_problem": state.preferences_problem,
                 "fingerprint": self.keeper.current.fingerprint,
             },
             "counts": {

@@ -29,6 +29,7 @@ class AgentState:
     policy_version: str = "builtin-default"
     policy_source: str = "built-in defaults"
     policy_problem: str | None = None  # the last policy push was rejected (old one in force)
+    preferences_problem: str | None = None  # the user's preferences file is wrong (plain words)
     unreviewed: int = 0  # quarantined/flagged since the review window was last opened
     quarantined_total: int = 0
     flagged_total: int = 0
@@ -50,6 +51,8 @@ class AgentState:
             return self.fatal_problem
         if self.policy_problem:
             return self.policy_problem
+        if self.preferences_problem:
+            return self.preferences_problem
         for folder in self.folders:
             if folder.problem and not folder.watching:
                 return f"{folder.path}: {folder.problem}"
