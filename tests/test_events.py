@@ -197,3 +197,52 @@ def test_log_notifier_writes_escaped_lines(caplog: pytest.LogCaptureFixture) -> 
     assert len(caplog.records) == 1
     text = caplog.records[0].getMessage()
     assert "\n" not in text and "\u202e" not in text and "\\u202e" in text and "abc" in text
+
+
+class _Recorder:
+    """A sink that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    def send(self, event: dict[str, object]) -> None:
+        self.sent.append(event)
+
+    def close(self) -> None:
+        pass
+
+
+def test_names_leave_the_machine_only_as_hashes_by_default(tmp_path: Path) -> None:
+    # Issue 13: report.hash_file_names defaults to on for syslog / Event Log; local keeps names.
+    remote = _Recorder()
+    log = EventLog(ReportSettings(), tmp_path, sinks=[remote])
+    patient = "/home/ann/Downloads/Smith_John_1970.jpg"
+    local = log.emit("action_failed", path=patient, error=f"[Errno 28] No space left: '{patient}'")
+    log.close()
+    assert local["path"] == patient and local["name"] == "Smith_John_1970.jpg"
+    (sent,) = remote.sent
+    assert "path" not in sent and "name" not in sent
+    assert sent["path_hash"] == local["path_hash"]  # the SIEM alert joins the local record
+    assert "Smith" not in json.dumps(sent)
+    assert sent["error"] == "[Errno 28] No space left: '<name hashed>'"
+    on_disk = read_events(tmp_path / "logs" / "events.jsonl")[0]
+    assert on_disk["path"] == patient
+
+
+def test_plain_names_go_out_only_when_policy_says_so(tmp_path: Path) -> None:
+    remote = _Recorder()
+    log = EventLog(ReportSettings(hash_file_names=False), tmp_path, sinks=[remote])
+    log.emit("verdict", path="/w/a.jpg")
+    log.close()
+    assert remote.sent[0]["path"] == "/w/a.jpg" and "path_hash" not in remote.sent[0]
+
+
+def test_a_failing_new_audit_log_keeps_the_old_one(tmp_path: Path) -> None:
+    log = EventLog(ReportSettings(), tmp_path, sinks=[])
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(OSError):
+        log.configure(ReportSettings(audit_log=str(blocker / "events.jsonl")), sinks=[])
+    log.emit("verdict", path="/w/still-logged.jpg")
+    log.close()
+    assert read_events(tmp_path / "logs" / "events.jsonl")[0]["path"] == "/w/still-logged.jpg"

@@ -34,8 +34,8 @@ from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier
 from agent.service.folder_set import FolderSet
 from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
-from agent.service.recovery import announce_cut_off_verdicts
 from agent.service.policy_events import apply_policy, emit_policy_changes
+from agent.service.recovery import announce_cut_off_verdicts
 from agent.service.state import AgentState
 from agent.service.statedb import StateDB
 from agent.service.sweep import Sweep
