@@ -7,13 +7,16 @@ inert payload there. Places: the BMP gap before bfOffBits, an ICO entry that is 
 or a PNG entry with bytes after IEND, GIF sub-blocks after the LZW end code, PNG IDAT
 bytes after the zlib end and IDAT chunks after the image data, a WebP VP8X chunk tail and
 an unknown WebP chunk, TIFF bytes no IFD references and a private tag, a TIFF strip with
-byte count 0, HEIF `free`/unknown boxes and `mdat` bytes no item uses. Plus bomb headers
+byte count 0, HEIF `free`/unknown boxes and `mdat` bytes no item uses; JPEG stray bytes
+between segments, a gap between EOI and an MPF image, an HTC dual-camera block, bytes
+after a Minolta-style maker-note preview and before a final extra image. Plus bomb headers
 the pixel count alone misses: decoded size (16-bit RGBA), a GIF frame placed far outside a
-1x1 screen, an ICO BMP entry whose DIB header declares a huge bitmap.
+1x1 screen, an ICO BMP entry whose DIB header declares a huge bitmap, a JPEG whose SOF
+height is 0 and whose DNL declares the real one, a progressive JPEG of thousands of scans.
 
 `EXPECTED_VERDICT` says what each malicious category must get: an executable, archive,
-document or script payload is quarantined; an encrypted-looking blob and a decoded-size
-bomb under the reject threshold are flagged.
+document or script payload is quarantined; an encrypted-looking blob, a decoded-size
+bomb under the reject threshold and a scan-count bomb are flagged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 from bench import eval_images as img
 from bench import eval_payloads as pay
+from tests import jpeg_samples as js
 
 Maker = Callable[[random.Random], tuple[str, bytes, str]]
 Inject = Callable[[random.Random, bytes], tuple[str, bytes]]  # (extension, file bytes)
@@ -288,6 +292,101 @@ def heif_mdat_tail(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
     return "heic", bytes(data) + hidden
 
 
+# --- JPEG: stray bytes between segments, a gap before an MPF image, extra images ----------
+
+
+def _jpeg(rng: random.Random) -> bytes:
+    return img._save(img.photo_image(rng, _size(rng)), "JPEG", quality=rng.randint(60, 95))
+
+
+def jpeg_stray(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """`hidden` between the first segment after SOI and the next (decoders skip it)."""
+    data = _jpeg(rng)
+    first_end = 4 + int.from_bytes(data[4:6], "big")  # SOI + marker + its length
+    return "jpg", data[:first_end] + hidden + data[first_end:]
+
+
+def jpeg_mpf_gap(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """An MPF (gain-map style) JPEG with `hidden` between the primary EOI and image 2."""
+    second = _jpeg(rng)
+    data = js.mpo(second, pad=len(hidden))
+    at = len(data) - len(second) - len(hidden)
+    return "jpg", data[:at] + hidden + data[at + len(hidden) :]
+
+
+def htc_trailer(primary: bytes, final: bytes, blocks: list[bytes]) -> bytes:
+    """HTC dual-camera layout: blocks closed by htcI footers, then the final JPEG."""
+    out = primary
+    for index, block in enumerate(blocks):
+        following = len(blocks[index + 1]) if index + 1 < len(blocks) else len(final)
+        first = 0xF1 + 4 * index
+        out += block + b"htcI" + bytes(range(first, first + 4)) + struct.pack("<I", following)
+    return out + final
+
+
+def jpeg_htc(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """An HTC-style photo whose second private block is `hidden` (benign: depth-like data)."""
+    blocks = [rng.randbytes(rng.randint(200, 3000)), hidden or rng.randbytes(900)]
+    return "jpg", htc_trailer(_jpeg(rng), _jpeg(rng), blocks)
+
+
+def minolta_exif(preview_at: int, preview_length: int) -> bytes:
+    """APP1 Exif (big-endian) with Make 'Minolta' and a maker note pointing at a preview.
+
+    The segment goes right after SOI, so its TIFF header is at file offset 12.
+    """
+    base = 12
+    make = b"Minolta Co., Ltd.\x00"
+    ifd0_at, make_at = 8, 8 + 2 + 2 * 12 + 4
+    exif_at = make_at + len(make)
+    note_at = exif_at + 2 + 12 + 4
+    note = struct.pack(">H", 2)
+    note += struct.pack(">HHII", 0x0088, 4, 1, preview_at - base)
+    note += struct.pack(">HHII", 0x0089, 4, 1, preview_length) + bytes(4)
+    tiff = b"MM\x00*" + struct.pack(">I", ifd0_at)
+    tiff += struct.pack(">H", 2) + struct.pack(">HHII", 0x010F, 2, len(make), make_at)
+    tiff += struct.pack(">HHII", 0x8769, 4, 1, exif_at) + bytes(4) + make
+    tiff += struct.pack(">H", 1) + struct.pack(">HHII", 0x927C, 7, len(note), note_at)
+    tiff += bytes(4) + note
+    return js.segment(0xE1, b"Exif\x00\x00" + tiff)
+
+
+def jpeg_minolta_preview(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """A Minolta-style photo: maker-note preview after EOI, its first 0xFF written as 0x00.
+
+    `hidden` (malicious twin) sits between the preview and the end of the file.
+    """
+    photo = _jpeg(rng)
+    preview = b"\x00" + _jpeg(rng)[1:]
+    probe = minolta_exif(12, 0)  # same length as the real segment
+    at = len(photo) + len(probe)
+    data = js.insert_segments(photo, minolta_exif(at, len(preview)))
+    return "jpg", data + preview + hidden
+
+
+def jpeg_final_image(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """A photo followed by `hidden` (malicious) and then a second complete JPEG at EOF."""
+    return "jpg", _jpeg(rng) + hidden + _jpeg(rng)
+
+
+def jpeg_dnl(height: int, width: int) -> bytes:
+    """A baseline JPEG whose SOF says height 0 and whose DNL after the scan says `height`."""
+    data = bytearray(js.photo(16, 16, seed=4))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 0, width)
+    eoi = len(data) - 2
+    return bytes(data[:eoi]) + js.segment(0xDC, struct.pack(">H", height)) + b"\xff\xd9"
+
+
+def jpeg_scans(count: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated until it has `count` scans."""
+    data = js.photo(32, 32, seed=5, progressive=True)
+    sos = data.rindex(b"\xff\xda")
+    last_scan = data[sos:-2]
+    scans = data[:sos].count(b"\xff\xda") + 1
+    return data[:sos] + last_scan * (count - scans + 1) + b"\xff\xd9"
+
+
 # --- recipes --------------------------------------------------------------------------------
 
 # hiding place -> (inject(rng, payload) -> (extension, bytes), benign filler(rng) -> bytes)
@@ -315,6 +414,11 @@ PLACES: dict[str, tuple[Inject, Callable[[random.Random], bytes]]] = {
     ),
     "heif-unknown-box": (lambda rng, p: heif_box(rng, b"zzzz", p), lambda rng: b"\x00" * 8),
     "heif-mdat-tail": (heif_mdat_tail, lambda rng: b""),
+    "jpeg-stray-bytes": (jpeg_stray, lambda rng: b""),
+    "jpeg-mpf-gap": (jpeg_mpf_gap, lambda rng: bytes(rng.choice([0, 8, 16]))),
+    "jpeg-htc-block": (jpeg_htc, lambda rng: b""),
+    "jpeg-minolta-preview": (jpeg_minolta_preview, lambda rng: b""),
+    "jpeg-before-final-image": (jpeg_final_image, lambda rng: b""),
 }
 # Benign fillers that are not "the same picture, nothing hidden" but another normal shape.
 _BENIGN_INJECT: dict[str, Callable[[random.Random, bytes], tuple[str, bytes]]] = {
@@ -370,7 +474,10 @@ def _benign_extra(rng: random.Random) -> tuple[str, bytes, str]:
 
 def _bomb(rng: random.Random) -> tuple[str, bytes, str]:
     """Bomb headers the pixel count alone misses (each is over the reject threshold)."""
-    roll = rng.randrange(3)
+    roll = rng.randrange(4)
+    if roll == 3:
+        side = rng.choice([20000, 40000, 65000])
+        return f"{_stem(rng)}.jpg", jpeg_dnl(side, side), f"JPEG height 0 + DNL {side}"
     if roll == 0:
         offset = rng.choice([20000, 40000, 65000])
         return f"{_stem(rng)}.gif", gif_frame_outside_screen(offset), f"GIF frame at {offset}"
@@ -385,6 +492,12 @@ def _decoded_warn(rng: random.Random) -> tuple[str, bytes, str]:
     """9400x9400 RGBA16: 88.4 Mpx (under the pixel warn threshold) but 707 MB decoded."""
     side = rng.choice([9400, 9000, 8500])
     return f"{_stem(rng)}.png", png_decoded_bomb(side, side), f"PNG 16-bit RGBA {side}x{side}"
+
+
+def _scans(rng: random.Random) -> tuple[str, bytes, str]:
+    """A small progressive JPEG with far more scans than any encoder writes (decode DoS)."""
+    count = rng.choice([600, 1000, 2000])
+    return f"{_stem(rng)}.jpg", jpeg_scans(count), f"progressive JPEG with {count} scans"
 
 
 def _blob(rng: random.Random) -> tuple[str, bytes, str]:
@@ -403,6 +516,7 @@ def _recipes() -> tuple[tuple[str, bool, int, Maker], ...]:
     rows.append(("malicious/hidden-blob", True, 10, _blob))
     rows.append(("malicious/bomb-hidden-size", True, 9, _bomb))
     rows.append(("malicious/bomb-decoded-size", True, 6, _decoded_warn))
+    rows.append(("malicious/bomb-jpeg-scans", True, 6, _scans))
     return tuple(rows)
 
 
@@ -420,3 +534,4 @@ RECIPES: tuple[Recipe, ...] = tuple(Recipe(*row) for row in _recipes())
 EXPECTED_VERDICT: dict[str, str] = {r.category: "quarantine" for r in RECIPES if r.malicious}
 EXPECTED_VERDICT["malicious/hidden-blob"] = "flag"
 EXPECTED_VERDICT["malicious/bomb-decoded-size"] = "flag"
+EXPECTED_VERDICT["malicious/bomb-jpeg-scans"] = "flag"

@@ -205,12 +205,16 @@ def test_exif_make_is_read_from_ifd0() -> None:
 def test_sony_preview_search_window(make: str, distance: int, accounted: bool) -> None:
     primary = js.photo(make=make)
     preview = js.photo(16, 16, seed=9)
-    data = primary + b"\x01" * distance + preview
+    # One byte after the preview keeps it from ending at EOF (an extra image at any distance).
+    data = primary + b"\x01" * distance + preview + b"\x01"
     s = run(data)
     if accounted:
-        assert spans(s) == [(len(primary) + distance, len(data))]
+        assert spans(s) == [(len(primary) + distance, len(data) - 1)]
         # The bytes before the preview are not zero: they stay for the engine to judge.
-        assert leftover(s, len(data)) == [(len(primary), len(primary) + distance)]
+        assert leftover(s, len(data)) == [
+            (len(primary), len(primary) + distance),
+            (len(data) - 1, len(data)),
+        ]
     else:
         assert spans(s) == []
 

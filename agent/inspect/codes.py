@@ -341,6 +341,12 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         tuned_by=("inspect.pixels_warn", "inspect.pixels_reject"),
     ),
     CodeSpec(
+        "resource.too_many_scans", _M,
+        "This picture is built to take minutes to open and may be meant to freeze the computer.",
+        "a JPEG with more than 500 scans (libjpeg-turbo's fuzzers' TJPARAM_SCANLIMIT): each "
+        "progressive scan revisits every coefficient, so a 323 KB file can cost 50 s to decode",
+    ),
+    CodeSpec(
         "resource.too_many_frames", _M,
         "This picture has an unusually large number of frames.",
         "more frames than the engine's MAX_FRAMES",

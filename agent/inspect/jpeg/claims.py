@@ -78,6 +78,7 @@ class Claims:
         self.regions: list[Region] = []
         self.names: list[str] = []
         self.metadata: list[Region] = []
+        self.unexplained: list[Region] = []  # stray bytes inside claimed embedded JPEGs
         tail_start = max(eoi_end, reader.size - ZIP_EOCD_WINDOW_BYTES)
         # ZIP end records near the end of the file: no claim may hide one.
         self._zip_ends: list[int] = []
@@ -111,9 +112,10 @@ class Claims:
     ) -> int | None:
         """Claim the clean, complete JPEG starting at `at` (ending by `stop`); its end, or None.
 
-        Its APPn/COM segments become metadata regions the engine scans like the primary's.
+        Its APPn/COM segments become metadata regions the engine scans like the primary's,
+        and stray bytes between its segments unexplained ranges the engine judges.
         """
-        walked: SegmentWalk | None = jpeg_extent(self.reader, at)
+        walked: SegmentWalk | None = jpeg_extent(self.reader, at, allow_stray=True)
         if walked is None or walked.end is None:
             return None
         if stop is not None and walked.end > stop:
@@ -121,6 +123,9 @@ class Claims:
         if not self.add(at, walked.end, label, name):
             return None
         self.metadata.extend(Region(r.start, r.end, f"{label} {r.label}") for r in walked.metadata)
+        self.unexplained.extend(
+            Region(r.start, r.end, f"{label} {r.label}") for r in walked.unexplained
+        )
         return walked.end
 
     def next_gap(self, pos: int) -> tuple[int, int] | None:

@@ -37,6 +37,8 @@ _SOF_MARKERS = frozenset(
 _RST_MARKERS = frozenset(range(0xD0, 0xD8))
 
 MAX_GARBAGE_FINDINGS = 8  # findings: garbage runs reported per file before staying quiet
+MAX_UNEXPLAINED_RUNS = 64  # garbage runs recorded as unexplained ranges per image
+DNL = 0xDC  # T.81 B.2.5: Define Number of Lines, the height when the SOF says 0
 DEADLINE_CHECK_EVERY = 256  # segments walked between two deadline checks
 
 # APPn payload prefix -> label suffix, for evidence ("APP1 Exif").
@@ -61,18 +63,26 @@ class SegmentWalk:
     """What one pass over a JPEG's segments found (primary image or an embedded one).
 
     end is the offset just past EOI, or None when EOI was not reached. `clean` is False
-    when anything was wrong (garbage, bad lengths, no SOS): embedded images must be clean.
+    when anything was wrong (garbage, bad lengths, no SOS); `damaged` when it was more
+    than stray bytes and misplaced markers, which `unexplained` lists for judgement.
     """
 
     start: int
     end: int | None = None
     clean: bool = True
+    damaged: bool = False  # wrong beyond stray bytes (lengths, truncation, no scan)
     truncated: bool = False
     saw_sos: bool = False
     width: int | None = None
     height: int | None = None
+    precision: int = 8  # bits per sample (SOF P): 12 and 16 decode to two bytes
+    components: int = 3  # SOF Nf
+    scans: int = 0  # SOS segments (a progressive image has several)
+    image_bytes: int = 0  # bytes of entropy-coded data
     findings: list[Finding] = field(default_factory=list)
     metadata: list[Region] = field(default_factory=list)
+    # stray bytes between segments and misplaced markers: judged like left-over data
+    unexplained: list[Region] = field(default_factory=list)
     # (marker, payload start, payload end) of every APPn segment, for the trailer hints
     app_segments: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -88,8 +98,11 @@ def app_label(marker: int, untrusted_prefix: bytes) -> str:
     return name
 
 
-def _malformed(walk: SegmentWalk, message: str, offset: int, detail: str = "") -> None:
+def _malformed(
+    walk: SegmentWalk, message: str, offset: int, detail: str = "", *, stray: bool = False
+) -> None:
     walk.clean = False
+    walk.damaged = walk.damaged or not stray
     walk.findings.append(
         Finding(
             code="jpeg.malformed",
@@ -111,6 +124,7 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
     size = reader.size
     pos = start + 2
     in_entropy = False
+    scan_start = pos
     garbage_reports = 0
     for count in range(MAX_STRUCTURES):
         if count % DEADLINE_CHECK_EVERY == 0:
@@ -122,11 +136,18 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
         if reader.byte(pos) != 0xFF:
             # Garbage between segments (a JS-polyglot's stray "/*", Pillow #630's "hello").
             resync = reader.search(_RESYNC_MARKER, pos)
+            if len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+                stop = resync.start() if resync else size
+                walk.unexplained.append(Region(pos, stop, label_prefix + "JPEG stray bytes"))
             if garbage_reports < MAX_GARBAGE_FINDINGS:
                 garbage_reports += 1
                 skipped = (resync.start() if resync else size) - pos
                 _malformed(
-                    walk, "The picture has stray bytes between its parts.", pos, f"{skipped} bytes"
+                    walk,
+                    "The picture has stray bytes between its parts.",
+                    pos,
+                    f"{skipped} bytes",
+                    stray=True,
                 )
             walk.clean = False
             if resync is None:
@@ -152,6 +173,8 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
                 return walk
             pos = found.start()
             continue
+        if in_entropy:
+            walk.image_bytes += pos - scan_start
         in_entropy = False
         if marker == EOI:
             walk.end = marker_at + 1
@@ -166,9 +189,17 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             if garbage_reports < MAX_GARBAGE_FINDINGS:
                 garbage_reports += 1
                 _malformed(
-                    walk, "The picture has an unexpected marker.", marker_at - 1, f"FF{marker:02X}"
+                    walk,
+                    "The picture has an unexpected marker.",
+                    marker_at - 1,
+                    f"FF{marker:02X}",
+                    stray=True,
                 )
             walk.clean = False
+            if len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+                walk.unexplained.append(
+                    Region(marker_at - 1, marker_at + 1, label_prefix + "JPEG misplaced marker")
+                )
             pos = marker_at + 1
             continue
         untrusted_length = reader.u16be(marker_at + 1)
@@ -221,11 +252,15 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             if marker != COM:
                 walk.app_segments.append((marker, payload_start, segment_end))
         elif marker in _SOF_MARKERS and walk.width is None:
-            dims = reader.unpack(">BHH", payload_start)
+            dims = reader.unpack(">BHHB", payload_start)
             if dims is not None:
-                walk.height, walk.width = dims[1], dims[2]
+                walk.precision, walk.height, walk.width, walk.components = dims
+        elif marker == DNL and walk.height == 0 and untrusted_length >= 4:
+            walk.height = reader.u16be(payload_start)
         elif marker == SOS:
             walk.saw_sos = True
+            walk.scans += 1
+            scan_start = segment_end
             found = reader.search(_ENTROPY_MARKER, segment_end)
             if found is None:
                 walk.truncated = True
@@ -241,11 +276,17 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
     return walk
 
 
-def jpeg_extent(reader: Reader, start: int) -> SegmentWalk | None:
-    """The walk of an embedded JPEG at `start`, or None unless it is a clean, complete JPEG."""
+def jpeg_extent(reader: Reader, start: int, *, allow_stray: bool = False) -> SegmentWalk | None:
+    """The walk of an embedded JPEG at `start`, or None unless it is a clean, complete JPEG.
+
+    With `allow_stray`, an image whose only fault is stray bytes between segments (listed
+    in its `unexplained` for the engine to judge) is accepted too.
+    """
     if reader.read(start, 3) != b"\xff\xd8\xff":
         return None
     walk = walk_segments(reader, start)
-    if walk.end is None or not walk.clean or not walk.saw_sos:
+    if walk.end is None or not walk.saw_sos:
+        return None
+    if not walk.clean and (walk.damaged or not allow_stray or walk.truncated):
         return None
     return walk

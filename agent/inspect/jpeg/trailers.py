@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from agent.inspect import xmp
 from agent.inspect.base import Region
+from agent.inspect.jpeg import extra_images, makernote
 from agent.inspect.jpeg.claims import Claims, bmff_extent
 from agent.inspect.jpeg.footers import match_footers
 from agent.inspect.jpeg.markers import (
@@ -65,6 +66,7 @@ class TrailerHints:
     container_items: list[xmp.ContainerItem] = field(default_factory=list)
     micro_video_offset: int | None = None
     make: str | None = None  # Exif IFD0 Make ("SONY"), for the preview search window
+    preview: tuple[int, int] | None = None  # maker-note PreviewImage (offset, length)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class TrailerResult:
     accounted: list[Region] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     metadata: list[Region] = field(default_factory=list)
+    unexplained: list[Region] = field(default_factory=list)
 
 
 # --- hints --------------------------------------------------------------------------------
@@ -163,6 +166,7 @@ def hints_from_segments(reader: Reader, app_segments: list[tuple[int, int, int]]
             hints.mpf_base, hints.mpf_entries = _parse_mpf(reader, start, end)
         elif marker == 0xE1 and hints.make is None and reader.read(start, 6) == EXIF_SIGNATURE:
             hints.make = _exif_make(reader, start, end)
+            hints.preview = makernote.preview_pointer(reader, start, end, hints.make)
         elif marker == 0xE1 and reader.read(start, len(XMP_SIGNATURE)) == XMP_SIGNATURE:
             packet = reader.read(start + len(XMP_SIGNATURE), min(end - start, xmp.MAX_XMP_BYTES))
             if not hints.container_items:
@@ -306,6 +310,16 @@ def _micro_video(reader: Reader, claims: _GapClaims, hints: TrailerHints) -> Non
         claims.add(start, end, "micro video", "Google motion photo video")
 
 
+def _final_image(reader: Reader, claims: _GapClaims, tail: int) -> None:
+    """One complete JPEG ending where the trailers end: an extra image (HTC blocks before it)."""
+    gap = claims.next_gap(claims.eoi_end)
+    if gap is None:
+        return
+    final_start = extra_images.final_jpeg(reader, claims, tail)
+    if final_start is not None and final_start > claims.eoi_end:
+        extra_images.htc_blocks(reader, claims, final_start, tail - final_start)
+
+
 def account_trailers(reader: Reader, eoi_end: int, hints: TrailerHints) -> TrailerResult:
     """Account the verified benign trailers in [eoi_end, EOF); the rest is left to the engine."""
     result = TrailerResult()
@@ -315,11 +329,15 @@ def account_trailers(reader: Reader, eoi_end: int, hints: TrailerHints) -> Trail
     window = SONY_PREVIEW_SEARCH_BYTES if sony else PREVIEW_SEARCH_BYTES
     claims = _GapClaims(reader, eoi_end, window)
     tail = match_footers(reader, claims)
+    if hints.preview is not None:
+        extra_images.makernote_preview(reader, claims, *hints.preview)
     _mpf_images(reader, claims, hints)
     _container_items(reader, claims, hints, sorted({reader.size, tail}, reverse=True))
     _micro_video(reader, claims, hints)
+    _final_image(reader, claims, tail)
     _fill_gaps(reader, claims)
     result.accounted = claims.regions
     result.names = claims.names
     result.metadata = claims.metadata
+    result.unexplained = claims.unexplained
     return result

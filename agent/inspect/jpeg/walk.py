@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agent.inspect.base import Structure
 from agent.inspect.jpeg import trailers as jpeg_trailers
-from agent.inspect.jpeg.segments import walk_segments
+from agent.inspect.jpeg.segments import SegmentWalk, walk_segments
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -35,10 +35,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     primary = walk_segments(reader, 0)
     structure.findings.extend(primary.findings)
     structure.metadata.extend(primary.metadata)
-    structure.width, structure.height = primary.width, primary.height
-    if primary.width is not None and primary.height is not None and primary.height > 0:
-        structure.pixels = primary.width * primary.height
-    structure.frames = 1
+    structure.unexplained.extend(primary.unexplained)
+    _sizes(structure, primary)
     if primary.end is None:
         if primary.truncated:
             structure.findings.append(
@@ -57,6 +55,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     result = jpeg_trailers.account_trailers(reader, primary.end, hints)
     structure.accounted.extend(result.accounted)
     structure.metadata.extend(result.metadata)
+    structure.unexplained.extend(result.unexplained)
     if result.names:
         accounted_bytes = sum(r.length for r in result.accounted)
         structure.findings.append(
@@ -72,3 +71,32 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
         )
     return structure
+
+
+# Scans in one image before decoding it is a denial of service: every scan of a
+# progressive JPEG revisits every coefficient, so a 323 KB file of tiny scans costs a
+# decoder about 50 s ("Two Issues with the JPEG Standard", D. R. Commander, on which
+# libjpeg-turbo's TJPARAM_SCANLIMIT and djpeg -maxscans rest). libjpeg-turbo's own fuzz
+# targets set the limit to 500; encoders write 10 (libjpeg's default script) to ~60.
+MAX_SCANS = 500  # SOS segments in one image
+
+
+def _sizes(structure: Structure, primary: SegmentWalk) -> None:
+    """Declared size, decoded bytes, image data and the scan bound of the primary image."""
+    structure.width, structure.height = primary.width, primary.height
+    structure.frames = 1
+    if primary.width is not None and primary.height is not None and primary.height > 0:
+        structure.pixels = primary.width * primary.height
+        sample_bytes = 2 if primary.precision > 8 else 1
+        structure.decoded_bytes = structure.pixels * max(1, primary.components) * sample_bytes
+    structure.image_bytes = primary.image_bytes
+    if primary.scans > MAX_SCANS:
+        structure.findings.append(
+            Finding(
+                code="resource.too_many_scans",
+                severity=Severity.MEDIUM,
+                message="This picture is built to take minutes to open and may be meant to "
+                "freeze the computer.",
+                detail=f"{primary.scans} scans > {MAX_SCANS}",
+            )
+        )
