@@ -146,8 +146,48 @@ def zone_identifier_text(origin_url: str | None, referrer_url: str | None = None
     return "\r\n".join(lines) + "\r\n"
 
 
+def merged_zone_identifier(untrusted_existing: bytes, origin_url: str | None) -> str | None:
+    """The stream to write over an existing one, or None when it already says enough.
+
+    What the browser or mail client wrote stays (HostUrl, ReferrerUrl, any other line, in
+    its order); ZoneId is only raised to Internet, never lowered (4 = Restricted stays 4);
+    only the placeholder HostUrl=about:internet gives way to a real origin URL.
+    A stream that is no [ZoneTransfer] section at all is replaced by ours.
+    """
+    lines = untrusted_existing.decode("utf-8", "replace").splitlines()
+    if not lines or lines[0].strip().lower() != "[zonetransfer]":
+        return zone_identifier_text(origin_url)
+    out: list[str] = []
+    zone_seen = host_seen = False
+    changed = False
+    for line in lines:
+        key, sep, value = line.partition("=")
+        name = key.strip().lower()
+        if sep and name == "zoneid":
+            zone_seen = True
+            current = int(value.strip()) if value.strip().isdigit() else -1
+            if current < ZONE_INTERNET:
+                line, changed = f"ZoneId={ZONE_INTERNET}", True
+        elif sep and name == "hosturl":
+            host_seen = True
+            if origin_url and value.strip().lower() == "about:internet":  # a placeholder only
+                line, changed = f"HostUrl={_cut(origin_url)}", True
+        out.append(line)
+    if not zone_seen:
+        out.insert(1, f"ZoneId={ZONE_INTERNET}")
+        changed = True
+    if not host_seen and origin_url:
+        out.append(f"HostUrl={_cut(origin_url)}")
+        changed = True
+    return "\r\n".join(out) + "\r\n" if changed else None
+
+
 class ZoneIdentifierMarker:
-    """Windows: the `Zone.Identifier` stream with ZoneId=3 (Internet)."""
+    """Windows: the `Zone.Identifier` stream, at least ZoneId=3 (Internet).
+
+    An existing stream is kept and only raised (`merged_zone_identifier`): the browser's
+    HostUrl/ReferrerUrl are what tells IT where a caught file came from.
+    """
 
     def __init__(self, store: StreamStore | None = None) -> None:
         self._store: StreamStore = store if store is not None else NtfsStreamStore()
@@ -156,8 +196,16 @@ class ZoneIdentifierMarker:
         """Write the stream; False where it cannot exist (FAT, exFAT, network shares)."""
         del reason  # the Mark of the Web has no field for it; the audit log keeps it
         try:
-            self._store.write(path, ZONE_STREAM, zone_identifier_text(origin_url).encode("ascii"))
-        except (OSError, UnicodeEncodeError):
+            untrusted_existing = self._store.read(path, ZONE_STREAM, MAX_ZONE_STREAM_BYTES)
+        except OSError:
+            text: str | None = zone_identifier_text(origin_url)  # none yet (or unreadable)
+        else:
+            text = merged_zone_identifier(untrusted_existing, origin_url)
+        if text is None:
+            return True  # already marked at least as strongly
+        try:
+            self._store.write(path, ZONE_STREAM, text.encode("utf-8"))
+        except OSError:
             return False
         return True
 

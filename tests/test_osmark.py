@@ -144,3 +144,30 @@ def test_mac_xattr_tool_passes_the_expected_arguments(tmp_path: Path) -> None:
 def test_default_marker_on_this_platform() -> None:
     assert sys.platform.startswith("linux")
     assert isinstance(default_marker(), XattrMarker)
+
+
+def test_an_existing_zone_identifier_is_kept_and_only_raised(tmp_path: Path) -> None:
+    """The browser's HostUrl/ReferrerUrl survive; ZoneId 4 stays 4, 2 becomes 3."""
+    marker = ZoneIdentifierMarker(SidecarStreamStore())
+    photo = tmp_path / "scan.jpg"
+    photo.write_bytes(b"x")
+    stream = tmp_path / "scan.jpg:Zone.Identifier"
+    edge = (
+        b"[ZoneTransfer]\r\nZoneId=4\r\nReferrerUrl=https://mail.example/inbox\r\n"
+        b"HostUrl=https://mail.example/att?id=7\r\n"
+    )
+    stream.write_bytes(edge)
+    assert marker.mark(photo, reason="trailing ZIP") is True
+    assert stream.read_bytes() == edge  # nothing to add: not even rewritten
+    stream.write_bytes(edge.replace(b"ZoneId=4", b"ZoneId=2"))
+    assert marker.mark(photo, reason="trailing ZIP") is True
+    assert stream.read_bytes() == edge.replace(b"ZoneId=4", b"ZoneId=3")
+    stream.write_bytes(b"[ZoneTransfer]\r\nLastWriterPackageFamilyName=Outlook\r\n")
+    assert marker.mark(photo, reason="r", origin_url="https://x.example/a.jpg") is True
+    assert stream.read_bytes() == (
+        b"[ZoneTransfer]\r\nZoneId=3\r\nLastWriterPackageFamilyName=Outlook\r\n"
+        b"HostUrl=https://x.example/a.jpg\r\n"
+    )
+    stream.write_bytes(b"garbage")
+    assert marker.mark(photo, reason="r") is True
+    assert stream.read_bytes() == b"[ZoneTransfer]\r\nZoneId=3\r\nHostUrl=about:internet\r\n"

@@ -169,7 +169,9 @@ class PortablePlatform:
 
     def is_no_hard_links(self, error: OSError) -> bool:
         """The errnos POSIX filesystems without hard links give (FAT, SMB, some FUSE)."""
-        return error.errno in {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
+        return error.errno in {
+            errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS,
+        }  # fmt: skip
 
     def writer_done(self, path: str) -> bool:
         """No probe without sharing modes: size and mtime stability decide alone."""

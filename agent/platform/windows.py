@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent.platform.base import ChildLimits, SourceFile
 from agent.platform.portable import PortablePlatform, is_link_or_reparse, same_file
-from agent.platform.wintext import extended_path
+from agent.platform.wintext import extended_path, winerror_in_use, winerror_no_hard_links
 
 assert sys.platform == "win32"  # mypy on other platforms skips the rest of this module
 
@@ -38,11 +38,6 @@ FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000  # CreateFileW: open the link itself, 
 FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000
 FILE_ATTRIBUTE_REPARSE_POINT = 0x400
 INVALID_HANDLE_VALUE = ctypes.c_void_p(-1).value
-ERROR_SHARING_VIOLATION = 32
-ERROR_LOCK_VIOLATION = 33
-ERROR_INVALID_FUNCTION = 1  # CreateHardLinkW on FAT/exFAT
-ERROR_NOT_SUPPORTED = 50  # CreateHardLinkW on a share without hard links
-ERROR_TOO_MANY_LINKS = 1142
 ERROR_INVALID_PARAMETER = 87  # FileDispositionInfoEx before Windows 10 1607 / off NTFS
 # FILE_INFO_BY_HANDLE_CLASS (minwinbase.h): FileDispositionInfo = 4, FileDispositionInfoEx = 21
 FILE_DISPOSITION_INFO = 4
@@ -291,17 +286,11 @@ class WindowsPlatform(PortablePlatform):
 
     def is_in_use(self, error: OSError) -> bool:
         """ERROR_SHARING_VIOLATION / ERROR_LOCK_VIOLATION: a writer or scanner holds it."""
-        return getattr(error, "winerror", None) in (ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION)
+        return winerror_in_use(error)
 
     def is_no_hard_links(self, error: OSError) -> bool:
-        """CreateHardLinkW's errors where the volume has no hard links.
-
-        CPython maps ERROR_INVALID_FUNCTION / ERROR_NOT_SUPPORTED to EINVAL, which POSIX
-        code would not read as "no hard links": the Windows error code decides.
-        """
-        return getattr(error, "winerror", None) in (
-            ERROR_INVALID_FUNCTION, ERROR_NOT_SUPPORTED, ERROR_TOO_MANY_LINKS,
-        )  # fmt: skip
+        """FAT/exFAT/shares without hard links (see wintext.winerror_no_hard_links)."""
+        return winerror_no_hard_links(error)
 
     def writer_done(self, path: str) -> bool:
         """The exclusive-open probe: CreateFileW with share mode 0.

@@ -22,6 +22,16 @@ NOTIFY_TIP_UNITS = 128 - 1  # szTip: WCHAR[128] with its NUL
 NOTIFY_INFO_UNITS = 256 - 1  # szInfo (balloon/toast text)
 NOTIFY_TITLE_UNITS = 64 - 1  # szInfoTitle
 ELLIPSIS = "\u2026"
+# winerror.h codes, as CPython puts them on OSError.winerror
+ERROR_INVALID_FUNCTION = 1  # CreateHardLinkW on FAT/exFAT
+ERROR_SHARING_VIOLATION = 32
+ERROR_LOCK_VIOLATION = 33
+ERROR_NOT_SUPPORTED = 50  # CreateHardLinkW on a share without hard links
+ERROR_TOO_MANY_LINKS = 1142
+WINERRORS_IN_USE = frozenset({ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION})
+WINERRORS_NO_HARD_LINKS = frozenset(
+    {ERROR_INVALID_FUNCTION, ERROR_NOT_SUPPORTED, ERROR_TOO_MANY_LINKS}
+)
 
 
 def needs_extended(path: str) -> bool:
@@ -66,3 +76,17 @@ def cut_utf16(text: str, max_units: int) -> str:
         out.append(char)
         used += width
     return "".join(out) + ELLIPSIS
+
+
+def winerror_in_use(error: OSError) -> bool:
+    """A sharing or lock violation: another program has the file open (retry later)."""
+    return getattr(error, "winerror", None) in WINERRORS_IN_USE
+
+
+def winerror_no_hard_links(error: OSError) -> bool:
+    """CreateHardLinkW failed because the volume has no hard links.
+
+    CPython maps ERROR_INVALID_FUNCTION and ERROR_NOT_SUPPORTED to errno EINVAL, which
+    POSIX code never reads as "no hard links": the Windows code decides.
+    """
+    return getattr(error, "winerror", None) in WINERRORS_NO_HARD_LINKS

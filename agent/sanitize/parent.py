@@ -179,6 +179,12 @@ def _encode(width: int, height: int, mode: str, pixels: bytes, dest: Path) -> st
         os.link(temp_path, dest)
     except FileExistsError:
         raise SanitizeError(f"A file named {safe_text(dest.name)} is already there.") from None
+    except OSError as error:
+        # FAT/exFAT USB sticks and some shares have no hard links: a rename that never
+        # replaces (Windows' rename refuses an existing name; POSIX: checked just before).
+        if not platform.is_no_hard_links(error) or os.path.lexists(dest):
+            raise
+        temp_path.rename(dest)
     finally:
         temp_path.unlink(missing_ok=True)
     return fmt

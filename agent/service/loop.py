@@ -354,6 +354,8 @@ class AgentService:
         outcome = self.pipeline.process(path, policy, scope, paused=paused)
         if outcome is Outcome.SETTLE:
             self.tracker.put_settling(path)
+        elif outcome is Outcome.BUSY:
+            self.tracker.put_settling(path, delay=self.pipeline.busy.retry_delay(path))
 
     def _scope(self, policy: Policy) -> Scope:
         return Scope(

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agent import platform
 from agent.inspect.limits import Limits
 from agent.inspect.reasons import plain_reason, plain_summary
 from agent.model import Finding, Report
 from agent.policy.decide import Decision, decide
 from agent.policy.schema import Policy
 from agent.service import staffdb
+from agent.service.busy import BusyFiles
 from agent.service.events import EventLog, Notifier
 from agent.service.statedb import DEFERRED_ACTION, RELEASED_ACTION, FileVersion, StateDB
 from agent.textsafe import safe_name
@@ -50,6 +52,7 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"  # this version already has a verdict
     GONE = "gone"  # the path no longer exists
     SETTLE = "settle"  # still changing (or an empty placeholder): look again later
+    BUSY = "busy"  # another program holds it (Windows sharing): again after `busy.retry_delay`
     JUDGED = "judged"  # inspected, decided, acted, recorded
 
 
@@ -177,6 +180,7 @@ class Pipeline:
         self.events = events
         self.notifier = notifier
         self._on_judged = on_judged
+        self.busy = BusyFiles()
 
     def process(self, path: str, policy: Policy, scope: Scope, *, paused: bool = False) -> Outcome:
         """Judge `path` once per version; never raises."""
@@ -201,11 +205,20 @@ class Pipeline:
             return Outcome.SKIPPED
         if scope.is_ignored_name(relative_parts) or scope.is_excluded(path):
             return Outcome.SKIPPED
+        # Windows: from MAX_PATH on, file calls need the \\?\ form (identity elsewhere).
+        os_path = platform.os_path(path)
         try:
-            status = os.lstat(path)
+            status = os.lstat(os_path)
         except FileNotFoundError:
+            self.busy.done(path)
             return Outcome.GONE
-        except OSError:
+        except OSError as error:
+            if platform.is_in_use(error):
+                return self._busy(path)
+            self.events.emit(
+                "action_failed", path=path, policy_version=policy.policy.version,
+                error=f"cannot read the file: {error.strerror or error}",
+            )  # fmt: skip
             return Outcome.SKIPPED
         if not stat.S_ISREG(status.st_mode):
             return Outcome.SKIPPED  # symlinks, folders, devices, sockets: never followed
@@ -223,7 +236,16 @@ class Pipeline:
             return Outcome.SETTLE
         if self._is_released(path, version, policy, root):
             return Outcome.UNCHANGED
-        return self._judge(path, version, policy, root, paused=paused)
+        if not platform.writer_done(os_path):  # Windows: someone still has it open
+            return self._busy(path)
+        return self._judge(path, os_path, version, policy, root, paused=paused)
+
+    def _busy(self, path: str) -> Outcome:
+        attempts = self.busy.found_in_use(path)
+        log.info(
+            "%s is in use by another program (look %d); trying again", safe_name(path), attempts
+        )
+        return Outcome.BUSY
 
     def _is_released(self, path: str, version: FileVersion, policy: Policy, root: Path) -> bool:
         """True (and remembered) when staff or IT released exactly this version here."""
@@ -246,14 +268,21 @@ class Pipeline:
         return True
 
     def _judge(
-        self, path: str, version: FileVersion, policy: Policy, root: Path, *, paused: bool
+        self,
+        path: str,
+        os_path: str,
+        version: FileVersion,
+        policy: Policy,
+        root: Path,
+        *,
+        paused: bool,
     ) -> Outcome:
         started = time.perf_counter()
         limits = policy.inspect.limits()
-        sha256 = sha256_of(path, version, limits.max_file_bytes)
-        report = self.toolkit.inspect(path, limits)
+        sha256 = sha256_of(os_path, version, limits.max_file_bytes)
+        report = self.toolkit.inspect(os_path, limits)
         try:
-            after = FileVersion.of(os.lstat(path))
+            after = FileVersion.of(os.lstat(os_path))
         except OSError:
             return Outcome.GONE
         if after != version:
@@ -287,7 +316,7 @@ class Pipeline:
             )
             try:
                 item = self.toolkit.vault.quarantine(
-                    Path(path),
+                    Path(os_path),
                     report.findings,
                     detected_type=report.type,
                     policy_version=policy_version,
@@ -296,12 +325,16 @@ class Pipeline:
                 item_id = str(item.id)
                 crash_point("quarantined-before-verdict")
             except Exception as failure:
+                # Leave the file marked at least, so it is not opened unawares.
+                self.toolkit.marker.mark(Path(os_path), reason=reason)
+                cause = failure.__cause__
+                if isinstance(cause, OSError) and platform.is_in_use(cause):
+                    return self._busy(path)  # not complete yet: never a final failure
                 error = f"{type(failure).__name__}: {failure}"
                 action = "quarantine_failed"
-                # Leave the file marked at least, so it is not opened unawares.
-                self.toolkit.marker.mark(Path(path), reason=reason)
-        elif intended == "flag" and not self.toolkit.marker.mark(Path(path), reason=reason):
+        elif intended == "flag" and not self.toolkit.marker.mark(Path(os_path), reason=reason):
             error = "the file system does not accept the untrusted-origin marker"
+        self.busy.done(path)
         codes = tuple(finding.code for finding in report.findings)
         self.statedb.record(
             path,

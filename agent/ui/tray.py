@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import paths, platform
+from agent.platform.wintext import (
+    NOTIFY_INFO_UNITS,
+    NOTIFY_TIP_UNITS,
+    NOTIFY_TITLE_UNITS,
+    cut_utf16,
+)
 from agent.service.state import AgentState
 from agent.textsafe import safe_text
 from agent.ui.icons import draw_icon
@@ -183,7 +189,7 @@ class TrayApp:
     def _title(self, text: str) -> str:
         """The tooltip as this backend can carry it (xorg: Latin-1 only)."""
         if not self._latin1_titles:
-            return text
+            return cut_utf16(text, NOTIFY_TIP_UNITS)  # szTip: WCHAR[128] on Windows
         text = text.replace("—", "-").replace("…", "...")
         return text.encode("latin-1", "replace").decode("latin-1")
 
@@ -216,8 +222,9 @@ class TrayApp:
         self._changed.set()
         if not getattr(self.icon, "HAS_NOTIFICATION", False):
             return
-        title = safe_text(title, NOTIFY_TITLE_CHARS)
-        message = safe_text(message, NOTIFY_MESSAGE_CHARS)
+        # Windows counts these buffers in UTF-16 units (an emoji in a name is two).
+        title = cut_utf16(safe_text(title, NOTIFY_TITLE_CHARS), NOTIFY_TITLE_UNITS)
+        message = cut_utf16(safe_text(message, NOTIFY_MESSAGE_CHARS), NOTIFY_INFO_UNITS)
         self._on_ui_thread(lambda: self.icon.notify(message, title))
 
     # --- life cycle ----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agent import platform
 from agent.errors import VaultError
 from agent.osmark import OriginMarker
 from agent.textsafe import safe_path
@@ -46,8 +46,6 @@ class ItemStore(Protocol):
     def remove_item_files(self, item_id: str) -> None: ...
 
 
-# Errors meaning "this filesystem has no hard links" (FAT, exFAT, some network shares).
-_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
 RESTORED_FILE_MODE = 0o666  # the umask applies; never executable
 DOWNLOAD_FILE_MODE = 0o644  # what a browser leaves under the usual umask 022: a download's mode
 NAME_MAX_BYTES = 255  # longest file name on common filesystems (ext4; NTFS counts UTF-16)
@@ -212,7 +210,7 @@ def _place(
         except FileExistsError:
             continue  # taken between the check and the link
         except OSError as error:
-            if error.errno not in _NO_HARD_LINKS or folder.lstat(candidate) is not None:
+            if not platform.is_no_hard_links(error) or folder.lstat(candidate) is not None:
                 raise
             folder.rename_no_replace(temp_name, candidate)  # no hard links on this volume
         return final
