@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `bench` and `tests` importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench import eval_classify  # noqa: E402
 from bench import eval_images as img  # noqa: E402
 from bench import eval_payloads as pay  # noqa: E402
 from bench.eval_walkers import RECIPES as WALKER_RECIPES  # noqa: E402
@@ -736,6 +737,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("malicious/bomb", True, 15, _bomb),
     Recipe("malicious/header-exploit", True, 9, _header_exploits),
     *WALKER_RECIPES,
+    *eval_classify.RECIPES,
 )
 
 

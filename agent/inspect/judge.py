@@ -17,6 +17,7 @@ import re
 
 from agent.inspect import payload
 from agent.inspect.base import Region, Structure
+from agent.inspect.classify.blob import classify_range
 from agent.inspect.classify.kinds import PAYLOAD_WORDS
 from agent.inspect.classify.metadata import judge_metadata, png_profile_path
 from agent.inspect.classify.polyglot import js_polyglot
@@ -26,8 +27,6 @@ from agent.model import Finding, Severity
 
 IGNORABLE_PADDING_BYTES = 64  # bytes of zeros/whitespace after the end that are just padding
 HIGH_ENTROPY_MIN_BYTES = 512  # bytes: shorter high-entropy blobs are too small to judge
-TRAILER_TAIL_BYTES = payload.ZIP_EOCD_SEARCH_BYTES  # bytes of a large gap's end classified
-TRAILER_MIDDLE_BYTES = 64 * 1024  # bytes sampled from the middle of a large gap
 MAX_GAP_FINDINGS = 8  # separate left-over ranges reported per file
 MAX_METADATA_FINDINGS = 8  # metadata regions with conclusive markers reported per file
 MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported per file
@@ -263,20 +262,6 @@ def _metadata_finding(
     )
 
 
-def range_sample(reader: Reader, start: int, stop: int) -> bytes:
-    """The bytes of a judged range, or head + middle + tail samples of a large one."""
-    length = stop - start
-    budget = payload.CLASSIFY_SAMPLE_BYTES + TRAILER_MIDDLE_BYTES + TRAILER_TAIL_BYTES
-    if length <= budget:
-        return reader.read(start, length)
-    middle = start + length // 2
-    return (
-        reader.read(start, payload.CLASSIFY_SAMPLE_BYTES)
-        + reader.read(middle, TRAILER_MIDDLE_BYTES)
-        + reader.read(stop - TRAILER_TAIL_BYTES, TRAILER_TAIL_BYTES)
-    )
-
-
 def judge_gap(
     reader: Reader,
     type_: str,
@@ -288,7 +273,7 @@ def judge_gap(
 ) -> Finding | None:
     """Severity and words for a range no walker explained (after the end, or inside)."""
     length = stop - start
-    blob = payload.classify(range_sample(reader, start, stop))
+    blob = classify_range(reader, start, stop)
     kind, offset = blob.kind, start + blob.offset
     if not blob.dangerous and markers:
         kind, offset = markers[0].kind, markers[0].offset

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from agent.inspect.classify import decoders, libmagic
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS, kind_at_start
 from agent.inspect.classify.markers import conclusive, decisive_marker, find_markers_in_bytes
+from agent.inspect.reader import Reader
 from agent.inspect.signatures import is_text, script_kind
 
 CLASSIFY_SAMPLE_BYTES = 1024 * 1024  # bytes of a left-over region classified by content
@@ -38,6 +39,10 @@ MAX_LEADING_PADDING_BYTES = 64 * 1024  # bytes of NUL/whitespace skipped before 
 TEXT_SAMPLE_BYTES = 4096  # bytes of a blob looked at to call it text
 SCRIPT_SAMPLE_BYTES = 64 * 1024  # bytes of a text blob searched for script tokens
 MIN_SCRIPT_BYTES = 16  # bytes: a shorter printable run is too short to call a script
+MIN_TEXT_RUN_BYTES = 16  # printable bytes in a row before a run counts as text
+MAX_TEXT_BYTES = 256 * 1024  # bytes of extracted text given to the script detector
+SCRIPT_RUNS_SAMPLE_BYTES = 1024 * 1024  # bytes of a binary range searched for text runs
+SAMPLE_MIDDLE_BYTES = 64 * 1024  # bytes sampled from the middle of a large range
 MAX_DECODE_DEPTH = 2  # decoding levels (base64 of a gzip of a program is two)
 COMPRESSED_KINDS = frozenset({"gzip", "bzip2", "xz"})  # single streams: looked inside
 
@@ -49,6 +54,7 @@ _HTML_START = re.compile(
 _HTA_START = re.compile(rb"\A\s*(?:<!--.{0,1024}?-->\s*)?<hta:application", re.I | re.S)
 _PHP_START = re.compile(rb"\A\s*<\?(?:php|=)", re.IGNORECASE)
 _WHITESPACE = b" \t\r\n\x00\x0b\x0c"
+_TEXT_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{%d,}" % MIN_TEXT_RUN_BYTES)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,26 @@ def _script_in_text(body: bytes) -> str | None:
     return None if kind is None else SCRIPT_PAYLOAD_KINDS[kind]
 
 
+def text_runs(untrusted_data: bytes) -> bytes:
+    """The printable runs of a range (MIN_TEXT_RUN_BYTES or longer), newline-joined,
+    at most MAX_TEXT_BYTES: the text a script hides in between binary records."""
+    runs: list[bytes] = []
+    total = 0
+    for match in _TEXT_RUN.finditer(untrusted_data):
+        runs.append(match.group())
+        total += len(runs[-1]) + 1
+        if total >= MAX_TEXT_BYTES:
+            break
+    return b"\n".join(runs)[:MAX_TEXT_BYTES]
+
+
+def _script_in_runs(data: bytes) -> str | None:
+    """The payload kind of a script in the printable runs of a mostly binary range."""
+    text = text_runs(data)
+    kind = script_kind(text) if text else None
+    return None if kind is None else SCRIPT_PAYLOAD_KINDS[kind]
+
+
 def _plain_kind(data: bytes) -> tuple[str | None, int]:
     """Steps 1-4 of the module docstring: (dangerous kind or first kind seen, offset)."""
     lead = leading_padding(data)
@@ -138,7 +164,7 @@ def _plain_kind(data: bytes) -> tuple[str | None, int]:
     if markers and conclusive(markers):
         first = decisive_marker(markers)
         return first.kind, first.offset
-    script = _script_in_text(body)
+    script = _script_in_text(body) or _script_in_runs(data[:SCRIPT_RUNS_SAMPLE_BYTES])
     if script is not None:
         return script, lead
     if EICAR in data:
@@ -217,3 +243,27 @@ def classify(data: bytes, *, use_libmagic: bool = True) -> Payload:
     if kind is None:
         kind = "text" if is_text(data[leading_padding(data) :][:TEXT_SAMPLE_BYTES]) else "unknown"
     return Payload(kind, size, bits, False, offset)
+
+
+def sample_range(reader: Reader, start: int, stop: int) -> bytes:
+    """The bytes of a judged range, or head + middle + tail samples of a large one.
+
+    Head: CLASSIFY_SAMPLE_BYTES (where signatures and most payloads sit); middle:
+    SAMPLE_MIDDLE_BYTES; tail: ZIP_EOCD_SEARCH_BYTES (where a ZIP's end record must be).
+    """
+    length = stop - start
+    budget = CLASSIFY_SAMPLE_BYTES + SAMPLE_MIDDLE_BYTES + ZIP_EOCD_SEARCH_BYTES
+    if length <= budget:
+        return reader.read(start, length)
+    middle = start + length // 2
+    return (
+        reader.read(start, CLASSIFY_SAMPLE_BYTES)
+        + reader.read(middle, SAMPLE_MIDDLE_BYTES)
+        + reader.read(stop - ZIP_EOCD_SEARCH_BYTES, ZIP_EOCD_SEARCH_BYTES)
+    )
+
+
+def classify_range(reader: Reader, start: int, stop: int, *, use_libmagic: bool = True) -> Payload:
+    """`classify` over [start, stop) of the file (sampled when large); offsets are relative."""
+    reader.check_deadline()
+    return classify(sample_range(reader, start, stop), use_libmagic=use_libmagic)

@@ -22,6 +22,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from agent.inspect.classify.kinds import DANGEROUS_KINDS, kind_at_start
+
 MAX_DECODE_INPUT_BYTES = 1024 * 1024  # bytes of one range searched for encoded runs
 MAX_DECODED_BYTES = 256 * 1024  # bytes of output kept from one decoded run or stream
 MAX_VIEWS = 16  # decoded views produced per range (evidence, not an inventory)
@@ -31,6 +33,8 @@ MIN_UTF16_CHARS = 12  # UTF-16 code units of printable ASCII before a run is tex
 MAX_STREAM_CANDIDATES = 16  # zlib/gzip/bzip2/xz headers tried per range
 MAX_UU_LINES = 8192  # uuencoded lines decoded (45 bytes each: ~360 KiB)
 XOR_HEADER_BYTES = 4096  # bytes decoded after an XOR-ed executable header is found
+REALIGN_PROBE_CHARS = 1024  # base64 characters decoded to test a shifted start (768 bytes)
+REALIGN_SKIP_BYTES = 16  # decoded bytes of stray letters a shifted start may begin with
 
 # base64 in lines of at least 4 characters; the first line long enough to stand out
 _BASE64_RUN = re.compile(
@@ -93,6 +97,18 @@ def base64_views(untrusted_data: bytes) -> list[View]:
         forward = _b64(run)
         if forward:
             views.append(View("base64", match.start(), forward))
+        # Bytes before a payload may be base64 letters by chance (a box size byte like "6"
+        # then "mdat"): one to three extra letters shift every quantum. A shifted start is
+        # decoded in full only when its first REALIGN_PROBE_CHARS decode to a signature
+        # within REALIGN_SKIP_BYTES.
+        for shift in (1, 2, 3):
+            probe = _b64(run[shift : shift + REALIGN_PROBE_CHARS])
+            if any(
+                kind_at_start(probe[skip:]) in DANGEROUS_KINDS
+                for skip in range(min(REALIGN_SKIP_BYTES, len(probe)))
+            ):
+                views.append(View("base64", match.start() + shift, _b64(run[shift:])))
+                break
         # reversed text: "==AAAA...QqVT" (an MZ header written backwards)
         backward = _b64(run.rstrip(b"=\r\n")[::-1].lstrip(b"=")) if run else b""
         if backward:

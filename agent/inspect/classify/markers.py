@@ -107,6 +107,7 @@ _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("bzip2", rb"bzh[1-9]1ay&sy"),
     ("rtf", rb"\{\\rtf1\\"),
     ("hta", rb"<hta:application"),
+    ("iso", rb"[\x00-\x03\xff]cd001\x01"),  # an ISO 9660 volume descriptor (ECMA-119 8.1)
 )
 # Telling: too short for pixel data, but one alone in metadata or a trailer is a script.
 _TELLING_SOURCES: tuple[tuple[str, bytes], ...] = (

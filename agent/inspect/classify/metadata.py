@@ -21,27 +21,11 @@ from __future__ import annotations
 import re
 import zlib
 
-from agent.inspect.classify.blob import Payload, classify, decoded_payload, entropy
+from agent.inspect.classify.blob import Payload, classify, decoded_payload, entropy, text_runs
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS
 from agent.inspect.signatures import script_kind
 
 MAX_METADATA_JUDGE_BYTES = 1024 * 1024  # bytes of one metadata value judged
-MIN_TEXT_RUN_BYTES = 16  # printable bytes in a row before a run counts as text
-MAX_TEXT_BYTES = 256 * 1024  # bytes of extracted text given to the script detector
-
-_TEXT_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{%d,}" % MIN_TEXT_RUN_BYTES)
-
-
-def text_runs(untrusted_data: bytes) -> bytes:
-    """The printable runs of a value, newline-joined, at most MAX_TEXT_BYTES."""
-    runs: list[bytes] = []
-    total = 0
-    for match in _TEXT_RUN.finditer(untrusted_data):
-        runs.append(match.group())
-        total += len(runs[-1]) + 1
-        if total >= MAX_TEXT_BYTES:
-            break
-    return b"\n".join(runs)[:MAX_TEXT_BYTES]
 
 
 def judge_metadata(untrusted_value: bytes, *, opaque: bool = False) -> Payload | None:

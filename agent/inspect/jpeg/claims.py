@@ -1,10 +1,15 @@
 """Bookkeeping and verification shared by the JPEG trailer matchers.
 
 `Claims` holds the byte ranges after EOI that were verified as benign trailers. Every
-claim passes the same checks: it lies after EOI and overlaps no other claim, it does not
-cover a ZIP end record in the last 64 KiB of the file (where a ZIP reader would find it),
-and an opaque claim (a blob we cannot parse: footer bodies, debug data, SEF records)
-carries no archive/executable/script signature.
+claim passes the same checks: it lies after EOI and overlaps no other claim, and it does
+not cover a ZIP end record in the last 64 KiB of the file (where a ZIP reader would find
+it). Trust in a container never extends to its content unseen: an opaque claim (a blob we
+cannot parse: footer bodies, debug data, SEF records) is judged by the classifier
+(`classify.blob.classify_range`) like left-over data, and a video claim (motion photos,
+SEF MotionPhoto_Data) is walked as ISO-BMFF with every top-level box body judged the
+same way. A body the classifier calls dangerous refuses the claim, so the engine judges
+those bytes as left-over data. Entropy is not a reason to refuse: real video and camera
+debug data are compressed.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import re
 
 from agent.inspect.base import Region
+from agent.inspect.classify.blob import classify_range
 from agent.inspect.jpeg.segments import SegmentWalk, jpeg_extent
 from agent.inspect.reader import Reader
 
 MAX_BMFF_BOXES = 4096  # top-level ISO-BMFF boxes walked in one embedded video
+MAX_JUDGED_BOXES = 64  # top-level boxes of one embedded video whose bodies are judged
 ZIP_EOCD_WINDOW_BYTES = 65_557  # a ZIP end record lies in the last 22 + 65,535 bytes
 MAX_SCAN_CANDIDATES = 64  # ZIP end records (or SEF record markers) tried per search
 
@@ -40,6 +47,54 @@ def carries_payload_signature(reader: Reader, start: int, end: int) -> bool:
         if e_lfanew is not None and reader.read(found.start() + e_lfanew, 4) == _PE_HEADER:
             return True
     return False
+
+
+def body_is_dangerous(reader: Reader, start: int, end: int, *, signatures: bool = True) -> bool:
+    """True when [start, end) holds an archive/executable/script/document by the classifier
+    (signatures, markers, libmagic, script detector, decoders).
+
+    `signatures` also refuses the unvalidated short signatures of
+    `carries_payload_signature` (`PK\x03\x04`, `<?=`...), as opaque camera blobs never
+    carry them; compressed video may, by chance, so video boxes get the classifier only.
+    """
+    if signatures and carries_payload_signature(reader, start, end):
+        return True
+    return classify_range(reader, start, end).dangerous
+
+
+def _boxes(reader: Reader, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """(box start, body start, box end) of the top-level boxes in [start, stop)."""
+    boxes: list[tuple[int, int, int]] = []
+    pos = start
+    while pos + 8 <= stop and len(boxes) < MAX_BMFF_BOXES:
+        size = reader.u32be(pos)
+        header = 8
+        if size == 1:
+            large = reader.unpack(">Q", pos + 8)
+            size, header = (large[0] if large is not None else 0), 16
+        elif size == 0:
+            size = stop - pos
+        if size is None or size < header or pos + size > stop:
+            break
+        boxes.append((pos, pos + header, pos + size))
+        pos += size
+    return boxes
+
+
+def video_is_dangerous(reader: Reader, start: int, end: int) -> bool:
+    """True when a box of the ISO-BMFF video in [start, end) carries a payload.
+
+    Every top-level box body is judged (`mdat` media data, `moov` tables, `free`/`skip`/
+    `uuid`/unknown boxes) by signatures, markers, the script detector and the decoders;
+    a real H.264/HEVC `mdat` is high-entropy video with none of those. Bytes between the
+    last box and `end` (a box run that does not reach it) are judged too.
+    """
+    boxes = _boxes(reader, start, end)
+    for _, body, box_end in boxes[:MAX_JUDGED_BOXES]:
+        if box_end > body and body_is_dangerous(reader, body, box_end, signatures=False):
+            return True
+    tail = boxes[-1][2] if boxes else start
+    return tail < end and body_is_dangerous(reader, tail, end, signatures=False)
 
 
 def bmff_extent(reader: Reader, start: int, stop: int) -> int | None:
@@ -93,14 +148,34 @@ class Claims:
             return False
         return all(r.end <= start or r.start >= end for r in self.regions)
 
-    def add(self, start: int, end: int, label: str, name: str, *, opaque: bool = False) -> bool:
-        """Claim [start, end) if free and clean of payload signatures; True when claimed."""
+    def add(
+        self,
+        start: int,
+        end: int,
+        label: str,
+        name: str,
+        *,
+        opaque: bool = False,
+        video_at: int | None = None,
+    ) -> bool:
+        """Claim [start, end) if free and its content is judged clean; True when claimed.
+
+        `opaque`: the body is judged by the classifier. `video_at`: an ISO-BMFF video
+        starts there (at `start` for a motion photo, after a record header for SEF) and
+        runs to `end`; its boxes are judged (`video_is_dangerous`), the bytes before it
+        by the classifier.
+        """
         if not self.free(start, end):
             return False
         if any(start <= z < end for z in self._zip_ends):
             return False
-        if opaque and carries_payload_signature(self.reader, start, end):
+        if opaque and body_is_dangerous(self.reader, start, end):
             return False
+        if video_at is not None:
+            if start < video_at and body_is_dangerous(self.reader, start, video_at):
+                return False
+            if video_is_dangerous(self.reader, video_at, end):
+                return False
         self.regions.append(Region(start, end, label))
         self.regions.sort(key=lambda r: r.start)
         if name not in self.names:

@@ -89,8 +89,8 @@ def _seft(reader: Reader, claims: Claims, tail: int) -> int | None:
         # Directory and records disagree beyond repair: only the directory is known.
         claims.add(sefh, tail, "Samsung SEF directory", TRAILER_NAME, opaque=True)
         return sefh
-    for start, end, label, is_video in records:
-        claims.add(start, end, label, TRAILER_NAME, opaque=not is_video)
+    for start, end, label, video_at in records:
+        claims.add(start, end, label, TRAILER_NAME, opaque=video_at is None, video_at=video_at)
     claims.add(sefh, tail, "Samsung SEF directory", TRAILER_NAME, opaque=True)
     return min(start for start, _, _, _ in records) if records else sefh
 
@@ -111,7 +111,7 @@ def _record_header(reader: Reader, at: int, record_type: int | None) -> tuple[in
 
 def _records_by_directory(
     reader: Reader, claims: Claims, sefh: int, entries: list[tuple[int, int, int]]
-) -> list[tuple[int, int, str, bool]] | None:
+) -> list[tuple[int, int, str, int | None]] | None:
     records = []
     for record_type, start, size in entries:
         if start < claims.eoi_end or start + size > sefh or size < 8:
@@ -121,13 +121,14 @@ def _records_by_directory(
             return None
         data_start, name = header
         is_video = bmff_extent(reader, data_start, start + size) == start + size
-        records.append((start, start + size, f"Samsung SEF {name}", is_video))
+        video_at = data_start if is_video else None
+        records.append((start, start + size, f"Samsung SEF {name}", video_at))
     return records
 
 
 def _records_by_scan(
     reader: Reader, claims: Claims, sefh: int, types: set[int]
-) -> list[tuple[int, int, str, bool]] | None:
+) -> list[tuple[int, int, str, int | None]] | None:
     """Shortened files keep stale directory offsets: parse the records in sequence instead.
 
     Records run from the first record marker after EOI up to the SEFH directory; each one
@@ -139,7 +140,7 @@ def _records_by_scan(
     )
     if first < 0:
         return None
-    records: list[tuple[int, int, str, bool]] = []
+    records: list[tuple[int, int, str, int | None]] = []
     pos = first
     while pos < sefh and len(records) < MAX_SEF_ENTRIES:
         header = _record_header(reader, pos, None)
@@ -148,11 +149,11 @@ def _records_by_scan(
         data_start, name = header
         video_end = bmff_extent(reader, data_start, sefh)
         if video_end is not None:
-            records.append((pos, video_end, f"Samsung SEF {name}", True))
+            records.append((pos, video_end, f"Samsung SEF {name}", data_start))
             pos = video_end
             continue
         following = [p for m in markers if (p := reader.find(m, data_start, sefh)) >= 0]
         end = min(following, default=sefh)
-        records.append((pos, end, f"Samsung SEF {name}", False))
+        records.append((pos, end, f"Samsung SEF {name}", None))
         pos = end
     return records if pos == sefh else None

@@ -287,7 +287,9 @@ def _container_items(
             if item.mime.startswith("video/"):
                 if bmff_extent(reader, start, end) != end:
                     break
-                if not claims.add(start, end, f"{label} video", "Google motion photo video"):
+                if not claims.add(
+                    start, end, f"{label} video", "Google motion photo video", video_at=start
+                ):
                     break
             elif item.mime == "image/jpeg":
                 walked = claims.add_embedded_jpeg(
@@ -307,7 +309,7 @@ def _micro_video(reader: Reader, claims: _GapClaims, hints: TrailerHints) -> Non
     start = reader.size - offset
     end = bmff_extent(reader, start, reader.size)
     if end is not None:
-        claims.add(start, end, "micro video", "Google motion photo video")
+        claims.add(start, end, "micro video", "Google motion photo video", video_at=start)
 
 
 def _final_image(reader: Reader, claims: _GapClaims, tail: int) -> None:
