@@ -105,3 +105,44 @@ def test_frozen_scan_passes_a_real_photo(frozen: Path, tmp_path: Path) -> None:
     assert benign, "no benign JPEG/PNG/GIF in the corpus"
     result = _run(frozen, "scan", *benign[:5], home=tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_frozen_sanitize_makes_a_safe_copy_through_the_hidden_child(
+    frozen: Path, tmp_path: Path
+) -> None:
+    """The frozen program starts its decoder as `photogate _sanitize-child` (no -I/-m, which
+    a frozen executable would reject): the copy is a fresh PNG with only the pixels."""
+    from PIL import Image
+
+    from agent.commands.cli import SANITIZE_CHILD_COMMAND
+    from agent.sanitize.child import SUBCOMMAND
+
+    assert SANITIZE_CHILD_COMMAND == SUBCOMMAND
+    source = tmp_path / "wound.jpg"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(source, format="JPEG", quality=95)
+    with source.open("ab") as handle:
+        handle.write(b"PK\x03\x04" + b"\x00" * 64)  # a trailer that must not survive
+    out = tmp_path / "copy.png"
+    result = _run(frozen, "sanitize", source, "--out", out, home=tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with Image.open(out) as copy:
+        assert (copy.format, copy.size, copy.mode) == ("PNG", (40, 30), "RGB")
+        red, green, blue = copy.getpixel((20, 15))
+        assert red > 180 and green < 40 and blue < 40
+    assert b"PK\x03\x04" not in out.read_bytes()
+
+
+def test_frozen_hidden_child_speaks_only_its_protocol(frozen: Path, tmp_path: Path) -> None:
+    """The hidden subcommand is the decoder itself: bytes in, a plain refusal for non-pictures."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    done = subprocess.run(
+        [str(frozen), "_sanitize-child"],
+        input=FAKE_PHOTO_PE,
+        capture_output=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr  # EXIT_UNDECODABLE
+    assert done.stdout == b""
+    assert b"not a picture" in done.stderr

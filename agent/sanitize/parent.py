@@ -36,6 +36,8 @@ MAX_INPUT_BYTES = sanitize_child.MAX_INPUT_BYTES
 MAX_HEADER_BYTES = 64  # "PGPX1 <w> <h> <mode>\n" is far shorter
 MAX_REASON_CHARS = 200  # of the child's stderr shown to people
 JPEG_QUALITY = 92
+TRAY_EXECUTABLE = "photogate-tray.exe"  # installer/pyinstaller/photogate.spec (Windows)
+CONSOLE_EXECUTABLE = "photogate.exe"
 TEMP_PREFIX = ".sanitizing-"  # the agent never judges these (agent.service.pipeline)
 MAX_STEM_CHARS = 80  # of the name derived for a sanitized copy
 _BANDS = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}
@@ -77,7 +79,14 @@ def child_command() -> list[str]:
     (+ pillow-heif) and `agent` from the interpreter's site.
     """
     if getattr(sys, "frozen", False):
-        return [sys.executable, sanitize_child.SUBCOMMAND]
+        executable = Path(sys.executable)
+        # Windows: the tray is a windowed program whose standard streams Python may leave
+        # unset; the console photogate.exe beside it, started with CREATE_NO_WINDOW, has
+        # real pipes and still shows no window.
+        console = executable.with_name(CONSOLE_EXECUTABLE)
+        if executable.name.lower() == TRAY_EXECUTABLE and console.is_file():
+            executable = console
+        return [str(executable), sanitize_child.SUBCOMMAND]
     return [sys.executable, "-I", "-m", "agent.sanitize.child"]
 
 
