@@ -237,17 +237,28 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "dicom.executable_preamble", _H,
         "This medical image has a Windows program hidden at its start.",
-        "the 128-byte preamble starts like a PE/ELF/Mach-O/script (CVE-2019-11687)",
+        "the 128-byte preamble, judged by the payload classifier, is a program or script "
+        "(PE/ELF/Mach-O, `#!`, HTML also after a newline or BOM, batch, PowerShell...; "
+        "CVE-2019-11687)",
     ),
     CodeSpec(
         "dicom.unusual_preamble", _I,
         "This medical image has unusual text at its start (usually harmless).",
-        "non-zero, non-TIFF, non-executable preamble (vendor text)",
+        "non-zero, non-TIFF preamble that is no program, document, archive or picture "
+        "(vendor text)",
+    ),
+    CodeSpec(
+        "dicom.polyglot", _H,
+        "This medical image is also another kind of file that other programs open.",
+        "the file is also a PDF (`%PDF-` in the first KiB or the preamble), a ZIP (a local "
+        "header in the preamble, or a ZIP directory ending the dataset) or, medium, another "
+        "picture (its signature in the preamble): mitra-style polyglots",
+        "medium when the other format is a picture",
     ),
     CodeSpec(
         "dicom.executable_content", _H,
         "This medical image has a program hidden inside it.",
-        "PE/ELF headers anywhere inside the DICOM file",
+        "PE/ELF headers anywhere inside the DICOM file, also inside a deflated dataset",
     ),
     CodeSpec(
         "svg.script", _H,

@@ -119,6 +119,11 @@ class Reader:
 
     # --- time budget --------------------------------------------------------------------
 
+    @property
+    def deadline(self) -> float | None:
+        """The monotonic time after which `check_deadline` raises (None: no budget)."""
+        return self._deadline
+
     def check_deadline(self) -> None:
         """Raise BudgetExceeded when the file's time budget is spent. Call it in loops."""
         if self._deadline is not None and time.monotonic() > self._deadline:
