@@ -76,6 +76,9 @@ def _print_text(info: dict[str, Any]) -> None:
     print(f"  policy:   {version} from {safe_text(str(policy.get('source')))}")
     if policy.get("problem"):
         print(f"  policy problem: {safe_text(str(policy['problem']))}")
+    if policy.get("preferences_problem"):
+        print(f"  preferences problem: {safe_text(str(policy['preferences_problem']))}")
+    _print_sinks(info.get("sinks") or [])
     print("  folders:")
     for folder in info.get("folders") or []:
         # A folder that is not watched and has no problem is one that does not exist yet
@@ -97,6 +100,24 @@ def _print_text(info: dict[str, Any]) -> None:
     usage = info.get("process")
     if usage:
         print(f"  agent:    CPU {usage['cpu_percent']}%, memory {usage['rss_mb']} MB")
+
+
+def _print_sinks(sinks: list[dict[str, Any]]) -> None:
+    """One line per event sink: delivering or not, last delivery, backlog, the problem."""
+    for sink in sinks:
+        target = safe_text(str(sink.get("target")))
+        last = sink.get("last_delivery")
+        when = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last)))
+            if isinstance(last, (int, float))
+            else "never"
+        )
+        backlog = int(sink.get("backlog") or 0)
+        dropped = int(sink.get("dropped_total") or 0)
+        tail = f", {dropped} dropped" if dropped else ""
+        print(f"  events:   {target}: last delivery {when}, {backlog} waiting{tail}")
+        if sink.get("problem"):
+            print(f"  events problem: {target}: {safe_text(str(sink['problem']))}")
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -84,7 +84,7 @@ def collect_local_status(home: Path) -> dict[str, Any]:
         return result
     result["pid"] = pid
     if status is not None:
-        for key in ("version", "started", "updated", "paused_until", "folders", "policy"):
+        for key in ("version", "started", "updated", "paused_until", "folders", "policy", "sinks"):
             result[key] = status.get(key)
         result["counts"] = status.get("counts")
     if running and pid is not None:

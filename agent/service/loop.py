@@ -82,6 +82,14 @@ def policy_source(sources: Any) -> str:
     return ", ".join(origins) if origins else "built-in defaults"
 
 
+def _events_problem(sinks: list[dict[str, Any]]) -> str | None:
+    """The first sink that cannot deliver, in a line for the tray and status."""
+    for sink in sinks:
+        if sink.get("problem"):
+            return f"events are not reaching {sink['target']}: {sink['problem']}"
+    return None
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Replace `path` with `data` as JSON so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,6 +254,7 @@ class AgentService:
                 policy_source=policy_source(self.keeper.current.sources),
                 policy_problem=self.keeper.problem,
                 preferences_problem=self.keeper.preferences_problem,
+                events_problem=_events_problem(self.events.sink_health()),
                 unreviewed=self._counts.unreviewed,
                 quarantined_total=self._counts.quarantined,
                 flagged_total=self._counts.flagged,
@@ -536,6 +545,7 @@ class AgentService:
             },
             "audit_log": str(self.events.path),
             "vault": str(self._vault_root),
+            "sinks": self.events.sink_health(),  # each sink: last delivery, backlog, problem
         }
         try:
             write_json_atomic(self._runtime / STATUS_FILE_NAME, data)

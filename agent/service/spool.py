@@ -28,12 +28,12 @@ class Spool:
         self,
         folder: Path,
         *,
-        max_messages: int = SPOOL_MAX_MESSAGES,
-        max_bytes: int = SPOOL_MAX_BYTES,
+        max_messages: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.folder = folder
-        self.max_messages = max_messages
-        self.max_bytes = max_bytes
+        self.max_messages = SPOOL_MAX_MESSAGES if max_messages is None else max_messages
+        self.max_bytes = SPOOL_MAX_BYTES if max_bytes is None else max_bytes
         self._lock = threading.Lock()
         self._queue: deque[tuple[int, int]] = deque()  # (sequence, size), oldest first
         self._bytes = 0

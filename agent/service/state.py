@@ -30,6 +30,7 @@ class AgentState:
     policy_source: str = "built-in defaults"
     policy_problem: str | None = None  # the last policy push was rejected (old one in force)
     preferences_problem: str | None = None  # the user's preferences file is wrong (plain words)
+    events_problem: str | None = None  # events cannot be delivered to the SIEM (plain words)
     unreviewed: int = 0  # quarantined/flagged since the review window was last opened
     quarantined_total: int = 0
     flagged_total: int = 0
@@ -56,4 +57,6 @@ class AgentState:
         for folder in self.folders:
             if folder.problem and not folder.watching:
                 return f"{folder.path}: {folder.problem}"
+        if self.events_problem:
+            return self.events_problem
         return None

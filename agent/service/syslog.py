@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import socket
 import ssl
 import tempfile
@@ -39,6 +40,9 @@ SYSLOG_TLS_PORT = 6514  # RFC 5425
 RETRY_FIRST_SECONDS = 1.0  # first wait after a failed delivery
 RETRY_MAX_SECONDS = 30.0  # longest wait between delivery attempts
 CLOSE_DRAIN_SECONDS = 2.0  # on close, how long the sender may still deliver what is spooled
+# With TLS 1.3 a server that refuses our client certificate says so only after our handshake
+# has finished: listen this long after connecting so a refusal is not taken for delivery.
+TLS_REFUSAL_WAIT_SECONDS = 0.3
 SCHEMES = ("udp", "tcp", "tls", "unix")
 
 FACILITIES = {
@@ -123,11 +127,37 @@ def plain_error(error: BaseException, *, ca_file: str) -> str:
         return f"the TLS handshake failed ({error.reason or error})"
     if isinstance(error, ConnectionRefusedError):
         return "the receiver refused the connection (is it running and listening?)"
+    if isinstance(error, ConnectionResetError) and error.args and isinstance(error.args[0], str):
+        return str(error.args[0])
     if isinstance(error, TimeoutError | socket.timeout):
         return f"the receiver did not answer within {SYSLOG_TIMEOUT_SECONDS:g} s"
     if isinstance(error, OSError):
         return f"cannot reach the receiver: {error.strerror or error}"
     return f"delivery failed: {type(error).__name__}"
+
+
+def closed_by_peer(sock: socket.socket, wait: float) -> bool:
+    """True when the peer closed the stream within `wait` seconds; a TLS alert raises.
+
+    A syslog receiver never sends anything, so readable means "closed" or "alert". TLS 1.3
+    session tickets are read and ignored (SSLWantReadError: nothing for the application).
+    """
+    deadline = time.monotonic() + wait
+    sock.setblocking(False)
+    try:
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            readable, _w, _x = select.select([sock], [], [], remaining)
+            if readable:
+                try:
+                    if sock.recv(1) == b"":
+                        return True
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    pass
+            if time.monotonic() >= deadline:
+                return False
+    finally:
+        sock.settimeout(SYSLOG_TIMEOUT_SECONDS)
 
 
 class SyslogSink:
@@ -244,6 +274,8 @@ class SyslogSink:
         self._last_delivery = time.time()
 
     def _write(self, message: bytes) -> None:
+        if self._sock is not None and self._stream and closed_by_peer(self._sock, 0.0):
+            self._drop()  # the receiver hung up since the last message: reconnect first
         if self._sock is None:
             self._sock = self._connect()
         if self._scheme == "udp":
@@ -266,6 +298,11 @@ class SyslogSink:
             if self._scheme == "tls":
                 try:
                     sock = self._tls_context().wrap_socket(sock, server_hostname=self._host)
+                    if closed_by_peer(sock, TLS_REFUSAL_WAIT_SECONDS):
+                        raise ConnectionResetError(
+                            "the receiver closed the connection right after the TLS handshake "
+                            "(does it require a client certificate?)"
+                        )
                 except BaseException:
                     sock.close()
                     raise
