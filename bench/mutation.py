@@ -55,18 +55,28 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target(
         "names",
-        ("agent/inspect/names.py",),
+        ("agent/inspect/names.py", "agent/inspect/name_chars.py"),
         ("tests/test_names.py",),
     ),
     Target(
-        "payload",
-        ("agent/inspect/payload.py",),
-        ("tests/test_payload.py", "tests/test_engine.py"),
+        "classifier",
+        (
+            "agent/inspect/classify/blob.py",
+            "agent/inspect/classify/kinds.py",
+            "agent/inspect/classify/decoders.py",
+            "agent/inspect/classify/markers.py",
+        ),
+        ("tests/test_classify.py", "tests/test_payload.py", "tests/test_leftover_judgement.py"),
     ),
     Target(
-        "engine",
-        ("agent/inspect/engine.py",),
-        ("tests/test_engine.py", "tests/test_jpeg.py", "tests/test_format_walkers.py"),
+        "leftover",
+        ("agent/inspect/judge.py",),
+        (
+            "tests/test_engine.py",
+            "tests/test_leftover_judgement.py",
+            "tests/test_detection_properties.py",
+            "tests/test_hidden_regions.py",
+        ),
     ),
     Target(
         "policy",
@@ -76,12 +86,12 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "vault",
         ("agent/vault/store.py", "agent/vault/restore.py", "agent/vault/journal.py"),
-        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+        ("tests/test_vault.py", "tests/test_vault_journal.py", "tests/test_vault_crash.py"),
     ),
     Target(
         "pipeline",
         ("agent/service/pipeline.py",),
-        ("tests/test_service.py",),
+        ("tests/test_service.py", "tests/test_release.py"),
     ),
 )
 

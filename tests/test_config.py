@@ -189,7 +189,9 @@ def test_missing_files_are_absent_layers(tmp_path: Path) -> None:
     assert set(loaded.sources.values()) == {"built-in"}
 
 
-def test_registry_types_are_coerced_like_the_admx_writes_them(tmp_path: Path) -> None:
+def test_registry_value_types_windows_stores_are_coerced(tmp_path: Path) -> None:
+    """DWORDs, REG_SZ numbers and JSON strings become typed policy values (the ADMX itself is
+    read back through this reader in tests/test_installer_templates.py)."""
     registry = registry_file(
         tmp_path / "reg.json",
         {
