@@ -45,6 +45,7 @@ from agent.ui.menu import (
     parse_pause_action,
     tooltip,
 )
+from agent.ui.winsession import install_session_handlers
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,9 @@ class TrayApp:
             title=self._title(tooltip(self._state, now)),
             menu=pystray_module.Menu(self._menu_items),
         )
+        # Windows: answer WM_QUERYENDSESSION/WM_ENDSESSION/WM_CLOSE so logoff and the
+        # installer's Restart Manager can close the tray (agent/ui/winsession.py).
+        install_session_handlers(self.icon, self.stop)
 
     # --- menu ----------------------------------------------------------------------------
 
