@@ -9,7 +9,8 @@ bytes after the zlib end and IDAT chunks after the image data, a WebP VP8X chunk
 an unknown WebP chunk, TIFF bytes no IFD references and a private tag, a TIFF strip with
 byte count 0, HEIF `free`/unknown boxes and `mdat` bytes no item uses; JPEG stray bytes
 between segments, a gap between EOI and an MPF image, an HTC dual-camera block, bytes
-after a Minolta-style maker-note preview and before a final extra image. Plus bomb headers
+after a Minolta-style maker-note preview and before a final extra image; and data after
+JPEG 2000, PSD, netpbm, TGA, PCX and QOI pictures (formats with a walker now). Plus bomb headers
 the pixel count alone misses: decoded size (16-bit RGBA), a GIF frame placed far outside a
 1x1 screen, an ICO BMP entry whose DIB header declares a huge bitmap, a JPEG whose SOF
 height is 0 and whose DNL declares the real one, a progressive JPEG of thousands of scans.
@@ -387,6 +388,59 @@ def jpeg_scans(count: int) -> bytes:
     return data[:sos] + last_scan * (count - scans + 1) + b"\xff\xd9"
 
 
+# --- formats that had no walker: appended data must now be found ---------------------------
+
+
+def psd_bytes(rng: random.Random, rle: bool = False) -> bytes:
+    """A hand-assembled 8-bit RGB PSD (Pillow has no writer): empty sections, merged image."""
+    width, height = _size(rng)
+    planes = img.photo_image(rng, (width, height)).split()
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
+    resources = b"8BIM" + struct.pack(">H", 0x0404) + b"\x00\x00" + struct.pack(">I", 4) + b"IPTC"
+    body = struct.pack(">I", 0) + struct.pack(">I", len(resources)) + resources
+    body += struct.pack(">I", 0)
+    if not rle:
+        return header + body + b"\x00\x00" + b"".join(p.tobytes() for p in planes)
+    rows = [p.tobytes()[y * width : (y + 1) * width] for p in planes for y in range(height)]
+    packed = [bytes([len(r) - 1]) + r if len(r) <= 128 else _packbits(r) for r in rows]
+    counts = b"".join(struct.pack(">H", len(r)) for r in packed)
+    return header + body + b"\x00\x01" + counts + b"".join(packed)
+
+
+def _packbits(row: bytes) -> bytes:
+    """Literal PackBits runs of at most 128 bytes."""
+    return b"".join(
+        bytes([len(row[i : i + 128]) - 1]) + row[i : i + 128] for i in range(0, len(row), 128)
+    )
+
+
+def other_format(rng: random.Random) -> tuple[str, bytes]:
+    """A picture in one of the formats that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI)."""
+    kind = rng.choice(["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi"])
+    image = img.photo_image(rng, _size(rng))
+    if kind == "jp2":
+        return "jp2", img._save(image, "JPEG2000")
+    if kind == "j2k":
+        return "j2k", img._save(image, "JPEG2000", no_jp2=True)
+    if kind == "psd":
+        return "psd", psd_bytes(rng, rle=rng.random() < 0.5)
+    if kind in ("ppm", "pgm", "pbm"):
+        mode = {"ppm": "RGB", "pgm": "L", "pbm": "1"}[kind]
+        return kind, img._save(image.convert(mode), "PPM")
+    if kind.startswith("tga"):
+        options = {"compression": "tga_rle"} if kind == "tga-rle" else {}
+        return "tga", img._save(image, "TGA", **options)
+    if kind == "pcx":
+        return "pcx", img._save(image.convert("P") if rng.random() < 0.5 else image, "PCX")
+    return "qoi", img._save(image, "QOI")
+
+
+def appended_to_other_format(rng: random.Random, hidden: bytes) -> tuple[str, bytes]:
+    """`hidden` appended after the picture's own end."""
+    ext, data = other_format(rng)
+    return ext, data + hidden
+
+
 # --- recipes --------------------------------------------------------------------------------
 
 # hiding place -> (inject(rng, payload) -> (extension, bytes), benign filler(rng) -> bytes)
@@ -419,6 +473,7 @@ PLACES: dict[str, tuple[Inject, Callable[[random.Random], bytes]]] = {
     "jpeg-htc-block": (jpeg_htc, lambda rng: b""),
     "jpeg-minolta-preview": (jpeg_minolta_preview, lambda rng: b""),
     "jpeg-before-final-image": (jpeg_final_image, lambda rng: b""),
+    "after-new-walker-formats": (appended_to_other_format, lambda rng: b""),
 }
 # Benign fillers that are not "the same picture, nothing hidden" but another normal shape.
 _BENIGN_INJECT: dict[str, Callable[[random.Random, bytes], tuple[str, bytes]]] = {

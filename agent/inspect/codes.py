@@ -38,6 +38,13 @@ FORMAT_WORDS: Mapping[str, str] = {
     "ico": "an icon",
     "dicom": "a medical (DICOM) image",
     "svg": "an SVG drawing",
+    "jp2": "a JPEG 2000 picture",
+    "jxl": "a JPEG XL picture",
+    "psd": "a Photoshop picture",
+    "netpbm": "a Netpbm picture",
+    "tga": "a Targa picture",
+    "pcx": "a PCX picture",
+    "qoi": "a QOI picture",
 }
 FAMILY_FORMATS: tuple[str, ...] = tuple(FORMAT_WORDS)
 
@@ -350,6 +357,14 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "the format's photo density (bytes per pixel, agent/inspect/resources.py) and it "
         "declares at most inspect.photo_max_pixels",
         tuned_by=("inspect.pixels_warn", "inspect.pixels_reject"),
+    ),
+    CodeSpec(
+        "jxl.unbounded_codestream", _I,
+        "This JPEG XL picture's end cannot be found without decoding it; its start and end "
+        "were checked for hidden files.",
+        "a bare JPEG XL codestream (or a codestream box running to the end of the file) has "
+        "no length and no end marker: its first 64 KiB and last 65,557 + 1,024 bytes are "
+        "classified for payloads instead",
     ),
     CodeSpec(
         "resource.too_many_scans", _M,

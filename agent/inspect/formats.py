@@ -23,6 +23,13 @@ _WALKER_MODULES: dict[str, str] = {
     "ico": "agent.inspect.ico",
     "dicom": "agent.inspect.dicom",
     "svg": "agent.inspect.svg",
+    "jp2": "agent.inspect.jp2",
+    "jxl": "agent.inspect.jxl",
+    "psd": "agent.inspect.psd",
+    "netpbm": "agent.inspect.netpbm",
+    "tga": "agent.inspect.tga",
+    "pcx": "agent.inspect.pcx",
+    "qoi": "agent.inspect.qoi",
 }
 
 

@@ -177,6 +177,30 @@ def _refine(reader: Reader, head: bytes, type_: str, family: str, description: s
     return _s(type_, family, description)
 
 
+# Netpbm: the magic, then whitespace (or a comment) and the width (pbm(5), pam(5)).
+_NETPBM = re.compile(rb"\AP[1-6](?:\s|#[^\n]{0,512}\n)+\d{1,9}(?:\s|#[^\n]{0,512}\n)+\d{1,9}\s")
+_PAM = re.compile(rb"\AP7\n(?:#[^\n]{0,512}\n)*(?:WIDTH|HEIGHT|DEPTH|MAXVAL|TUPLTYPE)\s")
+TGA_FOOTER = b"TRUEVISION-XFILE.\x00"  # TGA 2.0: the last 18 bytes of the file
+TGA_NAMES = (".tga", ".icb", ".vda", ".vst", ".tpic")  # TGA 1.0 has no signature at all
+
+
+def _sniff_raster(reader: Reader, head: bytes, name_hint: str) -> Sniffed | None:
+    """Raster formats with weak or no signatures: QOI, netpbm, PCX, TGA."""
+    from agent.inspect import pcx, tga  # small modules: their header checks are the rule
+
+    if head.startswith(b"qoif") and len(head) >= 14 and head[12] in (3, 4) and head[13] <= 1:
+        return _s("qoi", "image", "QOI image")
+    if _NETPBM.match(head) or _PAM.match(head):
+        return _s("netpbm", "image", "Netpbm image (PBM/PGM/PPM/PAM)")
+    if head[:1] == b"\x0a" and pcx.plausible_header(head):
+        return _s("pcx", "image", "PCX image")
+    footer = reader.size >= 44 and reader.read(reader.size - 18, 18) == TGA_FOOTER
+    named = name_hint.lower().endswith(TGA_NAMES)
+    if (footer or named) and tga.plausible_header(head):
+        return _s("tga", "image", "Targa (TGA) image")
+    return None
+
+
 def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
     """Signatures of binary formats at fixed offsets."""
     # DICM first: a DICOM preamble may legitimately hold a TIFF header (dual personality).
@@ -308,12 +332,18 @@ def sniff(reader: Reader, *, name_hint: str = "") -> Sniffed:
     """The type of the file behind `reader`, from its bytes.
 
     `name_hint` is used only where a format has no signature of its own: a DICOM dataset
-    without its 128-byte preamble is recognised only when the name ends in `.dcm`.
+    without its 128-byte preamble is recognised only when the name ends in `.dcm`, a
+    TGA 1.0 image (no footer) only when it ends in `.tga` and its header is sane.
     """
     if reader.size == 0:
         return _s("empty", "unknown", "empty file")
     head = reader.read(0, HEAD_BYTES)
-    found = _sniff_binary(reader, head) or _sniff_wide_text(head) or _sniff_text(reader, head)
+    found = (
+        _sniff_binary(reader, head)
+        or _sniff_raster(reader, head, name_hint)
+        or _sniff_wide_text(head)
+        or _sniff_text(reader, head)
+    )
     if found is not None:
         return found
     if name_hint.lower().endswith((".dcm", ".dicom")) and _looks_like_raw_dicom(head):

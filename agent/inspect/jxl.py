@@ -1,0 +1,160 @@
+"""JPEG XL walker: the ISO/IEC 18181-2 container, and a bare codestream bounded honestly.
+
+Container: the 12-byte signature box `JXL `, `ftyp` (`jxl `), then ISO-BMFF boxes: `jxlc`
+(the whole codestream; size 0 = to the end of the file), `jxlp` (codestream parts), `jxll`,
+`jbrd`, `Exif`, `xml `, `jumb`, `brob` (Brotli-compressed metadata boxes). The end is the
+end of the last box; Exif/XMP/JUMBF/brob boxes are metadata, unknown ones opaque.
+
+A JPEG XL codestream (FF 0A) has no end marker and no length: only decoding the frame
+headers and their tables of contents finds its end. So a bare codestream, and a
+codestream box that runs to the end of the file, are not claimed as accounted structure:
+the walker sets the end to the file size (nothing "after" can be shown) and hands the
+codestream's last `TAIL_JUDGED_BYTES` and its first `HEAD_JUDGED_BYTES` to the engine as
+opaque ranges, so an archive appended at the end (a ZIP's end record is in its last
+65,557 bytes) or a program at the start is still found. `jxl.unbounded_codestream` (info)
+says so in the report.
+"""
+
+from __future__ import annotations
+
+from agent.inspect.base import Region, Structure
+from agent.inspect.limits import MAX_STRUCTURES, Limits
+from agent.inspect.reader import Reader
+from agent.model import Finding, Severity
+
+SIGNATURE = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+BARE_CODESTREAM = b"\xff\x0a"
+TAIL_JUDGED_BYTES = 65_557 + 1024  # bytes: a ZIP end record lies in the last 65,557
+HEAD_JUDGED_BYTES = 64 * 1024  # bytes at the codestream start judged for a payload
+METADATA_BOXES = {
+    b"Exif": "JPEG XL Exif box",
+    b"xml ": "JPEG XL XMP box",
+    b"jumb": "JPEG XL JUMBF box",
+    b"brob": "JPEG XL Brotli box (unknown content)",
+}
+KNOWN_BOXES = frozenset(
+    {b"JXL ", b"ftyp", b"jxlc", b"jxlp", b"jxll", b"jbrd", b"jxli", *METADATA_BOXES}
+)
+
+
+# SizeHeader ratios (18181-1, A.3.1): width = height * numerator / denominator
+_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
+_U32_BITS = (9, 13, 18, 30)  # SizeHeader's U32(1 + u(9), 1 + u(13), 1 + u(18), 1 + u(30))
+
+
+def codestream_size(untrusted_head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the SizeHeader right after FF 0A (bits read LSB first)."""
+    if not untrusted_head.startswith(BARE_CODESTREAM) or len(untrusted_head) < 12:
+        return None
+    bits = int.from_bytes(untrusted_head[2:12], "little")
+    position = 0
+
+    def take(count: int) -> int:
+        nonlocal position
+        value = (bits >> position) & ((1 << count) - 1)
+        position += count
+        return value
+
+    def dimension(div8: bool) -> int:
+        if div8:
+            return (take(5) + 1) * 8
+        return take(_U32_BITS[take(2)]) + 1
+
+    div8 = bool(take(1))
+    height = dimension(div8)
+    ratio = take(3)
+    if ratio == 0:
+        width = dimension(div8)
+    else:
+        numerator, denominator = _RATIOS[ratio]
+        width = height * numerator // denominator
+    return width, height
+
+
+def _unbounded(reader: Reader, st: Structure, start: int) -> None:
+    """A codestream running to EOF: its head and tail are judged, and the report says so."""
+    size = reader.size
+    st.image_bytes = (st.image_bytes or 0) + size - start
+    dims = codestream_size(reader.read(start, 12))
+    if dims is not None and st.pixels is None:
+        st.width, st.height = dims
+        st.pixels = dims[0] * dims[1]
+    head_end = min(size, start + HEAD_JUDGED_BYTES)
+    st.metadata.append(Region(start, head_end, "JPEG XL codestream start (unknown length)"))
+    tail_start = max(head_end, size - TAIL_JUDGED_BYTES)
+    if tail_start < size:
+        st.metadata.append(Region(tail_start, size, "JPEG XL codestream end (unknown length)"))
+    st.findings.append(
+        Finding(
+            "jxl.unbounded_codestream",
+            Severity.INFO,
+            "This JPEG XL picture's end cannot be found without decoding it; its start and "
+            "end were checked for hidden files.",
+            offset=start,
+            detail=f"codestream from {start} to the end of the file ({size - start} bytes)",
+        )
+    )
+
+
+def walk(reader: Reader, limits: Limits) -> Structure:
+    """Walk a JPEG XL container's boxes, or bound a bare codestream. Never raises."""
+    del limits
+    st = Structure(type="jxl", frames=1)
+    if reader.read(0, 2) == BARE_CODESTREAM:
+        _unbounded(reader, st, 0)
+        st.end = reader.size
+        return st
+    if reader.read(0, 12) != SIGNATURE:
+        st.findings.append(
+            Finding("jxl.malformed", Severity.LOW, "The picture's header is damaged.", offset=0)
+        )
+        return st
+    pos = 0
+    for _ in range(MAX_STRUCTURES):
+        reader.check_deadline()
+        if pos + 8 > reader.size:
+            break
+        size, kind = reader.u32be(pos), reader.read(pos + 4, 4)
+        header = 8
+        to_eof = size == 0
+        if size == 1:
+            large = reader.unpack(">Q", pos + 8)
+            size, header = (large[0] if large else 0), 16
+        elif size == 0:
+            size = reader.size - pos
+        if size is None or size < header or not kind.isascii():
+            st.findings.append(
+                Finding(
+                    "jxl.malformed",
+                    Severity.LOW,
+                    "The picture's structure is damaged.",
+                    offset=pos,
+                    detail=f"no valid box at {pos}",
+                )
+            )
+            break
+        box_end = min(pos + size, reader.size)
+        if pos + size > reader.size:
+            if kind not in KNOWN_BOXES:  # not a box: the file ends here, the rest is left over
+                break
+            st.findings.append(
+                Finding(
+                    "jxl.truncated", Severity.LOW, "The picture file is incomplete.", offset=pos
+                )
+            )
+        if kind in (b"jxlc", b"jxlp"):
+            if to_eof:
+                _unbounded(reader, st, pos + header)
+            else:
+                st.image_bytes = (st.image_bytes or 0) + box_end - pos - header
+                dims = codestream_size(reader.read(pos + header, 12))
+                if dims is not None and st.pixels is None:
+                    st.width, st.height = dims
+                    st.pixels = dims[0] * dims[1]
+        elif kind in METADATA_BOXES:
+            st.metadata.append(Region(pos + header, box_end, METADATA_BOXES[kind]))
+        elif kind not in KNOWN_BOXES:
+            st.metadata.append(Region(pos + header, box_end, f"JPEG XL unknown box {kind!r}"))
+        pos = box_end
+    st.end = min(pos, reader.size)
+    return st
