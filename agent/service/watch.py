@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -110,6 +112,14 @@ class FolderWatcher:
         self._watches: dict[Path, ObservedWatch] = {}
         self._lock = threading.Lock()
         self.close_events = close_events
+        self._on_event = on_event
+        # Windows: an overflowed change buffer lost events; sweep that folder at once.
+        _hook_windows_overflow(self.on_overflow)
+
+    def on_overflow(self, folder: str) -> None:
+        """Events for `folder` were lost: have it swept now (as a new folder would be)."""
+        if Path(folder) in self.watched():
+            self._on_event("dir", folder)
 
     def start(self) -> None:
         """Start the observer thread."""
@@ -161,6 +171,82 @@ class FolderWatcher:
         """The folders with a watch on them now."""
         with self._lock:
             return set(self._watches)
+
+
+# --- Windows change-buffer overflow (watchdog #1019) -------------------------------------------
+
+
+class OverflowSignallingQueue(queue.Queue[Any]):
+    """watchdog's ReadDirectoryChangesW buffer queue, telling us when the buffer overflowed.
+
+    Microsoft (ReadDirectoryChangesW): "If the buffer overflows, the entire contents of the
+    buffer are discarded, the lpBytesReturned parameter contains zero". watchdog's reader
+    thread queues that empty buffer and its consumer skips it silently (#1019). The reader
+    also queues one empty buffer when it starts; every later empty one is an overflow.
+    """
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_overflow = on_overflow
+        self._started = False
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Queue as watchdog does; signal an overflow first (never raises into watchdog)."""
+        if isinstance(item, tuple) and item and item[0] == b"":
+            if self._started:
+                try:
+                    self._on_overflow()
+                except Exception:  # the reader thread must survive anything we do
+                    log.exception("overflow callback failed")
+            self._started = True
+        super().put(item, block, timeout)
+
+
+_overflow_listeners: list[Callable[[str], None]] = []
+_overflow_hook_lock = threading.Lock()
+_HOOK_MARK = "_photogate_overflow_hook"  # set on a reader class once it is hooked
+
+
+def hook_overflow(reader_class: Any, listener: Callable[[str], None]) -> bool:
+    """Make every new `reader_class` (watchdog.observers.winapi.DirectoryChangeReader)
+    report overflows of its folder to `listener`; False when its shape is unknown."""
+    with _overflow_hook_lock:
+        if listener not in _overflow_listeners:
+            _overflow_listeners.append(listener)
+        if getattr(reader_class, _HOOK_MARK, False):
+            return True
+        original_init = getattr(reader_class, "__init__", None)
+        if original_init is None:
+            return False
+
+        def __init__(self: Any, path: str, *args: Any, **kwargs: Any) -> None:
+            original_init(self, path, *args, **kwargs)
+            if not isinstance(getattr(self, "_buf_queue", None), queue.Queue):
+                log.warning("unknown watchdog reader: change-buffer overflows stay unseen")
+                return
+
+            def overflowed() -> None:
+                log.warning("change notifications overflowed in %r: sweeping it now", path)
+                for each in list(_overflow_listeners):
+                    each(path)
+
+            self._buf_queue = OverflowSignallingQueue(overflowed)
+
+        reader_class.__init__ = __init__
+        setattr(reader_class, _HOOK_MARK, True)
+        return True
+
+
+def _hook_windows_overflow(listener: Callable[[str], None]) -> None:
+    if sys.platform != "win32":
+        return
+    try:
+        from watchdog.observers import winapi
+    except ImportError:
+        return
+    reader_class = getattr(winapi, "DirectoryChangeReader", None)
+    if reader_class is None or not hook_overflow(reader_class, listener):
+        log.warning("this watchdog has no known reader: change-buffer overflows stay unseen")
 
 
 # --- completion detection -------------------------------------------------------------------
