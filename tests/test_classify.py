@@ -238,3 +238,38 @@ def test_png_profile_naming_a_path(chunk_type: bytes, value: bytes, found: bool)
     chunk = len(data).to_bytes(4, "big") + chunk_type + data
     chunk += zlib.crc32(chunk[4:]).to_bytes(4, "big")
     assert (png_profile_path(chunk) is not None) == found
+
+
+@pytest.mark.parametrize("size", [15, 16, 17])
+def test_metadata_value_minimum(size: int) -> None:
+    from agent.inspect.classify.metadata import MIN_JUDGED_VALUE_BYTES
+
+    assert MIN_JUDGED_VALUE_BYTES == 16
+    value = b"@echo off".ljust(size, b" ")
+    hit = judge_metadata(value)
+    assert (hit is not None and hit.kind == "batch") == (size >= MIN_JUDGED_VALUE_BYTES)
+
+
+@pytest.mark.parametrize(
+    "runs", [decoders.MAX_VIEWS - 1, decoders.MAX_VIEWS, decoders.MAX_VIEWS + 1]
+)
+def test_views_per_range_cap(runs: int) -> None:
+    data = b"!".join(b"4d" * (MIN_HEX_CHARS // 2) for _ in range(runs))
+    assert len(decoders.hex_views(data)) == min(runs, decoders.MAX_VIEWS)
+
+
+@pytest.mark.parametrize("skip", [decoders.REALIGN_SKIP_BYTES - 1, decoders.REALIGN_SKIP_BYTES])
+def test_shifted_base64_start(skip: int) -> None:
+    """One stray letter before the run; the program starts `skip` decoded bytes in."""
+    run = b"Z" + base64.b64encode(bytes(skip) + PE)
+    found = [v for v in decoders.base64_views(b"\x00" + run) if v.offset == 2]
+    assert bool(found) == (skip < decoders.REALIGN_SKIP_BYTES)
+
+
+def test_dynamic_import_is_a_marker() -> None:
+    from agent.inspect.classify.markers import conclusive, find_markers_in_bytes
+
+    [lone] = find_markers_in_bytes(b"see import(s) list")
+    assert lone.suggestive and not conclusive([lone])
+    assert conclusive(find_markers_in_bytes(b'x import("//x.invalid/a.js")'))  # telling
+    assert conclusive(find_markers_in_bytes(b"*/;import(u)"))  # code context

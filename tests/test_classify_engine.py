@@ -108,6 +108,22 @@ def test_unexplained_range_is_judged_like_left_over_data() -> None:
     )
 
 
+def test_many_harmless_ranges_cannot_hide_the_payload() -> None:
+    prose = b"plain words, nothing to see here"
+    data = bytearray(b"HEAD")
+    regions = []
+    for _ in range(judge.MAX_GAP_FINDINGS + 4):
+        regions.append(Region(len(data), len(data) + len(prose), "stray text"))
+        data += prose + b"\x00\x01"
+    regions.append(Region(len(data), len(data) + len(PE), "stray program"))
+    data += PE
+    structure = Structure(type="bmp", end=len(data), unexplained=regions)
+    sniffed = Sniffed("bmp", "image", "BMP image")
+    found = judge.judge_structure(Reader.from_bytes(bytes(data)), sniffed, structure, [])
+    assert len(found) == judge.MAX_GAP_FINDINGS
+    assert [f.payload for f in found if f.severity is Severity.HIGH] == ["pe"]
+
+
 # --- trusted containers -----------------------------------------------------------------------
 
 
@@ -183,3 +199,13 @@ def test_png_profile_chunk_naming_a_path_is_high() -> None:
     report = inspect_bytes("a.png", png[:33] + chunk + png[33:])
     found = {f.code: (f.severity, f.payload) for f in report.findings}
     assert found["png.payload_in_metadata"] == (Severity.HIGH, "file_read")
+
+
+@pytest.mark.parametrize("length", [5, 6, 7])
+def test_polyglot_needs_minimum_code(length: int) -> None:
+    from agent.inspect.classify.polyglot import MIN_CODE_BYTES
+
+    assert MIN_CODE_BYTES == 6
+    code = b"x=1;y=2;z()"[:length]  # "x=1;y" (5) is too short to call code, "x=1;y=" is
+    data = b"GIF89a/*" + bytes(20) + b"*/" + code + b"\x00"
+    assert (js_polyglot(Reader.from_bytes(data), "gif") is not None) == (length >= MIN_CODE_BYTES)

@@ -27,7 +27,8 @@ from agent.model import Finding, Severity
 
 IGNORABLE_PADDING_BYTES = 64  # bytes of zeros/whitespace after the end that are just padding
 HIGH_ENTROPY_MIN_BYTES = 512  # bytes: shorter high-entropy blobs are too small to judge
-MAX_GAP_FINDINGS = 8  # separate left-over ranges reported per file
+MAX_GAP_FINDINGS = 8  # separate left-over/unexplained ranges reported per file
+MAX_JUDGED_RANGES = 256  # left-over/unexplained ranges classified per file (largest first)
 MAX_METADATA_FINDINGS = 8  # metadata regions with conclusive markers reported per file
 MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported per file
 BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA boots
@@ -91,14 +92,7 @@ def judge_structure(
         pixel_markers = payload.find_markers(reader, 0, reader.size, True, pixel_data=True)
 
     ranges = [(start, stop, True) for start, stop in gaps] + [(a, b, False) for a, b in inner]
-    for start, stop, trailing in ranges[:MAX_GAP_FINDINGS]:
-        if _in_any(start, covered):
-            continue
-        inside = [m for m in pixel_markers if start <= m.offset < stop]
-        finding = judge_gap(reader, type_, start, stop, inside, trailing=trailing)
-        if finding is not None:
-            found.append(finding)
-        reader.check_deadline()
+    found.extend(_judge_ranges(reader, type_, ranges, pixel_markers, covered))
 
     found.extend(judge_metadata_regions(reader, type_, structure, covered))
     if not any(f.code.endswith(".js_polyglot_header") for f in findings):
@@ -126,6 +120,34 @@ def judge_structure(
             )
         )
     return found
+
+
+def _judge_ranges(
+    reader: Reader,
+    type_: str,
+    ranges: list[tuple[int, int, bool]],
+    pixel_markers: list[payload.Marker],
+    covered: list[tuple[int, int]],
+) -> list[Finding]:
+    """Left-over and unexplained ranges through the classifier, worst findings first.
+
+    Every range is judged (the largest MAX_JUDGED_RANGES when there are more), so that
+    many harmless ranges cannot hide the one that holds a payload; the report keeps the
+    MAX_GAP_FINDINGS most severe findings.
+    """
+    if len(ranges) > MAX_JUDGED_RANGES:
+        ranges = sorted(ranges, key=lambda r: r[0] - r[1])[:MAX_JUDGED_RANGES]
+    found: list[Finding] = []
+    for start, stop, trailing in sorted(ranges):
+        if _in_any(start, covered):
+            continue
+        inside = [m for m in pixel_markers if start <= m.offset < stop]
+        finding = judge_gap(reader, type_, start, stop, inside, trailing=trailing)
+        if finding is not None:
+            found.append(finding)
+        reader.check_deadline()
+    worst = sorted(range(len(found)), key=lambda i: -int(found[i].severity))[:MAX_GAP_FINDINGS]
+    return [found[i] for i in sorted(worst)]
 
 
 def _polyglot_header(reader: Reader, type_: str) -> list[Finding]:

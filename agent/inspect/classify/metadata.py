@@ -26,6 +26,9 @@ from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS
 from agent.inspect.signatures import script_kind
 
 MAX_METADATA_JUDGE_BYTES = 1024 * 1024  # bytes of one metadata value judged
+# bytes: a shorter value (a JFIF header) holds no script, encoded run or stream that the
+# raw markers would not already see (the shortest decoder input is a 16-byte XOR header)
+MIN_JUDGED_VALUE_BYTES = 16
 
 
 def judge_metadata(untrusted_value: bytes, *, opaque: bool = False) -> Payload | None:
@@ -35,7 +38,7 @@ def judge_metadata(untrusted_value: bytes, *, opaque: bool = False) -> Payload |
     PNG chunks, GIF application data): it is classified like left-over data as well.
     """
     data = untrusted_value[:MAX_METADATA_JUDGE_BYTES]
-    if not data:
+    if len(data) < MIN_JUDGED_VALUE_BYTES:
         return None
     text = text_runs(data)
     if text:

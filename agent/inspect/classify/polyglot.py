@@ -40,6 +40,7 @@ _COMMENT_OPENING = re.compile(
     rb"[ \t]*(?P<value>=[\x20-\x7e]{0,%d}?)?(?P<comment>/\*|//)" % HEADER_TEXT_BYTES
 )
 _ASSIGNMENT = re.compile(rb"[ \t]*=")
+_OPENING_BYTES = frozenset((b" ", b"\t", b"=", b"/"))  # what an opening can start with
 _BLOCK_END = re.compile(rb"\*/")
 _LINE_END = re.compile(rb"[\r\n]|\xe2\x80[\xa8\xa9]")
 _PRINTABLE_RUN = re.compile(rb"[\t\x20-\x7e]*")
@@ -58,10 +59,11 @@ def js_polyglot(reader: Reader, type_: str) -> tuple[int, str] | None:
     identifier = IDENTIFIERS.get(type_)
     if identifier is None:
         return None
-    head = identifier.match(reader.read(0, 8))
-    if head is None:
-        return None
-    after = reader.read(head.end(), HEADER_TEXT_BYTES)
+    start = reader.read(0, 8 + HEADER_TEXT_BYTES)
+    head = identifier.match(start)
+    if head is None or start[head.end() : head.end() + 1] not in _OPENING_BYTES:
+        return None  # the common case: a binary header field right after the identifier
+    after = start[head.end() : head.end() + HEADER_TEXT_BYTES]
     opening = _COMMENT_OPENING.match(after)
     if opening is None:
         assignment = _ASSIGNMENT.match(after)
