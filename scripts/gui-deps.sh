@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Install the Debian packages the GUI tests need (tests/test_review_gui.py, test_tray_gui.py).
+# Install the Debian packages the Linux tray and the GUI tests need.
 #
-#   xvfb         the virtual X server the tests start on a free display
-#   trayer       a small standalone system-tray manager, so pystray's xorg backend has
-#                somewhere to dock (stalonetray left Debian with bookworm; it is used
-#                instead when installed)
-#   xdotool      find windows and send keys/clicks the way a person would
-#   x11-utils    xwininfo, to assert the tray icon window exists
+# The tray itself (pystray's gtk backend through PyGObject, notifications over D-Bus):
+#   gir1.2-gtk-3.0          GTK 3's introspection data (GtkStatusIcon, menus)
+#   libgirepository1.0-dev, libcairo2-dev, pkg-config, gcc
+#                           to build PyGObject (and pycairo) into the virtual environment
+#   python3-dev             Python's headers for that build (when the venv uses Debian's python3)
+# The GUI and journey tests (tests/test_tray_gui.py, test_review_gui.py, test_journey.py):
+#   xvfb                    the virtual X server the tests start on a free display
+#   trayer                  a real XEmbed system-tray host for the icon to dock into
+#                           (stalonetray left Debian with bookworm; used instead when installed)
+#   dbus-daemon, dbus-bin   a private session bus (dbus-daemon --session) and dbus-monitor,
+#                           which reads the notifications back as the daemon receives them
+#   dunst                   a real freedesktop notification daemon (clicks invoke the action)
+#   xdotool                 find windows and send keys/clicks the way a person would
+#   x11-utils               xwininfo, to assert the tray icon window exists
 #
 # Screenshots are taken with Pillow's ImageGrab (built with XCB), so no ImageMagick is needed.
-# The venv's Python (pyenv build) already has tkinter; Debian's python3-tk is not needed.
-# Idempotent: does nothing when every tool is already present.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 
 needed=()
-command -v Xvfb >/dev/null 2>&1 || needed+=(xvfb)
-if ! command -v stalonetray >/dev/null 2>&1 && ! command -v trayer >/dev/null 2>&1; then
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in gir1.2-gtk-3.0 libgirepository1.0-dev libcairo2-dev pkg-config gcc \
+           xvfb dbus-daemon dbus-bin dunst xdotool x11-utils; do
+    have_pkg "$pkg" || needed+=("$pkg")
+done
+if ! command -v stalonetray >/dev/null 2>&1 && ! have_pkg trayer; then
     needed+=(trayer)
 fi
-command -v xdotool >/dev/null 2>&1 || needed+=(xdotool)
-command -v xwininfo >/dev/null 2>&1 || needed+=(x11-utils)
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+    needed+=(python3-dev)
+fi
 
 if [ "${#needed[@]}" -eq 0 ]; then
     exit 0

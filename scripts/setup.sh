@@ -53,7 +53,11 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup.sh: could not create a virtual environment; on Debian: apt-get install python3-venv" >&2; exit 2; }
 fi
 extras=""
-[ "$want_dev" = 1 ] && extras="[dev]"
+wanted=()
+[ "$want_dev" = 1 ] && wanted+=(dev)
+# --gui: the Linux tray's PyGObject (built against the packages gui-deps.sh installed).
+[ "$want_gui" = 1 ] && wanted+=(gui)
+if [ "${#wanted[@]}" -gt 0 ]; then extras="[$(IFS=,; echo "${wanted[*]}")]"; fi
 # Reinstall only when pyproject.toml changed since the last successful install.
 stamp=".venv/.photogate-installed$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then

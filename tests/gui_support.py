@@ -140,3 +140,154 @@ def screenshot(
         image = image.resize((image.width * zoom, image.height * zoom), Image.Resampling.NEAREST)
     image.save(path)
     return path
+
+
+# --- a real desktop: tray host, session bus, notification daemon -----------------------
+
+DUNST_CONFIG = """\
+[global]
+    mouse_left_click = do_action, close_current
+    origin = top-right
+    offset = 10x60
+    width = 420
+    idle_threshold = 0
+    show_indicators = no
+[urgency_low]
+    timeout = 0
+[urgency_normal]
+    timeout = 0
+[urgency_critical]
+    timeout = 0
+"""
+
+
+def tray_host_command() -> list[str]:
+    """A real XEmbed tray host: stalonetray where available (older Debian), else trayer."""
+    if shutil.which("stalonetray"):
+        return ["stalonetray", "--geometry", "4x1+1000+0", "--icon-size", "32", "-bg", "#d0d0d0"]
+    trayer = require_tool("trayer")
+    return [trayer, "--edge", "top", "--align", "right", "--height", "32", "--widthtype", "request"]
+
+
+@contextmanager
+def background(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` for the duration of the block (terminated, then killed, after)."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def session_bus() -> Iterator[str]:
+    """A private session D-Bus (dbus-daemon --session); yields its address."""
+    binary = require_tool("dbus-daemon")
+    process = subprocess.Popen(
+        [binary, "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().decode().strip()
+        if not address.startswith("unix:"):
+            pytest.fail(f"dbus-daemon did not report an address ({address!r})")
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+class NotificationLog:
+    """Notifications as the daemon receives them, read back with dbus-monitor."""
+
+    def __init__(self, bus: str, log_path: Path) -> None:
+        self.log_path = log_path
+        self._handle = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                require_tool("dbus-monitor"),
+                "--address",
+                bus,
+                "interface='org.freedesktop.Notifications',member='Notify'",
+            ],
+            stdout=self._handle,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def received(self) -> list[tuple[str, str]]:
+        """(summary, body) of every Notify call seen so far."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        found = []
+        for block in text.split("method call")[1:]:
+            if "member=Notify" not in block.splitlines()[0]:
+                continue
+            strings = [
+                line.strip()[len('string "') : -1]
+                for line in block.splitlines()[1:]
+                if line.strip().startswith('string "')
+            ]
+            if len(strings) >= 4:  # app name, icon, summary, body (then the actions)
+                found.append((strings[2], strings[3]))
+        return found
+
+    def close(self) -> None:
+        """Stop monitoring."""
+        self.process.terminate()
+        self.process.wait(timeout=5)
+        self._handle.close()
+
+
+def _name_has_owner(bus: str, name: str) -> bool:
+    done = subprocess.run(
+        [
+            require_tool("dbus-send"),
+            f"--bus={bus}",
+            "--dest=org.freedesktop.DBus",
+            "--print-reply",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            f"string:{name}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return "boolean true" in done.stdout
+
+
+@contextmanager
+def desktop(tmp_path: Path) -> Iterator[dict[str, object]]:
+    """Xvfb + a session bus + dunst + a notification monitor; the tray host is separate.
+
+    Yields {"display", "bus", "notifications", "env"}: `env(**extra)` is the
+    environment for a process in this desktop.
+    """
+    require_tool("dunst")
+    config = tmp_path / "dunstrc"
+    config.write_text(DUNST_CONFIG)
+    with xvfb() as display, session_bus() as bus:
+
+        def env(**extra: str) -> dict[str, str]:
+            return gui_env(display, DBUS_SESSION_BUS_ADDRESS=bus, **extra)
+
+        notifications = NotificationLog(bus, tmp_path / "notifications.log")
+        try:
+            with background(["dunst", "-config", str(config)], env()):
+                wait_until(
+                    lambda: _name_has_owner(bus, "org.freedesktop.Notifications"),
+                    START_TIMEOUT_SECONDS,
+                    "the notification daemon on the session bus",
+                )
+                yield {"display": display, "bus": bus, "notifications": notifications, "env": env}
+        finally:
+            notifications.close()

@@ -97,3 +97,61 @@ def test_the_agent_never_judges_its_own_temporary_files() -> None:
         assert scope.is_ignored_name((own,))
     assert not scope.is_ignored_name(("sanitizing-notes.jpg",))
     assert not scope.is_ignored_name(("photo (safe copy).jpg",))
+
+
+UNREACHABLE_DISPLAY = ":987"  # no X server listens there in the test environment
+
+
+def test_review_without_a_screen_says_so_in_one_sentence(photogate_home: Path) -> None:
+    env = agent_env(photogate_home)
+    env["DISPLAY"] = UNREACHABLE_DISPLAY
+    done = subprocess.run(
+        [str(PYTHON), "-m", "agent", "review"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "photogate: There is no screen to show the review window on (the display"
+        f" DISPLAY={UNREACHABLE_DISPLAY} cannot be reached); use `photogate quarantine list`"
+        " instead.\n"
+    )
+
+
+def test_run_without_a_reachable_screen_goes_headless_with_one_line(
+    photogate_home: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    from tests.agent_harness import wait_for
+
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    env = agent_env(photogate_home)
+    env["DISPLAY"] = UNREACHABLE_DISPLAY
+    agent = subprocess.Popen(
+        [str(PYTHON), "-m", "agent", "run", "--watch", str(downloads)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    status = photogate_home / "run" / "status.json"
+    try:
+        wait_for(status.exists, 20, "the headless agent to start")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _out, err = agent.communicate(timeout=20)
+    assert agent.returncode == 0
+    text = err.decode(errors="replace")
+    assert "Traceback" not in text and "Xlib" not in text
+    lines = [line for line in text.splitlines() if "no screen" in line]
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        f"no screen (the display DISPLAY={UNREACHABLE_DISPLAY} cannot be reached): running headless"
+    )

@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
     review.add_argument(
         "--scan-file", action="store_true", help="choose a file and check it now (no window list)"
     )
+    review.add_argument(
+        "--item", metavar="ID", help="select this item (a notification was clicked)"
+    )
     review.set_defaults(handler=_handle_review)
 
     sanitize = subparsers.add_parser(
@@ -56,7 +59,19 @@ def _load_policy(machine_file: Path | None) -> Any:
     return loaded.policy
 
 
+NO_SCREEN_MESSAGE = (
+    "There is no screen to show the review window on ({problem}); "
+    "use `photogate quarantine list` instead."
+)
+
+
 def _handle_review(args: argparse.Namespace) -> int:
+    from agent.ui.display import screen_problem
+
+    problem = screen_problem()
+    if problem is not None:
+        print(f"photogate: {NO_SCREEN_MESSAGE.format(problem=problem)}", file=sys.stderr)
+        return EXIT_ERROR
     if args.scan_file:
         from agent.ui.review import run_scan_dialog
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,10 +66,10 @@ def setup_logging(log_dir: Path) -> None:
 
 
 def display_available() -> bool:
-    """True when a tray icon could be shown (on Linux: an X11 or Wayland display)."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
+    """True when a tray icon could be shown (on Linux: a reachable X11 or Wayland display)."""
+    from agent.ui.display import screen_problem
+
+    return screen_problem() is None
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -95,8 +94,11 @@ def _handle(args: argparse.Namespace) -> int:
             log.warning("%s", keeper.problem)
         service = AgentService(keeper, watch_override=args.watch, home=home)
         if not args.headless:
-            if not display_available():
-                log.info("no display (DISPLAY/WAYLAND_DISPLAY unset): running headless")
+            from agent.ui.display import screen_problem
+
+            problem = screen_problem()
+            if problem is not None:
+                log.info("no screen (%s): running headless", problem)
             else:
                 try:
                     from agent.ui.tray import run_with_tray

@@ -153,6 +153,7 @@ class AgentService:
         self._sweep = Sweep(self.statedb, self._stop)
         self.ready = threading.Event()  # set once the first folder check is done
         self._fatal_problem: str | None = None
+        self._stopped = False
         self._heartbeat = 0.0  # time.time() of the worker's last loop turn
         self.died = threading.Event()  # set when the worker thread ended by an exception
         self._pending_policy: PendingPolicy | None = None  # read by the policy thread
@@ -200,7 +201,11 @@ class AgentService:
         )
 
     def stop(self) -> None:
-        """Stop watching, finish the file in hand, write the final status."""
+        """Stop watching, finish the file in hand, write the final status (once)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self._stop.set()
         self.tracker.wake()
         if self._worker is not None:

@@ -12,6 +12,12 @@ from agent.ui.menu import IconKind, IconState
 
 ICON_SIZE_PX = 64  # pystray scales it to the tray; 64 keeps edges clean at 16-32 px
 BADGE_MAX_COUNT = 9  # above this the badge reads "9+"
+# The badge is large and its digit heavy so that the count survives the tray's downscale:
+# at 16 px the digit is still ~9 px tall with strokes of ~2 px (tests/test_icons.py).
+BADGE_DIAMETER_FRACTION = 0.70  # of the icon's side
+BADGE_DIGIT_FRACTION = 0.92  # font size of one digit, of the badge's diameter
+BADGE_TWO_CHAR_FRACTION = 0.62  # font size of "9+", of the badge's diameter
+BADGE_STROKE_FRACTION = 0.045  # extra stroke around the digit (a portable bold), of the side
 
 _COLOURS = {
     IconKind.WATCHING: (46, 125, 50),  # green
@@ -56,12 +62,17 @@ def _mark(draw: ImageDraw.ImageDraw, size: int, kind: IconKind) -> None:
 
 def _badge(draw: ImageDraw.ImageDraw, size: int, count: int) -> None:
     text = str(count) if count <= BADGE_MAX_COUNT else f"{BADGE_MAX_COUNT}+"
-    diameter = size * 0.5
+    diameter = size * BADGE_DIAMETER_FRACTION
     left, top = size - diameter, 0.0
-    draw.ellipse([left, top, size - 1, diameter - 1], fill=_BADGE, outline=_WHITE, width=2)
-    font = ImageFont.load_default(size=max(8, int(diameter * (0.75 if len(text) == 1 else 0.6))))
+    outline = max(1, round(size / 32))
+    draw.ellipse([left, top, size - 1, diameter - 1], fill=_BADGE, outline=_WHITE, width=outline)
+    fraction = BADGE_DIGIT_FRACTION if len(text) == 1 else BADGE_TWO_CHAR_FRACTION
+    font = ImageFont.load_default(size=max(8, int(diameter * fraction)))
     centre = (left + diameter / 2, top + diameter / 2)
-    draw.text(centre, text, fill=_WHITE, font=font, anchor="mm")
+    stroke = max(1, round(size * BADGE_STROKE_FRACTION))
+    draw.text(
+        centre, text, fill=_WHITE, font=font, anchor="mm", stroke_width=stroke, stroke_fill=_WHITE
+    )
 
 
 def draw_icon(state: IconState, size: int = ICON_SIZE_PX) -> Image.Image:

@@ -7,6 +7,16 @@ fresh snapshot (pure functions in `agent.ui.menu`). The xorg, gtk and appindicat
 backends marshal those updates into their own loop; on macOS they are handed to the
 main thread with PyObjC's `AppHelper.callAfter` (`update_menu` off the main thread
 crashes there). The review window and "Scan a file…" run as separate processes.
+
+On Linux the backend is pystray's `gtk` (a GtkStatusIcon through PyGObject): a left
+click opens the review window, a right click the menu, and GTK docks the icon into a
+tray host whenever one appears (a login race). Notifications go to the freedesktop
+service over D-Bus (agent.ui.notify_dbus), so a click on one opens the window on that
+item. `xorg` is the last fallback: no menu, no notifications, a click opens the window.
+
+The tray never outlives protection: SIGTERM, SIGINT and Quit stop the agent and the
+icon, and a process that has not ended STOP_GRACE_SECONDS later ends hard; if the
+agent's worker dies, the icon shows the problem and the process exits non-zero.
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ from agent.ui.winsession import install_session_handlers
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 15.0  # re-read the state this often anyway: a pause runs out on its own
+STOP_GRACE_SECONDS = 4.0  # after a stop request the process ends hard this long later
+FATAL_SHOW_SECONDS = 3.0  # the problem icon stays this long before a dead agent exits
+EXIT_WORKER_DIED = 70  # = agent.service.loop.EXIT_WORKER_DIED (EX_SOFTWARE)
+LINUX_BACKENDS = ("gtk", "xorg")  # with menus first; xorg only as the last fallback
 NOTIFY_TITLE_CHARS = 63  # Windows balloon titles hold 64 UTF-16 units
 NOTIFY_MESSAGE_CHARS = 255  # Windows balloon text holds 256 UTF-16 units
 
@@ -63,8 +77,33 @@ class TrayService(Protocol):
     def add_listener(self, callback: Callable[[AgentState], None]) -> None: ...
     def set_notifier(self, notifier: Any) -> None: ...
     def mark_reviewed(self) -> None: ...
+    def record_quit(self, via: str = "tray") -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+
+def choose_backend() -> str | None:
+    """Pick pystray's backend before it is imported (Linux: gtk when PyGObject works).
+
+    pystray's own order tries appindicator first, whose icons take no left click; an
+    explicit PYSTRAY_BACKEND (set by a person or a test) always wins.
+    """
+    if not sys.platform.startswith("linux"):
+        return os.environ.get("PYSTRAY_BACKEND")
+    if os.environ.get("PYSTRAY_BACKEND"):
+        return os.environ["PYSTRAY_BACKEND"]
+    try:
+        import gi
+
+        gi.require_version("Gtk", "3.0")
+        from gi.repository import Gtk
+
+        usable = bool(Gtk.init_check()[0])
+    except (ImportError, ValueError):
+        usable = False
+    chosen = LINUX_BACKENDS[0] if usable else LINUX_BACKENDS[-1]
+    os.environ["PYSTRAY_BACKEND"] = chosen
+    return chosen
 
 
 def agent_command(*args: str) -> list[str]:
@@ -91,6 +130,7 @@ class TrayApp:
     def __init__(self, service: TrayService, pystray_module: Any = None) -> None:
         """Prepare the icon for `service`; nothing is shown until `run`."""
         if pystray_module is None:
+            choose_backend()
             import pystray
 
             pystray_module = pystray
@@ -101,8 +141,13 @@ class TrayApp:
         self._stopping = threading.Event()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._shown: tuple[Any, ...] = ()
+        self.exit_code = 0
+        self._stop_lock = threading.Lock()
+        self._stop_requested = False
+        self.backend = pystray_module.Icon.__module__.rsplit(".", 1)[-1].lstrip("_")
         # python-xlib writes the xorg backend's title as a Latin-1 STRING property.
-        self._latin1_titles = pystray_module.Icon.__module__.endswith("_xorg")
+        self._latin1_titles = self.backend == "xorg"
+        self.desktop_notifier: Any = None  # agent.ui.notify_dbus.DBusNotifier once connected
         now = time.time()
         self.icon = pystray_module.Icon(
             "photogate",
@@ -153,20 +198,35 @@ class TrayApp:
         elif action == ACTION_RESUME:
             self.service.resume()
         elif action == ACTION_REVIEW:
-            self.service.mark_reviewed()
-            self._launch("review", agent_command("review"))
+            self.open_review(None)
         elif action == ACTION_SCAN:
             self._launch("scan", agent_command("review", "--scan-file"))
         elif action == ACTION_OPEN_LOGS:
             open_folder(str(paths.log_dir()))
-        elif action == ACTION_QUIT and self._state.allow_quit:
+        # Re-read on Quit: the policy may have taken it away since the menu was drawn.
+        elif (
+            action == ACTION_QUIT and self._state.allow_quit and self.service.snapshot().allow_quit
+        ):
+            self.service.record_quit("tray")
             self.stop()
 
-    def _launch(self, kind: str, command: list[str]) -> None:
-        """Start a window process unless one of this kind is still open."""
+    def _quit_allowed(self) -> bool:
+        """Quit only while policy allows it, re-read now: it may have changed since drawing."""
+        return self._state.allow_quit and self.service.snapshot().allow_quit
+
+    def open_review(self, item_id: str | None) -> None:
+        """Open the review window (on `item_id` when a notification was clicked)."""
+        self.service.mark_reviewed()
+        command = agent_command("review") + (["--item", item_id] if item_id else [])
+        self._launch("review", command, replace=item_id is not None)
+
+    def _launch(self, kind: str, command: list[str], *, replace: bool = False) -> None:
+        """Start a window process unless one of this kind is open (`replace`: reopen it)."""
         running = self._children.get(kind)
         if running is not None and running.poll() is None:
-            return
+            if not replace:
+                return
+            running.terminate()
         self._children[kind] = subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
     # --- state changes -------------------------------------------------------------------
@@ -224,22 +284,40 @@ class TrayApp:
         on notifications; a click on the icon itself opens the review window.
         """
         self._changed.set()
-        if not getattr(self.icon, "HAS_NOTIFICATION", False):
-            return
         # Windows counts these buffers in UTF-16 units (an emoji in a name is two).
         title = cut_utf16(safe_text(title, NOTIFY_TITLE_CHARS), NOTIFY_TITLE_UNITS)
         message = cut_utf16(safe_text(message, NOTIFY_MESSAGE_CHARS), NOTIFY_INFO_UNITS)
+        if self.desktop_notifier is not None:
+            self.desktop_notifier.notify(title, message, item_id, critical=severity == "high")
+            return
+        if not getattr(self.icon, "HAS_NOTIFICATION", False):
+            return
         self._on_ui_thread(lambda: self.icon.notify(message, title))
+
+    def _connect_notifications(self) -> None:
+        """The freedesktop notification service, where the backend runs a GLib loop."""
+        if self.backend not in ("gtk", "appindicator"):
+            return
+        try:
+            from agent.ui.notify_dbus import DBusNotifier
+
+            self.desktop_notifier = DBusNotifier(self.open_review)
+        except (ImportError, OSError, ValueError) as error:
+            log.info("desktop notifications unavailable (%s): pystray's own are used", error)
 
     # --- life cycle ----------------------------------------------------------------------
 
     def _setup(self, icon: Any) -> None:
         """pystray's setup thread: show the icon, start the agent, then keep it current."""
         icon.visible = True
+        self._connect_notifications()
         self.service.set_notifier(self)
         self.service.add_listener(self.state_changed)
+        if self._stopping.is_set():
+            return  # a signal arrived while the icon was being set up
         self.service.start()
         self._changed.set()
+        died: threading.Event | None = getattr(self.service, "died", None)
         while not self._stopping.is_set():
             self._changed.wait(REFRESH_SECONDS)
             if self._stopping.is_set():
@@ -249,6 +327,20 @@ class TrayApp:
                 self.refresh()
             except Exception:
                 log.exception("tray refresh failed")
+            if died is not None and died.is_set():
+                self._fatal()
+                return
+
+    def _fatal(self) -> None:
+        """The agent's worker died: show it, then exit non-zero so autostart restarts us."""
+        log.critical("protection stopped: the tray exits so that it can be restarted")
+        self.notify(
+            "Photogate stopped protecting this PC",
+            "It will restart itself; if this happens again, tell IT.",
+        )
+        self._stopping.wait(FATAL_SHOW_SECONDS)
+        self.exit_code = EXIT_WORKER_DIED
+        self.stop()
 
     def run(self) -> int:
         """Run the icon on this (main) thread until Quit or `stop`; returns the exit code."""
@@ -259,49 +351,92 @@ class TrayApp:
             self._changed.set()
             with contextlib.suppress(Exception):
                 self.service.stop()
-        return 0
+        return self.exit_code
 
     def stop(self) -> None:
-        """Stop the agent and remove the icon (any thread)."""
+        """Stop the agent and remove the icon (any thread); the process ends soon after."""
+        with self._stop_lock:
+            if self._stop_requested:
+                return
+            self._stop_requested = True
         self._stopping.set()
         self._changed.set()
+        # Whatever hangs below (a backend loop, a stuck observer), the tray must not stay
+        # behind looking like protection.
+        hard_exit = threading.Timer(STOP_GRACE_SECONDS, _exit_now, args=(self,))
+        hard_exit.daemon = True
+        hard_exit.start()
         with contextlib.suppress(Exception):
             self.service.stop()
         self.icon.stop()
 
 
-def _stop_on_sigterm(app: TrayApp) -> None:
-    """Stop cleanly on SIGTERM even while the main thread sleeps in pystray's loop.
+def _exit_now(app: TrayApp) -> None:
+    """The last resort of `stop`: end the process without waiting for anything."""
+    log.error("the tray did not stop within %.0f s: exiting hard", STOP_GRACE_SECONDS)
+    logging.shutdown()
+    os._exit(app.exit_code)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _install_handlers(app: TrayApp) -> None:
+    """Python-level handlers: they run on the main thread whenever its loop wakes up."""
+
+    def handle(_signum: int, _frame: object) -> None:
+        # Stopping joins threads: never on the main thread, whose loop must keep running.
+        threading.Thread(target=app.stop, name="stop", daemon=True).start()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handle)
+
+
+def _stop_on_signals(app: TrayApp) -> None:
+    """Stop on SIGTERM/SIGINT even while the main thread sleeps in the tray's loop.
 
     A Python handler runs only when the main thread executes bytecode, and the xorg
     loop sleeps in a socket read that a signal delivered to another thread never
     interrupts. But the C-level handler writes the signal number to the wakeup fd at
     once, from whichever thread got it: a small thread reads that and stops the app.
+    PyGObject's loop (gtk backend) wakes itself on signals with its own wakeup fd while
+    it runs, so there the Python handler does the stop; pystray resets SIGINT to the
+    default when that loop starts, so the handlers are installed again from inside it.
     """
     read_fd, write_fd = os.pipe()
     if not platform.set_nonblocking(write_fd):  # Windows: no SIGTERM to wait for anyway
         os.close(read_fd)
         os.close(write_fd)
         return
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)  # the thread does the work
+    _install_handlers(app)
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
 
     def _watch() -> None:
         while True:
             received = os.read(read_fd, 64)
-            if not received or signal.SIGTERM in received:
+            if not received or any(signum in received for signum in STOP_SIGNALS):
                 app.stop()
                 return
 
-    threading.Thread(target=_watch, name="sigterm", daemon=True).start()
+    threading.Thread(target=_watch, name="stop-signals", daemon=True).start()
+    if app.backend in ("gtk", "appindicator"):
+        with contextlib.suppress(ImportError, ValueError):
+            from gi.repository import GLib
+
+            def reinstall() -> bool:
+                _install_handlers(app)
+                return False  # once
+
+            GLib.idle_add(reinstall)
 
 
 def run_with_tray(service: TrayService) -> int:
     """Show the tray icon for `service` and run until Quit; owns the calling (main) thread.
 
-    SIGTERM (logout, service manager, tests) stops the agent and the icon cleanly.
+    SIGTERM and SIGINT (logout, service manager, Ctrl+C, tests) stop the agent and the
+    icon; the exit code is non-zero when the agent's worker died.
     """
     app = TrayApp(service)
     with contextlib.suppress(ValueError, AttributeError, OSError):  # not main thread / Windows
-        _stop_on_sigterm(app)
+        _stop_on_signals(app)
     return app.run()
