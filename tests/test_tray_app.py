@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agent.policy.layers import PolicyKeeper
+from agent.policy.keeper import PolicyKeeper
 from agent.service.loop import EXIT_WORKER_DIED, AgentService
 from agent.service.state import AgentState
 from agent.ui import tray
