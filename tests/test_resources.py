@@ -6,12 +6,17 @@ pixels, 4 bytes per reference pixel, and the photo densities of `resources`.
 
 from __future__ import annotations
 
+import io
+import random
+
 import pytest
+from PIL import Image
 
 from agent.inspect import resources
 from agent.inspect.base import Structure
+from agent.inspect.engine import inspect_bytes
 from agent.inspect.limits import PHOTO_MAX_PIXELS, PIXELS_REJECT, PIXELS_WARN, Limits
-from agent.model import Severity
+from agent.model import Severity, Verdict
 
 MP200 = 16320 * 12240  # 199,756,800 px: Samsung/Xiaomi/Motorola 200 MP mode
 MP108 = 12000 * 9000  # 108 MP phones
@@ -83,3 +88,29 @@ def test_formats_without_a_photo_density_get_no_exemption() -> None:
 def test_decoded_bytes_count_in_rgba8_pixels(decoded: int, expected: str | None) -> None:
     found = _codes(Structure(type="png", pixels=1000, decoded_bytes=decoded))
     assert list(found) == ([expected] if expected else [])
+
+
+def _jpeg_declaring(width: int, height: int, scan_bytes: int) -> bytes:
+    """A real small JPEG whose SOF declares width x height, with `scan_bytes` of scan data.
+
+    The scan data is seeded random bytes with every 0xFF stuffed (T.81 F.1.2.3), so the
+    walker crosses it like a camera's entropy-coded data.
+    """
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 120, 200)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    sos = data.index(b"\xff\xda")
+    scan_at = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    scan = random.Random(7).randbytes(scan_bytes).replace(b"\xff", b"\xff\x00")
+    return bytes(data[:scan_at]) + scan[:scan_bytes] + b"\xff\xd9"
+
+
+def test_a_200_mp_jpeg_of_15_mb_is_clean_and_a_small_one_is_a_bomb() -> None:
+    photo = inspect_bytes("IMG_200MP.jpg", _jpeg_declaring(16320, 12240, 15_000_000))
+    assert photo.verdict is Verdict.CLEAN
+    assert [f.code for f in photo.findings] == ["resource.large_photo"]
+    bomb = inspect_bytes("IMG_200MP.jpg", _jpeg_declaring(16320, 12240, 40_000))
+    assert bomb.verdict is Verdict.QUARANTINE
+    assert [f.code for f in bomb.findings] == ["resource.pixels_over_reject"]

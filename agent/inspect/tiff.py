@@ -53,7 +53,10 @@ ARRAY_CODES = {3: "H", 4: "I", 13: "I", 16: "Q", 18: "Q"}
 TAG_WIDTH, TAG_HEIGHT = 256, 257
 DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbnail
 IFD_POINTER_TAGS = frozenset({330, 34665, 34853, 40965})  # SubIFDs, Exif, GPS, Interop
-ARRAY_TAGS = frozenset({TAG_WIDTH, TAG_HEIGHT, *(tag for pair in DATA_PAIRS for tag in pair)})
+TAG_BITS, TAG_SAMPLES = 258, 277  # BitsPerSample (one per sample), SamplesPerPixel
+ARRAY_TAGS = frozenset(
+    {TAG_WIDTH, TAG_HEIGHT, TAG_BITS, TAG_SAMPLES, *(tag for pair in DATA_PAIRS for tag in pair)}
+)
 TEXT_TAGS = {
     270: "ImageDescription",
     271: "Make",
@@ -273,6 +276,9 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
     width, height = values.get(TAG_WIDTH, [0])[:1], values.get(TAG_HEIGHT, [0])[:1]
     if width and height and width[0] * height[0] > (state.st.pixels or 0):
         state.st.pixels = width[0] * height[0]
+        samples = (values.get(TAG_SAMPLES) or [1])[0]
+        bits = max(values.get(TAG_BITS) or [1])
+        state.st.decoded_bytes = state.st.pixels * max(1, samples) * max(1, -(-bits // 8))
         if is_page and state.st.width is None:
             state.st.width, state.st.height = width[0], height[0]
     next_t = reader.unpack(layout.offset_fmt, table_end)
