@@ -326,6 +326,14 @@ KEY_SPECS: tuple[KeySpec, ...] = (
         '"the IT help desk, ext. 4321"',
     ),
     KeySpec(
+        "ui.it_groups",
+        STRING_LIST,
+        "Protected mode: OS groups whose members may see and act on every user's quarantined "
+        "files (root/SYSTEM always may). Empty: sudo and wheel on Linux, admin on macOS, "
+        "Administrators on Windows.",
+        '["clinic-it"]',
+    ),
+    KeySpec(
         "locks.keys",
         KEY_LIST,
         "Keys user preferences may not change (machine policy and "

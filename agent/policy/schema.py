@@ -131,6 +131,10 @@ class UiSettings:
     allow_pause: bool = True
     allow_quit: bool = False
     it_contact: str = "your IT department"
+    # Protected mode: members of these OS groups act on every user's items (root always
+    # does). Empty: the OS default (sudo and wheel on Linux, admin on macOS, Administrators
+    # on Windows).
+    it_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
