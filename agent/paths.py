@@ -25,8 +25,63 @@ def home() -> Path:
 
 
 def vault_dir(configured: str = "") -> Path:
-    """The vault folder: the policy's `vault.path`, or <home>/vault."""
-    return Path(os.path.expandvars(configured)).expanduser() if configured else home() / "vault"
+    """Per-user mode's vault: <vault.path>/<login name> when policy sets one, else <home>/vault.
+
+    A machine-wide `vault.path` (`D:\\Photogate\\vault`) is shared by every user of the
+    PC, so each user's agent keeps its own vault (its own key) in a subfolder named after
+    the account; protected mode's service uses `vault.path` itself (agent.service.machine).
+    """
+    if not configured:
+        return home() / "vault"
+    return machine_vault_dir(configured) / _account_folder_name()
+
+
+SHARED_PARENT_MODE = 0o1777  # like /tmp: every account may add its own folder, none another's
+
+
+def prepare_vault_parent(configured: str) -> None:
+    """Create a machine-wide `vault.path` so that every user can keep a vault under it.
+
+    Only creates a missing folder (sticky and world-writable, like /tmp); an existing one
+    is left as IT made it. Best effort: the vault's own error says what went wrong.
+    """
+    if not configured or sys.platform == "win32":
+        return  # Windows: the installer's ACL on the folder decides
+    parent = machine_vault_dir(configured)
+    if parent.exists():
+        return
+    try:
+        parent.mkdir(parents=True)
+        parent.chmod(SHARED_PARENT_MODE)
+    except OSError:
+        return
+
+
+def machine_vault_dir(configured: str = "") -> Path:
+    """The vault of the protected service: `vault.path`, or the OS's machine state folder."""
+    if configured:
+        return Path(os.path.expandvars(configured)).expanduser().absolute()
+    return machine_state_dir() / "vault"
+
+
+def machine_state_dir() -> Path:
+    """Protected mode's state (vault, database, events), readable by the service only."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP_NAME
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support") / APP_NAME
+    return Path("/var/lib/photogate")
+
+
+def _account_folder_name() -> str:
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        name = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    # One path component, whatever the account is called.
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip(".") or "user"
 
 
 def log_dir() -> Path:

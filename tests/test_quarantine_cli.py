@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import subprocess
@@ -50,10 +51,14 @@ def _photogate(setup: dict[str, Path], *args: str) -> subprocess.CompletedProces
     )
 
 
+def _user_vault(setup: dict[str, Path]) -> Path:
+    return setup["vault"] / getpass.getuser()
+
+
 def _put(setup: dict[str, Path], raw_name: bytes, data: bytes, clock: float | None = None) -> str:
     path = Path(os.fsdecode(os.path.join(os.fsencode(setup["downloads"]), raw_name)))
     path.write_bytes(data)
-    vault = Vault(setup["vault"], clock=(lambda: clock) if clock is not None else time.time)
+    vault = Vault(_user_vault(setup), clock=(lambda: clock) if clock is not None else time.time)
     return vault.quarantine(path, FINDINGS, detected_type="jpeg", policy_version="cli-test-3").id
 
 
@@ -62,7 +67,8 @@ def test_empty_vault(setup: dict[str, Path]) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "The quarantine is empty.\n", "")
     done = _photogate(setup, "list", "--json")
     assert (done.returncode, done.stdout) == (0, "")
-    assert (setup["vault"] / "vault.key").exists()  # the policy's vault.path was used
+    # The policy's machine-wide vault.path was used, in this account's own subfolder.
+    assert (setup["vault"] / getpass.getuser() / "vault.key").exists()
     assert not (setup["home"] / "vault").exists()
 
 
@@ -153,7 +159,7 @@ def test_purge_uses_policy_retention_by_default(setup: dict[str, Path]) -> None:
 
 def test_tampered_record_is_refused_with_a_clear_message(setup: dict[str, Path]) -> None:
     item_id = _put(setup, b"a.jpg", b"aaa")
-    record = setup["vault"] / "items" / f"{item_id}.json"
+    record = _user_vault(setup) / "items" / f"{item_id}.json"
     record.write_text(record.read_text().replace('"size": 3', '"size": 30'))
 
     shown = _photogate(setup, "show", item_id)

@@ -29,6 +29,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "config": "agent.commands.config_cmd",
     "codes": "agent.commands.codes_cmd",
     "review": "agent.commands.review",
+    "service": "agent.commands.service_cmd",
     "sanitize": "agent.commands.review",
 }
 

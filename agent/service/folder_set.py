@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from agent.service.watch import FolderWatcher
 from agent.textsafe import safe_path
 
 log = logging.getLogger("photogate.service")
+
+
+# Protected mode: the folder patterns to watch under a policy (every user's landing folders).
+PatternSource = Callable[[Policy], list[str]]
 
 
 @dataclass
@@ -44,12 +49,14 @@ class FolderSet:
         *,
         watch_override: list[str] | None = None,
         registry: folders.Registry | None = None,
+        pattern_source: PatternSource | None = None,
     ) -> None:
         self.watcher = watcher
         self._events = events
         self._own = tuple(Path(os.path.realpath(folder)) for folder in own_folders)
         self._watch_override = list(watch_override) if watch_override else None
         self._registry = registry
+        self._pattern_source = pattern_source
         self._lock = threading.Lock()
         self._view = FolderView()
 
@@ -95,12 +102,15 @@ class FolderSet:
         return changed, new_roots
 
     def _wanted(self, policy: Policy) -> tuple[list[Path], dict[Path, str], list[FolderStatus]]:
-        patterns = folders.configured_patterns(
-            policy.watch.use_default_folders,
-            policy.watch.folders,
-            self._watch_override,
-            registry=self._registry,
-        )
+        if self._pattern_source is not None and not self._watch_override:
+            patterns = self._pattern_source(policy)
+        else:
+            patterns = folders.configured_patterns(
+                policy.watch.use_default_folders,
+                policy.watch.folders,
+                self._watch_override,
+                registry=self._registry,
+            )
         statuses: list[FolderStatus] = []
         wanted: list[Path] = []
         problems: dict[Path, str] = {}

@@ -177,6 +177,7 @@ class LocalBackend:
             last_good_file=paths.last_good_policy_path(),
         )
         policy = keeper.current.policy
+        paths.prepare_vault_parent(policy.vault.path)
         backend = cls(policy, Vault(paths.vault_dir(policy.vault.path)), via=via)
         if keeper.problem:
             first = keeper.problem.split(": ", 1)[-1].split("; ")[0]

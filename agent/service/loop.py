@@ -32,7 +32,7 @@ from agent.policy.layers import BUILT_IN, LoadedPolicy
 from agent.policy.schema import Policy
 from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier
-from agent.service.folder_set import FolderSet
+from agent.service.folder_set import FolderSet, PatternSource
 from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
 from agent.service.policy_events import apply_policy, emit_policy_changes
 from agent.service.recovery import announce_cut_off_verdicts
@@ -110,17 +110,22 @@ class AgentService:
         toolkit: Toolkit | None = None,
         notifier: Notifier | None = None,
         registry: folders.Registry | None = None,
+        pattern_source: PatternSource | None = None,
+        vault_root: Path | None = None,
     ) -> None:
+        """`pattern_source` and `vault_root` are protected mode's (agent.service.machine):
+        the landing folders of every local user, and the machine vault."""
         self.keeper = keeper
         self.home = (home or paths.home()).absolute()
         self._runtime = self.home / "run"
         policy = keeper.current.policy
         # vault.path is read once: moving the vault needs a restart.
-        self._vault_root = (
-            Path(folders.expand(policy.vault.path)).absolute()
-            if policy.vault.path
-            else self.home / "vault"
-        )
+        if vault_root is None and policy.vault.path:
+            paths.prepare_vault_parent(policy.vault.path)
+            vault_root = paths.vault_dir(policy.vault.path)
+        if vault_root is None:
+            vault_root = self.home / "vault"
+        self._vault_root = vault_root.absolute()
         self.toolkit = toolkit or default_toolkit(self._vault_root)
         self.statedb = StateDB(self.home / "state.sqlite3")
         self.events = EventLog(policy.report, self.home)
@@ -141,6 +146,7 @@ class AgentService:
             (self.home, self._vault_root),
             watch_override=watch_override,
             registry=registry,
+            pattern_source=pattern_source,
         )
         self._counts = self.statedb.counts()
         self._started_at = 0.0
@@ -270,25 +276,32 @@ class AgentService:
                 fatal_problem=self._fatal_problem,
             )
 
-    def pause(self, seconds: float, via: str = "tray") -> None:
-        """Stop acting (still inspecting and logging) for `seconds`, if policy allows it."""
-        if not self.policy.ui.allow_pause:
+    def pause(
+        self, seconds: float, via: str = "tray", *, by: str | None = None, force: bool = False
+    ) -> None:
+        """Stop acting (still inspecting and logging) for `seconds`, if policy allows it.
+
+        Protected mode: `by` names the caller in the event; `force` is IT's request.
+        """
+        if not self.policy.ui.allow_pause and not force:
             log.warning("pause refused: policy does not allow pausing")
             return
         with self._lock:
             self._paused_until = time.time() + seconds
+        who = {"caller": by} if by else {}
         self.events.emit(
-            "paused", policy_version=self.policy.policy.version, seconds=seconds, via=via
+            "paused", policy_version=self.policy.policy.version, seconds=seconds, via=via, **who
         )
         self._changed()
 
-    def resume(self, via: str = "tray") -> None:
+    def resume(self, via: str = "tray", *, by: str | None = None) -> None:
         """Act again; a sweep catches what arrived while paused."""
         with self._lock:
             was_paused = self._paused_until is not None
             self._paused_until = None
         if was_paused:
-            self.events.emit("resumed", policy_version=self.policy.policy.version, via=via)
+            who = {"caller": by} if by else {}
+            self.events.emit("resumed", policy_version=self.policy.policy.version, via=via, **who)
             self.request_sweep()
             self._changed()
 

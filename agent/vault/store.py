@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import re
@@ -47,7 +48,9 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from agent.errors import VaultError
 from agent.model import Finding
@@ -304,6 +307,35 @@ class Vault:
             size += len(chunk)
         self.check_digest(item, size, digest.hexdigest())
 
+    def adopt(self, item: QuarantineItem, source: Vault, owner_uid: int) -> QuarantineItem | None:
+        """Copy `item` from another vault (a migration); None when this vault has its id.
+
+        The content is decrypted from `source`, re-encrypted with this vault's key and
+        verified; the record is this vault's, with `owner_uid` decided by the caller (the
+        account owning the source vault, never what the source record claims).
+        """
+        with self._exclusive():
+            if self._record_path(item.id).exists():
+                return None
+            adopted = replace(item, owner_uid=owner_uid, user=user_name(owner_uid))
+            temp_content = self._tmp / f"{item.id}{CONTENT_SUFFIX}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+            try:
+                with open(os.open(temp_content, flags, FILE_MODE), "wb") as sink:
+                    reader = cast(BinaryIO, _ChunkReader(source.plaintext_chunks(item)))
+                    size, sha256 = self._keys.encrypt_stream(
+                        item.id, reader, sink, max_bytes=item.size
+                    )
+                    sink.flush()
+                    os.fsync(sink.fileno())
+                source.check_digest(item, size, sha256)
+                self._place_item(adopted, temp_content)
+                self._verify_stored(adopted)
+            except BaseException:
+                self.remove_item_files(item.id)
+                raise
+            return adopted
+
     # --- restore, delete, purge ------------------------------------------------------------
 
     def restore(
@@ -467,3 +499,25 @@ def _foreign_owner(root: Path) -> int | None:
     except FileNotFoundError:
         return None
     return owner if owner != os.geteuid() else None
+
+
+class _ChunkReader(io.RawIOBase):
+    """A binary reader over an iterator of byte chunks (for re-encrypting a vault item)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            size = len(self._buffer)
+        taken, self._buffer = self._buffer[:size], self._buffer[size:]
+        return taken
