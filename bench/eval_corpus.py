@@ -30,6 +30,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make `bench` and `tests` 
 from bench import eval_classify  # noqa: E402
 from bench import eval_images as img  # noqa: E402
 from bench import eval_payloads as pay  # noqa: E402
+from bench.eval_disguises import RECIPES as DISGUISE_RECIPES  # noqa: E402
 from bench.eval_walkers import RECIPES as WALKER_RECIPES  # noqa: E402
 from tests import jpeg_samples as js  # noqa: E402
 
@@ -737,6 +738,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("malicious/bomb", True, 15, _bomb),
     Recipe("malicious/header-exploit", True, 9, _header_exploits),
     *WALKER_RECIPES,
+    *DISGUISE_RECIPES,
     *eval_classify.RECIPES,
 )
 

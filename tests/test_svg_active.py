@@ -35,6 +35,8 @@ def found(data: bytes) -> dict[str, Severity]:
         b'<filter id="f"><feImage href="data:image/svg+xml;base64,' + b64(EVIL) + b'"/></filter>',
         b'<image href="data:image/svg+xml,' + urllib.parse.quote(EVIL).encode() + b'"/>',
         b'<image href="data:image/svg+xml;charset=utf-8;base64,' + b64(EVIL) + b'"/>',
+        # unpadded base64 and a fragment identifier
+        b'<use href="data:image/svg+xml;base64,' + b64(EVIL).rstrip(b"=") + b'#x"/>',
         b'<rect style="fill:url(data:image/svg+xml;base64,' + b64(EVIL) + b')"/>',
     ],
 )

@@ -18,10 +18,8 @@ element whose tag is no plausible DICOM tag means the dataset ended at its first
 `Structure.end` is set there and the engine judges the rest. An overrunning element with a
 plausible tag is the last real element cut short (a truncated download): low, no left-over.
 
-What the parser (`dicom_parse`) collects is judged too: text values (stored XSS in
-PatientName), item padding and the trailing-padding element, pixel data (`dicom_pixels`),
-and a deflated dataset (transfer syntax 1.2.840.10008.1.2.1.99), inflated up to
-MAX_INFLATED_BYTES and walked like any other.
+What `dicom_parse` collects is judged too (text values, item and trailing padding, pixel
+data via `dicom_pixels`); a deflated dataset is inflated (MAX_INFLATED_BYTES) and walked.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ ZIP_EOCD_SEARCH_BYTES = 65_535 + 22  # bytes from the end where a ZIP's EOCD can
 MAX_INFLATED_BYTES = 64 * 1024**2  # bytes a deflated dataset may inflate to
 INFLATE_CHUNK_BYTES = 1024**2  # compressed bytes fed to the inflater at a time
 UTF8_BOM = b"\xef\xbb\xbf"
+TEXT_RUN_GAP_BYTES = 256  # bytes of other elements between text values judged as one run
 
 SAFE_PREAMBLE_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 EXECUTABLE_PREAMBLE_MAGICS = {
@@ -192,7 +191,7 @@ def _judged_texts(reader: Reader, parser: Parser, st: Structure, base: int | Non
     first: tuple[int, int, int] | None = None
     last_end = -1
     for start, end, group, element in [*parser.texts, (-1, -1, 0, 0)]:
-        if run and first is not None and (start < 0 or start - last_end > 16):
+        if run and first is not None and (start < 0 or start - last_end > TEXT_RUN_GAP_BYTES):
             label = f"DICOM text elements from ({first[1]:04X},{first[2]:04X})"
             st.texts.append((label, first[0] if base is None else base, b"\n".join(run)))
             run, first = [], None
@@ -204,10 +203,19 @@ def _judged_texts(reader: Reader, parser: Parser, st: Structure, base: int | Non
         last_end = end
 
 
-def _walk_dataset(reader: Reader, st: Structure, parser: Parser, pos: int, syntax: Syntax) -> int:
+def _walk_dataset(
+    reader: Reader, st: Structure, parser: Parser, pos: int, syntax: Syntax, transfer_syntax: str
+) -> int:
     """The dataset's elements, then its pixel data; returns where the dataset ends."""
     pos = parser.elements(pos, reader.size, syntax, 0, meta_only=False)
-    judge_pixel_data(reader, st, parser.pixels, syntax.little, parser.values)
+    judge_pixel_data(
+        reader,
+        st,
+        parser.pixels,
+        parser.values,
+        little=syntax.little,
+        transfer_syntax=transfer_syntax,
+    )
     return pos
 
 
@@ -259,7 +267,7 @@ def _walk_deflated(reader: Reader, st: Structure, start: int) -> tuple[int, Pars
     inflated, end = found
     inner = Reader.from_bytes(inflated, deadline=reader.deadline)
     parser = Parser(inner, inner_st)
-    _walk_dataset(inner, inner_st, parser, 0, Syntax())
+    _walk_dataset(inner, inner_st, parser, 0, Syntax(), DEFLATED_LE)
     _scan_executables(inner, inner_st)
     _judged_texts(inner, parser, st, base=start)
     where = f"in the deflated dataset at {start}"
@@ -305,7 +313,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         if transfer_syntax == DEFLATED_LE:
             pos, dimensions = _walk_deflated(reader, st, pos)
         else:
-            pos = _walk_dataset(reader, st, parser, pos, syntax)
+            pos = _walk_dataset(reader, st, parser, pos, syntax, transfer_syntax)
     st.end = pos
     _report_structure(reader, st, parser, pos)
     _judged_texts(reader, parser, st, base=None)

@@ -33,10 +33,24 @@ from agent.model import Finding, Severity
 FRAGMENT_HEAD_BYTES = 4096  # bytes of a fragment's start checked for a foreign signature
 J2K_TAIL_BYTES = 64 * 1024  # bytes at a JPEG 2000 fragment's end searched for its EOC
 MAX_JPEG_FRAMES_WALKED = 4096  # frames walked with the JPEG segment walker per file
+MAX_FRAME_WALK_BYTES = 64 * 1024**2  # bytes: a larger fragment is not walked as a frame
 MAX_METADATA_FROM_FRAMES = 1000  # APPn regions of embedded frames recorded per file
 JPEG_SOI = b"\xff\xd8"
 J2K_SOC = b"\xff\x4f\xff\x51"
 J2K_EOC = b"\xff\xd9"
+JP2_SIGNATURE_BOX = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+TS_PREFIX = "1.2.840.10008.1.2."
+# Transfer syntax (PS3.5 §A.4, §8.2) -> the signatures a frame's first fragment starts with.
+FRAME_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    **{TS_PREFIX + n: (JPEG_SOI,) for n in ("4.50", "4.51", "4.57", "4.70", "4.80", "4.81")},
+    **{
+        TS_PREFIX + n: (J2K_SOC, JP2_SIGNATURE_BOX)
+        for n in ("4.90", "4.91", "4.92", "4.93", "4.201", "4.202", "4.203")
+    },
+}
+RLE_LOSSLESS = TS_PREFIX + "5"
+MAX_RLE_SEGMENTS = 15  # PS3.5 §G.3.1
+RLE_HEADER_BYTES = 64
 
 
 def native_capacity(values: dict[tuple[int, int], bytes], little: bool) -> int | None:
@@ -73,20 +87,47 @@ def _offset_table_is_valid(
     return offsets[0] == 0 and offsets == sorted(offsets) and offsets[-1] < max(total, 1)
 
 
+def _is_rle_header(head: bytes) -> bool:
+    """RLE Lossless header: 1-15 segments, the first at offset 64, offsets ascending."""
+    if len(head) < RLE_HEADER_BYTES:
+        return False
+    count = int.from_bytes(head[:4], "little")
+    if not 1 <= count <= MAX_RLE_SEGMENTS:
+        return False
+    offsets = [int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "little") for i in range(count)]
+    return offsets[0] == RLE_HEADER_BYTES and offsets == sorted(offsets)
+
+
+def _starts_frame(head: bytes, transfer_syntax: str) -> bool:
+    """Does a fragment that must begin a frame begin like one for this transfer syntax?"""
+    if transfer_syntax == RLE_LOSSLESS:
+        return _is_rle_header(head)
+    expected = FRAME_SIGNATURES.get(transfer_syntax)
+    return expected is None or head.startswith(expected)  # other codecs: not judged
+
+
 def _judge_jpeg_frame(
     reader: Reader, st: Structure, start: int, end: int, budget: list[int]
-) -> None:
-    """Walk one JPEG frame held in one fragment; bytes after its EOI are unexplained."""
-    walk = walk_segments(reader, start, label_prefix="DICOM frame ")
-    if walk.end is None or walk.end > end:
-        return  # the frame continues in the next fragment (or is cut): nothing to compare
+) -> bool:
+    """Walk one JPEG frame starting a fragment; bytes after its EOI are unexplained.
+
+    Returns True when the frame ended inside this fragment (the next one starts a frame).
+    """
+    if end - start > MAX_FRAME_WALK_BYTES:
+        return False
+    # The fragment alone, so a frame without EOI cannot send the walk through the file.
+    fragment = Reader.from_bytes(reader.read(start, end - start), deadline=reader.deadline)
+    walk = walk_segments(fragment, 0, label_prefix="DICOM frame ")
+    if walk.end is None:
+        return False  # the frame continues in the next fragment (or is cut)
     for region in walk.metadata:
         if budget[0] > 0:
-            st.metadata.append(region)
+            st.metadata.append(Region(start + region.start, start + region.end, region.label))
             budget[0] -= 1
-    tail = end - walk.end
-    if tail > 1 or (tail == 1 and reader.read(walk.end, 1) != b"\x00"):
-        st.unexplained.append(Region(walk.end, end, "DICOM pixel fragment after the frame's EOI"))
+    eoi = start + walk.end
+    if end - eoi > 1 or (end - eoi == 1 and reader.read(eoi, 1) != b"\x00"):
+        st.unexplained.append(Region(eoi, end, "DICOM pixel fragment after the frame's EOI"))
+    return True
 
 
 def _judge_j2k_frame(reader: Reader, st: Structure, start: int, end: int) -> None:
@@ -101,8 +142,15 @@ def _judge_j2k_frame(reader: Reader, st: Structure, start: int, end: int) -> Non
         st.unexplained.append(Region(after, end, "DICOM pixel fragment after the codestream"))
 
 
-def judge_pixel_data(reader: Reader, st: Structure, pixels: PixelData, little: bool,
-                     values: dict[tuple[int, int], bytes]) -> None:  # fmt: skip
+def judge_pixel_data(
+    reader: Reader,
+    st: Structure,
+    pixels: PixelData,
+    values: dict[tuple[int, int], bytes],
+    *,
+    little: bool = True,
+    transfer_syntax: str = "",
+) -> None:
     """Record unexplained pixel bytes in `st` and report markers among the pixels."""
     ranges = list(pixels.fragments)
     if pixels.native is not None:
@@ -110,9 +158,8 @@ def judge_pixel_data(reader: Reader, st: Structure, pixels: PixelData, little: b
         ranges.append(pixels.native)
         capacity = native_capacity(values, little)
         if capacity is not None and end - start > capacity + 1:
-            st.unexplained.append(
-                Region(start + capacity, end, "DICOM pixel data beyond the image")
-            )
+            beyond = Region(start + capacity, end, "DICOM pixel data beyond the image")
+            st.unexplained.append(beyond)
     if pixels.offset_table is not None:
         total = sum(8 + b - a for a, b in pixels.fragments)
         if not _offset_table_is_valid(reader, pixels.offset_table, total, little):
@@ -120,16 +167,23 @@ def judge_pixel_data(reader: Reader, st: Structure, pixels: PixelData, little: b
             st.unexplained.append(Region(start, end, "DICOM Basic Offset Table"))
     budget = [MAX_METADATA_FROM_FRAMES]
     walked = 0
+    frame_starts = True  # the first fragment begins a frame, as does one after a whole frame
     for start, end in pixels.fragments:
         reader.check_deadline()
         head = reader.read(start, min(end - start, FRAGMENT_HEAD_BYTES))
-        if kind_at_start(head) in DANGEROUS_KINDS:
+        if kind_at_start(head) in DANGEROUS_KINDS or (
+            frame_starts and not _starts_frame(head, transfer_syntax)
+        ):
             st.unexplained.append(Region(start, end, "DICOM pixel fragment"))
+            frame_starts = True
         elif head.startswith(JPEG_SOI) and walked < MAX_JPEG_FRAMES_WALKED:
             walked += 1
-            _judge_jpeg_frame(reader, st, start, end, budget)
+            frame_starts = _judge_jpeg_frame(reader, st, start, end, budget)
         elif head.startswith(J2K_SOC):
             _judge_j2k_frame(reader, st, start, end)
+            frame_starts = False  # where a codestream ends is not walked: no claim
+        else:
+            frame_starts = transfer_syntax == RLE_LOSSLESS  # one fragment per RLE frame
     for start, end in ranges:
         markers = payload.find_markers(reader, start, end, True, pixel_data=True)
         if markers:

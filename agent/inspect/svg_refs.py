@@ -127,6 +127,7 @@ def nested_svg(value: str) -> bytes | None:
     header, comma, body = url.partition(",")
     if not comma:
         return None
+    body = body.partition("#")[0]  # `#id` names an element of the drawing, not its bytes
     if normalised(header).endswith(";base64"):
         # whole 4-character groups only, enough for MAX_NESTED_SVG_BYTES decoded bytes
         groups = (MAX_NESTED_SVG_BYTES + 2) // 3
