@@ -273,3 +273,34 @@ def test_dynamic_import_is_a_marker() -> None:
     assert lone.suggestive and not conclusive([lone])
     assert conclusive(find_markers_in_bytes(b'x import("//x.invalid/a.js")'))  # telling
     assert conclusive(find_markers_in_bytes(b"*/;import(u)"))  # code context
+
+
+@pytest.mark.parametrize(
+    ("source", "prefix"),
+    [
+        (rb"</?script[\s>/]", b"<"),
+        (rb"ab?c", b"a"),
+        (rb"\x7felf[\x01\x02]", b"\x7felf"),
+        (rb"\$_(?:get|post)\[", b"$_"),
+        (rb"\{\\rtf1\\", b"{\\rtf1\\"),
+        (rb"system\s{0,8}\(", b"system"),
+        (rb"[\x00-\x03]cd001", b""),
+    ],
+)
+def test_literal_prefix_of_a_marker_rule(source: bytes, prefix: bytes) -> None:
+    from agent.inspect.classify.markers import literal_prefix
+
+    assert literal_prefix(source) == prefix
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        decoders.MIN_XOR_RANGE_BYTES - 1,
+        decoders.MIN_XOR_RANGE_BYTES,
+        decoders.MIN_XOR_RANGE_BYTES + 1,
+    ],
+)
+def test_xor_minimum_range(size: int) -> None:
+    encoded = bytes(b ^ 0x21 for b in PE[:size])
+    assert len(decoders.xor_views(encoded)) == (size >= decoders.MIN_XOR_RANGE_BYTES)

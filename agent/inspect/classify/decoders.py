@@ -33,6 +33,7 @@ MIN_UTF16_CHARS = 12  # UTF-16 code units of printable ASCII before a run is tex
 MAX_STREAM_CANDIDATES = 16  # zlib/gzip/bzip2/xz headers tried per range
 MAX_UU_LINES = 8192  # uuencoded lines decoded (45 bytes each: ~360 KiB)
 XOR_HEADER_BYTES = 4096  # bytes decoded after an XOR-ed executable header is found
+MIN_XOR_RANGE_BYTES = 64  # bytes: an XOR-ed program holds at least its 64-byte DOS header
 REALIGN_PROBE_CHARS = 1024  # base64 characters decoded to test a shifted start (768 bytes)
 REALIGN_SKIP_BYTES = 16  # decoded bytes of stray letters a shifted start may begin with
 
@@ -52,6 +53,7 @@ _ZLIB_HEADER = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _GZIP_HEADER = re.compile(rb"\x1f\x8b\x08[\x00-\x1f]")
 _BZIP2_HEADER = re.compile(rb"BZh[1-9]1AY&SY")
 _XZ_HEADER = re.compile(rb"\xfd7zXZ\x00")
+_STREAM_FIRST_BYTES = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
 
 # Executable headers whose XOR with one key byte is searched for (see `xor_views`).
 _XOR_NEEDLES: tuple[tuple[str, bytes], ...] = (
@@ -61,7 +63,6 @@ _XOR_NEEDLES: tuple[tuple[str, bytes], ...] = (
     ("elf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 )
 PE_STUB_OFFSET = 0x4E  # where the DOS stub's message starts in an MZ header
-_MIN_XOR_BYTES = min(len(needle) for _, needle in _XOR_NEEDLES)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def _b64(untrusted_run: bytes) -> bytes:
 
 def base64_views(untrusted_data: bytes) -> list[View]:
     """base64 runs of at least MIN_BASE64_CHARS, decoded forwards and reversed."""
+    if len(untrusted_data) < MIN_BASE64_CHARS:
+        return []
     views: list[View] = []
     for match in _BASE64_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
         run = match.group()
@@ -121,6 +124,8 @@ def base64_views(untrusted_data: bytes) -> list[View]:
 
 def hex_views(untrusted_data: bytes) -> list[View]:
     """Runs of at least MIN_HEX_CHARS hex digits (also spaced or in lines), decoded."""
+    if len(untrusted_data) < MIN_HEX_CHARS:
+        return []
     views: list[View] = []
     for match in _HEX_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
         digits = _HEX_SPACE.sub(b"", match.group())[: 2 * MAX_DECODED_BYTES]
@@ -136,6 +141,8 @@ def hex_views(untrusted_data: bytes) -> list[View]:
 
 def uuencode_views(untrusted_data: bytes) -> list[View]:
     """uuencoded bodies after a `begin MODE NAME` line, decoded line by line."""
+    if b"begin" not in untrusted_data[:MAX_DECODE_INPUT_BYTES]:
+        return []
     views: list[View] = []
     for match in _UU_BEGIN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
         out = bytearray()
@@ -162,6 +169,8 @@ def utf16_views(untrusted_data: bytes) -> list[View]:
     A big-endian run is the same bytes as a little-endian one shifted by one, so a BE
     match inside an LE run is the same text and is left out.
     """
+    if len(untrusted_data) < 2 * MIN_UTF16_CHARS or b"\x00" not in untrusted_data:
+        return []
     views: list[View] = []
     spans: list[tuple[int, int]] = []
     for match in _UTF16LE_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
@@ -198,6 +207,8 @@ def stream_views(untrusted_data: bytes, *, skip_start: bool = False) -> list[Vie
     """
     candidates: list[tuple[int, str]] = []
     window = untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    if not any(first in window for first in _STREAM_FIRST_BYTES):
+        return []  # one memchr each instead of four regex passes
     for kind, pattern in (
         ("zlib", _ZLIB_HEADER),
         ("gzip", _GZIP_HEADER),
@@ -241,7 +252,7 @@ def xor_views(untrusted_data: bytes) -> list[View]:
     which the signatures already find.
     """
     window = untrusted_data[:MAX_DECODE_INPUT_BYTES]
-    if len(window) < _MIN_XOR_BYTES:
+    if len(window) < MIN_XOR_RANGE_BYTES:
         return []
     differences = _neighbour_xor(window)
     views: list[View] = []

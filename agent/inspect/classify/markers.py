@@ -107,7 +107,7 @@ _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("bzip2", rb"bzh[1-9]1ay&sy"),
     ("rtf", rb"\{\\rtf1\\"),
     ("hta", rb"<hta:application"),
-    ("iso", rb"[\x00-\x03\xff]cd001\x01"),  # an ISO 9660 volume descriptor (ECMA-119 8.1)
+    ("iso", rb"cd001\x01"),  # an ISO 9660 volume descriptor id and version (ECMA-119 8.1)
 )
 # Telling: too short for pixel data, but one alone in metadata or a trailer is a script.
 _TELLING_SOURCES: tuple[tuple[str, bytes], ...] = (
@@ -154,11 +154,52 @@ class _Rule:
     pattern: re.Pattern[bytes]  # over lower-cased bytes
     suggestive: bool
     label: str  # the pattern's source, naming the rule in Marker.rule
+    prefix: bytes  # literal bytes every match starts with (b"" when the pattern has none)
+
+
+_QUANTIFIERS = b"?*+{"
+_SPECIAL = b"\\[](){}?*+|.^$"
+
+
+def literal_prefix(source: bytes) -> bytes:
+    """The literal bytes every match of the regex `source` starts with.
+
+    Reads plain characters and escapes of punctuation or `\\xNN` up to the first
+    construct that is not one literal byte; a literal that a quantifier follows is
+    optional and ends the prefix before it.
+    """
+    out = bytearray()
+    i = 0
+    while i < len(source):
+        char = source[i : i + 1]
+        if char == b"\\":
+            escaped = source[i + 1 : i + 2]
+            if escaped == b"x" and len(source) >= i + 4:
+                literal, step = bytes([int(source[i + 2 : i + 4], 16)]), 4
+            elif escaped and not escaped.isalnum():
+                literal, step = escaped, 2
+            else:
+                break
+        elif char in _SPECIAL:
+            break
+        else:
+            literal, step = char, 1
+        if source[i + step : i + step + 1] and source[i + step] in _QUANTIFIERS:
+            break
+        out += literal
+        i += step
+    return bytes(out)
 
 
 def _rules(sources: tuple[tuple[str, bytes], ...], suggestive: bool = False) -> tuple[_Rule, ...]:
     return tuple(
-        _Rule(kind, re.compile(source, re.DOTALL), suggestive, source.decode("latin-1"))
+        _Rule(
+            kind,
+            re.compile(source, re.DOTALL),
+            suggestive,
+            source.decode("latin-1"),
+            literal_prefix(source),
+        )
         for kind, source in sources
     )
 
@@ -248,6 +289,8 @@ def _search_lowered(
     """Every rule over one lower-cased window; offsets are `base` + window offset."""
     found: list[Marker] = []
     for rule in rules:
+        if rule.prefix and rule.prefix not in lowered:
+            continue  # one fast search instead of a regex pass that cannot match
         hits = 0
         for match in rule.pattern.finditer(lowered):
             start = match.start()
