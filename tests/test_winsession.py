@@ -14,6 +14,8 @@ from agent.ui.winsession import (
 class Win32LikeIcon:
     """What pystray._win32.Icon exposes: `_message_handlers`, called as handler(w, l)."""
 
+    __module__ = "pystray._win32"  # the backend check looks at the icon's module
+
     def __init__(self) -> None:
         self._message_handlers: dict[int, object] = {0x0401: lambda wparam, lparam: 0}
 
@@ -42,6 +44,13 @@ def test_restart_manager_sequence_closes_the_tray() -> None:
 
 def test_other_backends_are_left_alone() -> None:
     class XorgIcon:
-        pass
+        """pystray's xorg icon has a `_message_handlers` dict of X event types too."""
 
-    assert install_session_handlers(XorgIcon(), lambda: None) is False
+        __module__ = "pystray._xorg"
+
+        def __init__(self) -> None:
+            self._message_handlers: dict[int, object] = {}
+
+    xorg = XorgIcon()
+    assert install_session_handlers(xorg, lambda: None) is False
+    assert xorg._message_handlers == {}

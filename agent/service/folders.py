@@ -23,6 +23,15 @@ from typing import Protocol
 OUTLOOK_VERSIONS = ("16.0", "15.0", "14.0")
 OUTLOOK_SECURITY_KEY = r"HKCU\Software\Microsoft\Office\{version}\Outlook\Security"
 OUTLOOK_SECURE_TEMP_VALUE = "OutlookSecureTempFolder"
+# macOS mail clients (both sandboxed, so their folders live in their containers):
+# Apple Mail saves opened/Quick Look attachments in "Mail Downloads/<message UUID>/"
+# (the container since OS X 10.9; ~/Library/Mail Downloads before it), Outlook for Mac opens
+# attachments from "Outlook Temp" in its container's tmp folder.
+MAC_MAIL_DOWNLOADS = (
+    "Library/Containers/com.apple.mail/Data/Library/Mail Downloads",
+    "Library/Mail Downloads",
+)
+MAC_OUTLOOK_TEMP = "Library/Containers/com.microsoft.Outlook/Data/tmp/Outlook Temp"
 THUNDERBIRD_TEMP_GLOB = "pid-*"  # Thunderbird >= 91.6.2 opens attachments in <TEMP>/pid-<PID>
 MAX_USER_DIRS_BYTES = 64 * 1024  # bytes: user-dirs.dirs is a few lines; refuse anything huge
 MAX_GLOB_MATCHES = 256  # folders: one pattern never expands to more than this
@@ -177,7 +186,12 @@ def default_folders(
         return folders
     if platform == "darwin":
         temp = environ.get("TMPDIR") or "/tmp"  # noqa: S108 - Thunderbird's own location
-        return [str(home / "Downloads"), str(Path(temp) / THUNDERBIRD_TEMP_GLOB)]
+        folders = [str(home / "Downloads")]
+        for mail in MAC_MAIL_DOWNLOADS:  # the folder and its per-message subfolders
+            folders += [str(home / mail), str(home / mail / "*")]
+        folders.append(str(home / MAC_OUTLOOK_TEMP))
+        folders.append(str(Path(temp) / THUNDERBIRD_TEMP_GLOB))
+        return folders
     folders = [str(xdg_download_dir(home, environ)), f"/tmp/{THUNDERBIRD_TEMP_GLOB}"]  # noqa: S108
     tmpdir = environ.get("TMPDIR")
     if tmpdir and Path(tmpdir) != Path("/tmp"):  # noqa: S108

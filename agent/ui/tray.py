@@ -43,6 +43,7 @@ from agent.platform.wintext import (
 from agent.service.state import AgentState
 from agent.textsafe import safe_text
 from agent.ui.icons import draw_icon
+from agent.ui.mac_notify import MacNotifier
 from agent.ui.menu import (
     ACTION_OPEN_LOGS,
     ACTION_QUIT,
@@ -287,6 +288,9 @@ class TrayApp:
         # Windows counts these buffers in UTF-16 units (an emoji in a name is two).
         title = cut_utf16(safe_text(title, NOTIFY_TITLE_CHARS), NOTIFY_TITLE_UNITS)
         message = cut_utf16(safe_text(message, NOTIFY_MESSAGE_CHARS), NOTIFY_INFO_UNITS)
+        if sys.platform == "darwin":  # the notification centre (agent/ui/mac_notify.py)
+            MacNotifier().show(title, message)
+            return
         if self.desktop_notifier is not None:
             self.desktop_notifier.notify(title, message, item_id, critical=severity == "high")
             return

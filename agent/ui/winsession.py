@@ -32,6 +32,10 @@ def install_session_handlers(icon: Any, stop: Callable[[], None]) -> bool:
     `stop` stops the agent and the icon; it runs on the icon's own (main) thread, inside
     the window procedure, which Windows allows for WM_ENDSESSION and WM_CLOSE.
     """
+    # Only the win32 backend: pystray's xorg backend has a `_message_handlers` dict too, keyed
+    # by X event types (16, 17, 22 are CreateNotify, DestroyNotify, ConfigureNotify there).
+    if not type(icon).__module__.endswith("._win32"):
+        return False
     handlers = getattr(icon, "_message_handlers", None)
     if not isinstance(handlers, dict):
         return False
