@@ -21,6 +21,8 @@ _DISPLAY = re.compile(r"^(?P<host>[^:]*):(?P<number>\d+)(?:\.\d+)?$")
 
 
 def _x11_reachable(display: str) -> bool:
+    if sys.platform == "win32":  # no AF_UNIX in Windows' socket module (mypy --platform win32)
+        return False
     match = _DISPLAY.match(display)
     if match is None:
         return False
@@ -49,6 +51,8 @@ def _x11_reachable(display: str) -> bool:
 
 
 def _wayland_reachable(name: str) -> bool:
+    if sys.platform == "win32":
+        return False
     path = Path(name)
     if not path.is_absolute():
         runtime = os.environ.get("XDG_RUNTIME_DIR")
