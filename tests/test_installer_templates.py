@@ -135,3 +135,33 @@ def test_inno_setup_registers_autostart_event_source_and_acl() -> None:
     assert r"SYSTEM\CurrentControlSet\Services\EventLog\Application\Photogate" in iss
     assert "icacls.exe" in iss and "/inheritance:r" in iss
     assert "onlyifdoesntexist" in iss  # IT's policy is never overwritten
+
+
+def test_mac_bundle_ids_agree_and_the_privacy_profile_parses() -> None:
+    """The LaunchAgent runs the bundle's executable; the PPPC profile names the same id."""
+    with (REPO_ROOT / "installer/macos/com.photogate.agent.plist").open("rb") as handle:
+        agent = plistlib.load(handle)
+    assert agent["ProgramArguments"][0] == "/Applications/Photogate.app/Contents/MacOS/photogate"
+    assert agent["AssociatedBundleIdentifiers"] == ["com.photogate.agent"]
+    spec = (REPO_ROOT / "installer/pyinstaller/photogate.spec").read_text(encoding="utf-8")
+    assert 'MAC_BUNDLE_ID = "com.photogate.agent"' in spec and 'name="Photogate.app"' in spec
+    with (REPO_ROOT / "installer/macos/photogate-pppc.mobileconfig").open("rb") as handle:
+        profile = plistlib.load(handle)
+    assert profile["PayloadType"] == "Configuration" and profile["PayloadScope"] == "System"
+    payloads = {p["PayloadType"]: p for p in profile["PayloadContent"]}
+    services = payloads["com.apple.TCC.configuration-profile-policy"]["Services"]
+    for service in ("SystemPolicyDownloadsFolder", "SystemPolicyAllFiles"):
+        (entry,) = services[service]
+        assert entry["Identifier"] == "com.photogate.agent"
+        assert entry["IdentifierType"] == "bundleID" and entry["Authorization"] == "Allow"
+        assert entry["CodeRequirement"].startswith('identifier "com.photogate.agent" and anchor')
+    (notify,) = payloads["com.apple.notificationsettings"]["NotificationSettings"]
+    assert notify["BundleIdentifier"] == "com.apple.ScriptEditor2"  # who shows osascript's
+    rules = payloads["com.apple.servicemanagement"]["Rules"]
+    assert {"BundleIdentifier", "Label"} == {rule["RuleType"] for rule in rules}
+    uuids = [profile["PayloadUUID"], *(p["PayloadUUID"] for p in profile["PayloadContent"])]
+    assert len(set(uuids)) == len(uuids)
+    with (REPO_ROOT / "installer/macos/photogate.entitlements").open("rb") as handle:
+        assert plistlib.load(handle) == {
+            "com.apple.security.cs.allow-unsigned-executable-memory": True
+        }

@@ -8,7 +8,7 @@ if [ "$console_user" != root ]; then
     launchctl bootout "gui/$(id -u "$console_user")/com.photogate.agent" 2>/dev/null || true
 fi
 rm -f /Library/LaunchAgents/com.photogate.agent.plist
-rm -rf /Applications/Photogate
+rm -rf /Applications/Photogate.app /Applications/Photogate
 pkgutil --forget com.photogate.agent >/dev/null 2>&1 || true
 if [ "${1:-}" = --purge ]; then
     rm -rf "/Library/Application Support/Photogate"
