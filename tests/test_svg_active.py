@@ -274,3 +274,19 @@ def test_svg_checks_run_under_any_name() -> None:
     for name in ("notes.txt", "download", "report.pdf"):
         report = inspect_bytes(name, EVIL)
         assert report.type == "svg" and "svg.event_handler" in {f.code for f in report.findings}
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b'<?xml version="1.0"?>\n<!--' + b"x" * 6000 + b"-->\n",
+        b"<!DOCTYPE svg [<!-- " + b"y" * 9000 + b" -->]>\n",
+        b"<?xml version='1.0'?>" + b"<?pi " + b"z" * 5000 + b"?>",
+    ],
+)
+def test_an_svg_behind_a_long_prolog_is_still_an_svg(prolog: bytes) -> None:
+    for name in ("logo.svg", "photo.png"):
+        report = inspect_bytes(name, prolog + EVIL)
+        assert report.type == "svg" and report.verdict is Verdict.QUARANTINE
+    html = b"<!--" + b"c" * 5000 + b"--><html><body><svg></svg></body></html>"
+    assert inspect_bytes("page.html", html).type != "svg"

@@ -22,9 +22,15 @@ import unicodedata
 from agent.inspect import name_chars as nc
 from agent.inspect.extension_table import (
     ALWAYS_HIDDEN_EXTENSIONS,
-    CODE_EXTENSIONS,
     CONTAINER_EXTENSIONS,
     DATA_WARNED_EXTENSIONS,
+)
+from agent.inspect.name_types import (
+    DECOY_EXTENSIONS,
+    DRAWING_EXTENSIONS,
+    EXECUTABLE_EXTENSIONS,
+    IMAGE_EXTENSION_TYPES,
+    PICTURE_EXTENSIONS,
 )
 from agent.model import Finding, Severity
 
@@ -44,66 +50,6 @@ __all__ = [
     "is_image_name",
 ]
 
-
-def _words(text: str) -> frozenset[str]:
-    """A set from a whitespace-separated list (keeps long extension lists readable)."""
-    return frozenset(text.split())
-
-
-# --- extension sets -------------------------------------------------------------------------
-
-# Extensions whose opening runs code, generated from Chromium's download danger table,
-# Outlook's blocked list and their additions (scripts/gen_extension_table.py). A decoy
-# extension in front of one of these is the classic lure (ATT&CK T1036.007): high.
-EXECUTABLE_EXTENSIONS = CODE_EXTENSIONS
-
-# Image extension -> the type sniff reports for a file that really is one. Only types the
-# engine recognises by their bytes: a real file of the type must never read as "not an
-# image" (Analyze .hdr headers, for one, have no signature and stay out).
-IMAGE_EXTENSION_TYPES: dict[str, str] = {
-    extension: detected_type
-    for detected_type, extensions in (
-        ("jpeg", "jpg jpeg jpe jfif pjpeg pjp"),
-        ("png", "png apng"),
-        ("gif", "gif"),
-        ("webp", "webp"),
-        ("bmp", "bmp dib"),
-        ("tiff", "tif tiff"),
-        ("heif", "heic heif hif"),
-        ("avif", "avif"),
-        ("ico", "ico cur"),
-        ("dicom", "dcm dicom dic"),
-        ("svg", "svg svgz"),
-        ("jp2", "jp2 j2k jpf jpx"),
-        ("jxl", "jxl"),
-        ("psd", "psd psb"),
-        ("qoi", "qoi"),
-        ("tga", "tga"),
-        ("pcx", "pcx"),
-        ("netpbm", "ppm pgm pbm pnm pam"),
-        ("exr", "exr"),
-        ("xcf", "xcf"),
-    )
-    for extension in extensions.split()
-}
-
-# Every real picture type a person recognises in a name: the engine's image types plus
-# camera raw and editor formats. These are the decoys of a disguised picture.
-PICTURE_EXTENSIONS = frozenset(IMAGE_EXTENSION_TYPES) | _words(
-    "hdr pic pfm jpm mj2 jxr hdp wdp raw cr2 cr3 crw nef nrw arw srf sr2 dng orf rw2 raf srw "
-    "pef x3f erf kdc mrw 3fr iiq"
-)
-
-# Drawings that are also image formats: the SVG walker judges their content (high for
-# actual script), so `logo.png.svg` is odd naming (medium), not by itself a disguised program.
-DRAWING_EXTENSIONS = _words("svg svgz")
-
-# Extensions people read as "harmless picture or document": the decoys of a double extension.
-DECOY_EXTENSIONS = PICTURE_EXTENSIONS | _words(
-    """
-    pdf doc docx xls xlsx ppt pptx odt ods odp rtf txt csv mp4 mov avi mkv wmv mp3 wav m4a
-    """
-)
 
 PADDING_RUN_MIN_CHARS = 3  # characters: a run of blanks this long before an extension is padding
 # A decoy token may carry what copy tools and 8.3 short names append (`jpg_`, `jpg-`, `jpg~1`)
@@ -216,12 +162,14 @@ def _double_extension(name: str, effective: str) -> Finding | None:
     danger = _danger_of(effective)
     if danger is None:
         return None
-    pieces = [_token(part) for part in _parts(_strip_windows_tail(name))[1:-1]]
-    decoys = [d for d in (decoy_of(token) for token in pieces) if d is not None]
-    if not decoys:
+    parts = _parts(_strip_windows_tail(name))
+    if len(parts) < 3:
+        return None  # a stem and one extension: nothing to pass for
+    pieces = [_token(part) for part in parts[1:]]
+    decoy = next((d for d in map(decoy_of, reversed(pieces[:-1])) if d is not None), None)
+    if decoy is None:
         return None
-    decoy = decoys[-1]
-    claimed = claimed_extensions(name)
+    claimed = [token for token in pieces if _EXTENSION_TOKEN.fullmatch(token)]
     if _disguise_danger(effective, decoy) is Severity.MEDIUM and danger is Severity.HIGH:
         return Finding(
             "name.double_extension",
@@ -308,6 +256,8 @@ def _trailing_dots_spaces(name: str, effective: str) -> Finding | None:
 
 
 def _dot_lookalikes(name: str, effective: str) -> Finding | None:
+    if name.isascii():
+        return None  # every dot look-alike is outside ASCII
     positions = [i for i, ch in enumerate(name) if nc.is_dot_like(ch)]
     if not positions:
         return None
@@ -390,9 +340,24 @@ def _character_findings(name: str, effective: str) -> list[Finding]:
     return findings
 
 
+def _is_plain(name: str) -> bool:
+    """Printable ASCII with at most one dot, no blank runs and no Windows-stripped tail:
+    most names that arrive; only the always-hidden extension check can apply to them."""
+    return (
+        name.isascii()
+        and name.isprintable()
+        and name.count(".") <= 1
+        and name[-1:] not in (".", " ")
+        and " " * PADDING_RUN_MIN_CHARS not in name
+    )
+
+
 def check_name(name: str) -> list[Finding]:
     """Every finding about a file name (the last path component); empty for ordinary names."""
     effective = effective_extension(name)
+    if _is_plain(name):
+        hidden = _hidden_extension(name, effective)
+        return [] if hidden is None else [hidden]
     findings = _character_findings(name, effective)
     for check in (_double_extension, _padded_extension, _trailing_dots_spaces, _dot_lookalikes):
         finding = check(name, effective)

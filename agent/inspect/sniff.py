@@ -78,6 +78,13 @@ _XML_PROLOGUE = re.compile(
     rb"<svg[\s>/:]",
     re.IGNORECASE | re.DOTALL,
 )
+SVG_PROLOG_BYTES = 256 * 1024  # bytes of declaration, comments and DOCTYPE skipped to the root
+# The prolog items XML allows before the root element, each of any length (bounded above).
+_PROLOG_ITEMS = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*",
+    re.IGNORECASE | re.DOTALL,
+)
+_SVG_ROOT = re.compile(rb"<(?:[\w.-]+:)?svg[\s>/]", re.IGNORECASE)
 _HTML_START = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.{0,2048}?-->\s*)*"
     rb"<(?:!doctype\s+html|html|head|body|script|iframe|meta\s|title|style|svg\s[^>]*onload)",
@@ -233,6 +240,23 @@ def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
     return None
 
 
+def _svg_after_long_prolog(reader: Reader, head: bytes) -> bool:
+    """An SVG whose root follows a prolog longer than `_XML_PROLOGUE` looks at.
+
+    Padding the XML declaration, comments or the DOCTYPE past the sniff window must not
+    turn a drawing into "text" that escapes the SVG checks: the prolog is skipped item by
+    item (up to SVG_PROLOG_BYTES) and the first element must be `svg`.
+    """
+    start = head.lstrip(b" \t\r\n")
+    if start.startswith(b"\xef\xbb\xbf"):
+        start = start[3:]
+    if not start.startswith((b"<?", b"<!")):
+        return False
+    text = reader.read(0, SVG_PROLOG_BYTES)
+    match = _PROLOG_ITEMS.match(text)
+    return match is not None and _SVG_ROOT.match(text, match.end()) is not None
+
+
 def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
     """Markup, scripts and documents that are text at the start."""
     if EICAR in head[:128]:
@@ -251,7 +275,7 @@ def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
         return _s("mvg", "imagemagick", "ImageMagick drawing script (MVG)")
     if _MSL.match(head):
         return _s("msl", "imagemagick", "ImageMagick scripting language (MSL)")
-    if _XML_PROLOGUE.match(head):
+    if _XML_PROLOGUE.match(head) or _svg_after_long_prolog(reader, head):
         return _s("svg", "svg", "SVG drawing")
     if _HTML_START.match(head):
         return _s("html", "script", "web page (HTML)")
