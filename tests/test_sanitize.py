@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageChops, ImageStat, PngImagePlugin
 
 from agent import osmark
 from agent.sanitize import child as sanitize_child
@@ -243,13 +243,15 @@ def test_existing_destination_is_never_overwritten(tmp_path: Path) -> None:
     ("untrusted_output", "message"),
     [
         (b"garbage", "makes no sense"),
-        (b"PGPX1 2 2 CMYK\n" + b"\x00" * 16, "makes no sense"),
-        (b"PGPX1 0 2 RGB\n", "makes no sense"),
-        (b"PGPX1 2 2 RGB\n" + b"\x00" * 11, "wrong amount"),
-        (b"PGPX1 2 2 RGB\n" + b"\x00" * 13, "wrong amount"),
-        (b"PGPX1 70000 1 L\n" + b"\x00" * 70000, "out of bounds"),
-        (b"PGPX1 20000 20000 L\n", "too large"),
-        (b"PGPX1 2 2 RGB \n" + b"\x00" * 12, "makes no sense"),
+        (b"PGPX2 2 2 CMYK photo\n" + b"\x00" * 16, "makes no sense"),
+        (b"PGPX2 0 2 RGB photo\n", "makes no sense"),
+        (b"PGPX2 2 2 RGB photo\n" + b"\x00" * 11, "wrong amount"),
+        (b"PGPX2 2 2 RGB photo\n" + b"\x00" * 13, "wrong amount"),
+        (b"PGPX2 70000 1 L graphic\n" + b"\x00" * 70000, "out of bounds"),
+        (b"PGPX2 20000 20000 L graphic\n", "too large"),
+        (b"PGPX2 2 2 RGB photo \n" + b"\x00" * 12, "makes no sense"),
+        (b"PGPX2 2 2 RGB movie\n" + b"\x00" * 12, "makes no sense"),
+        (b"PGPX1 2 2 RGB\n" + b"\x00" * 12, "makes no sense"),
     ],
 )
 def test_child_answers_are_validated(untrusted_output: bytes, message: str) -> None:
@@ -258,12 +260,18 @@ def test_child_answers_are_validated(untrusted_output: bytes, message: str) -> N
 
 
 def test_exact_child_answer_is_accepted() -> None:
-    assert parse_child_output(b"PGPX1 2 1 LA\n" + b"\x01\x02\x03\x04") == (
-        2,
-        1,
-        "LA",
-        b"\x01\x02\x03\x04",
-    )
+    picture = parse_child_output(b"PGPX2 2 1 LA graphic\n" + b"\x01\x02\x03\x04")
+    assert (picture.image.size, picture.image.mode) == ((2, 1), "LA")
+    assert picture.image.tobytes() == b"\x01\x02\x03\x04"
+    assert picture.photographic is False
+    assert parse_child_output(b"PGPX2 1 1 L photo\n\x07").photographic is True
+
+
+def test_the_answer_is_checked_against_the_pixel_limit_in_force() -> None:
+    answer = b"PGPX2 4 4 L graphic\n" + b"\x00" * 16
+    assert parse_child_output(answer, max_pixels=16).image.size == (4, 4)
+    with pytest.raises(SanitizeError, match="too large"):
+        parse_child_output(answer, max_pixels=15)
 
 
 def test_copy_names_drop_disguises() -> None:
@@ -290,6 +298,12 @@ def test_sanitize_vault_item(tmp_path: Path) -> None:
 
     copy = sanitize_vault_item(vault, item.id, downloads)
 
-    assert copy.parent == downloads and copy.name == "xraygpj (safe copy).png"
-    assert _decoded(copy.read_bytes()).tobytes() == _decoded(source_bytes).convert("RGB").tobytes()
+    # A photo stays a photo: a fresh JPEG (visually lossless), beside the original.
+    assert copy.parent == downloads and copy.name == "xraygpj (safe copy).jpg"
+    got, want = _decoded(copy.read_bytes()), _decoded(source_bytes).convert("RGB")
+    assert got.size == want.size
+    # The pattern is high-frequency noise, JPEG's worst case; photos differ far less.
+    assert ImageStat.Stat(ImageChops.difference(got, want)).mean == pytest.approx([0, 0, 0], abs=4)
+    for marker in PAYLOAD_MARKERS:
+        assert marker not in copy.read_bytes(), marker
     assert vault.get(item.id).sha256 == item.sha256  # the item stays in the vault

@@ -41,9 +41,9 @@ def register(subparsers: Any) -> None:
     sanitize = subparsers.add_parser(
         "sanitize",
         help="save a safe copy of a picture: only its pixels, nothing hidden",
-        description="Decode FILE in a limited subprocess and write a fresh PNG (or JPEG when "
-        "--out ends in .jpg) with only its pixels. Exit 0 on success, 2 when no copy "
-        "could be made.",
+        description="Decode FILE in a limited subprocess and write a fresh file with only its "
+        "pixels, upright and in sRGB: a JPEG for photos (JPEG, HEIC, AVIF, lossy WebP), else "
+        "a PNG (--out FILE.jpg/.png chooses). Exit 0 on success, 2 when no copy could be made.",
     )
     sanitize.add_argument("file", type=Path, metavar="FILE")
     sanitize.add_argument(
@@ -114,21 +114,19 @@ def _scan_verdict(path: Path) -> tuple[str, str]:
 
 
 def _handle_sanitize(args: argparse.Namespace) -> int:
-    from agent.sanitize.parent import (
-        SanitizeError,
-        sanitize_file,
-        sanitized_name,
-        unique_destination,
-    )
+    from agent.sanitize.parent import SanitizeError, sanitize_file, sanitize_to_folder
 
     source: Path = args.file
     if not source.is_file():
         raise UsageError(f"{safe_path(str(source))} is not a file")
-    dest: Path = args.out or unique_destination(source.parent, sanitized_name(source.name))
-    if dest.is_dir():
-        dest = unique_destination(dest, sanitized_name(source.name))
+    out: Path | None = args.out
     try:
-        result = sanitize_file(source, dest)
+        if out is None or out.is_dir():
+            # The format follows the source: a photo stays a JPEG, a graphic becomes a PNG.
+            folder = source.parent if out is None else out
+            result = sanitize_to_folder(source, folder, source.name)
+        else:
+            result = sanitize_file(source, out)
     except SanitizeError as error:
         print(f"photogate: {error}", file=sys.stderr)
         return EXIT_ERROR

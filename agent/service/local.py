@@ -237,7 +237,13 @@ class LocalBackend:
         folder = dest_dir or Path(item.original_path).parent
         try:
             with vault_errors():
-                copy = sanitize_vault_item(self.vault, item.id, folder, item.name)
+                copy = sanitize_vault_item(
+                    self.vault,
+                    item.id,
+                    folder,
+                    item.name,
+                    max_pixels=self.policy.inspect.pixels_reject,
+                )
         except SanitizeError as error:
             raise BackendError(str(error)) from None
         self.safe_copy_saved(
