@@ -26,17 +26,26 @@ def test_a_recorded_version_is_current_and_a_changed_one_is_not(tmp_path: Path) 
         assert not db.is_current("/w/b.jpg", version())
 
 
-def test_version_of_a_real_file_ignores_xattr_writes(tmp_path: Path) -> None:
+def test_version_of_a_real_file_sees_an_in_place_rewrite_with_its_old_mtime(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: same size, old mtime put back with utime: still a new version (ctime)."""
     target = tmp_path / "a.jpg"
     target.write_bytes(b"12345")
     before = FileVersion.of(os.lstat(target))
-    try:
-        os.setxattr(target, "user.photogate.verdict", b"suspicious")
-    except OSError:
-        target.chmod(0o644)  # no user xattrs here: a metadata-only change instead
-    assert FileVersion.of(os.lstat(target)) == before
-    target.write_bytes(b"123456")
-    assert FileVersion.of(os.lstat(target)) != before
+    old = os.lstat(target)
+    with target.open("r+b") as handle:
+        handle.write(b"EVIL!")
+    os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns))
+    after = FileVersion.of(os.lstat(target))
+    assert (after.size, after.mtime_ns, after.inode) == (before.size, before.mtime_ns, before.inode)
+    assert after != before and after.ctime_ns != before.ctime_ns
+    assert (after.dev, after.inode) == (os.lstat(target).st_dev, os.lstat(target).st_ino)
+    with StateDB(tmp_path / "s.db") as db:
+        db.record(target, before, verdict="clean", action="log")
+        assert db.is_current(target, before)
+        assert not db.is_current(target, after)
+        assert db.lookup(target).version == before  # all five fields round-trip
 
 
 def test_deferred_records_are_not_final(tmp_path: Path) -> None:

@@ -48,15 +48,15 @@ def register(subparsers: Any) -> None:
 
 def setup_logging(log_dir: Path) -> None:
     """Agent log: a rotating file under the home, plus stderr."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    from agent.service.logfiles import PrivateRotatingFileHandler, private_dir
+
+    private_dir(log_dir)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
-        log_dir / AGENT_LOG_NAME,
-        maxBytes=AGENT_LOG_MAX_BYTES,
-        backupCount=AGENT_LOG_BACKUPS,
-        encoding="utf-8",
+    file_handler = PrivateRotatingFileHandler(
+        log_dir / AGENT_LOG_NAME, max_bytes=AGENT_LOG_MAX_BYTES, backups=AGENT_LOG_BACKUPS
     )
     file_handler.setFormatter(formatter)
+    logging.raiseExceptions = False  # a closed stderr (broken pipe) is not worth a traceback
     stderr_handler = logging.StreamHandler(sys.stderr)
     stderr_handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -81,8 +81,10 @@ def _handle(args: argparse.Namespace) -> int:
     machine_file: Path = args.config if args.config is not None else paths.machine_config_path()
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"policy file not found: {args.config}")
+    from agent.service.logfiles import private_dir
+
     home = paths.home()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)  # 0700: the state, logs and vault name patients' files
     lock = AgentLock(paths.runtime_dir())
     lock.acquire()  # AlreadyRunningError: the CLI prints its message
     try:

@@ -410,6 +410,13 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "This item was not inspected because it is not an ordinary file.",
         "a FIFO, device, socket or link given to `photogate scan`",
     ),
+    CodeSpec(
+        "scan.hard_linked", _I,
+        "This file has other names on this computer, so Photogate did not move or mark it.",
+        "added by the agent when a file to quarantine or flag has more than one hard link:"
+        " moving one name would leave the content under the others, marking would mark"
+        " them too; the event's link_count names how many",
+    ),
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 assert sys.platform.startswith("linux")  # mypy on other platforms skips the rest
 
+from agent.platform.linux_writers import open_for_writing  # noqa: E402
 from agent.platform.posix import PosixPlatform  # noqa: E402
 
 
@@ -19,6 +20,10 @@ class LinuxPlatform(PosixPlatform):
     def set_xattr(self, path: Path, name: str, value: bytes) -> None:
         """setxattr(2) without following a final symlink (ENOTSUP on tmpfs w/o user xattrs)."""
         os.setxattr(path, name, value, follow_symlinks=False)
+
+    def writer_done(self, path: str) -> bool:
+        """False while any process has the file open for writing (read lease or /proc)."""
+        return not open_for_writing(path)
 
     def get_xattr(self, path: Path, name: str) -> bytes:
         """getxattr(2) without following a final symlink."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.policy.schema import ReportSettings
+from agent.service.logfiles import PrivateRotatingFileHandler, private_dir
 from agent.service.syslog import SyslogSink, format_rfc5424, utc_now_iso
 from agent.textsafe import safe_name, safe_text
 
@@ -215,7 +216,7 @@ class EventLog:
             self._user = getpass.getuser()
         except (OSError, KeyError):
             self._user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-        self._handler: logging.handlers.RotatingFileHandler | None = None
+        self._handler: PrivateRotatingFileHandler | None = None
         self._sinks: list[EventSink] = []
         self._settings = settings
         self._salt = b""
@@ -244,6 +245,12 @@ class EventLog:
             return Path(os.path.expandvars(settings.audit_log)).expanduser()
         return self._home / "logs" / EVENTS_FILE_NAME
 
+    @property
+    def problem(self) -> str | None:
+        """Why the last audit line could not be written (disk full...), or None."""
+        handler = self._handler
+        return None if handler is None else handler.problem
+
     def configure(
         self, settings: ReportSettings, *, sinks: Sequence[EventSink] | None = None
     ) -> None:
@@ -253,12 +260,11 @@ class EventLog:
         this raises OSError and the old log and sinks stay in use (nothing is dropped).
         """
         path = self._audit_path(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        private_dir(path.parent)  # 0700: it names patients' files
+        handler = PrivateRotatingFileHandler(  # 0600; a failed write is one plain line
             path,
-            maxBytes=settings.max_log_mb * 1024 * 1024,
-            backupCount=max(settings.keep_logs, 0),
-            encoding="utf-8",
+            max_bytes=settings.max_log_mb * 1024 * 1024,
+            backups=max(settings.keep_logs, 0),
         )
         handler.setFormatter(logging.Formatter("%(message)s"))
         try:

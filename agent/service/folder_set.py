@@ -59,6 +59,7 @@ class FolderSet:
         self._pattern_source = pattern_source
         self._lock = threading.Lock()
         self._view = FolderView()
+        self._identity: dict[Path, tuple[int, int]] = {}  # watched folder -> (device, inode)
 
     @property
     def view(self) -> FolderView:
@@ -132,9 +133,19 @@ class FolderSet:
     ) -> str | None:
         exists = folder.is_dir() and not folder.is_symlink()
         if folder in watched_before:
-            if exists:
+            if exists and self._identity.get(folder) == _identity(folder):
                 return None
             self.watcher.remove(folder)
+            self._identity.pop(folder, None)
+            if exists:
+                # Replaced in place (`rm -rf W; mkdir W`, `mv OTHER W`): the old watch is on
+                # the old folder. Watch the new one; the caller sweeps it as a new root.
+                watched_before.discard(folder)
+                log.warning("folder replaced: %s (watched again)", safe_path(folder))
+                self._events.emit(
+                    "folder_replaced", path=folder, policy_version=policy.policy.version
+                )
+                return self._watch(folder, policy)
             self._events.emit("folder_missing", path=folder, policy_version=policy.policy.version)
             log.warning("folder disappeared: %s", safe_path(folder))
             return "folder disappeared"
@@ -144,4 +155,20 @@ class FolderSet:
             with self._lock:
                 seen = folder in self._view.ever_seen
             return "folder disappeared" if seen else "folder does not exist yet"
-        return self.watcher.add(folder, recursive=policy.watch.recursive)
+        return self._watch(folder, policy)
+
+    def _watch(self, folder: Path, policy: Policy) -> str | None:
+        identity = _identity(folder)
+        problem = self.watcher.add(folder, recursive=policy.watch.recursive)
+        if problem is None and identity is not None:
+            self._identity[folder] = identity
+        return problem
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None when it cannot be looked at."""
+    try:
+        info = os.stat(folder, follow_symlinks=False)  # noqa: PTH116 - no link following
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

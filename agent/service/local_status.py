@@ -59,6 +59,17 @@ def worker_problem(untrusted_status: dict[str, Any], now: float) -> str | None:
     age = now - float(heartbeat)
     if age > HEARTBEAT_STALE_SECONDS:
         return f"the agent's worker has not been heard from for {age:.0f} s"
+    updated = untrusted_status.get("updated")
+    beats = untrusted_status.get("heartbeats")
+    if isinstance(beats, dict) and isinstance(updated, (int, float)):
+        for name, beat_age in sorted(beats.items()):
+            if not isinstance(beat_age, (int, float)) or isinstance(beat_age, bool):
+                continue
+            silent = now - float(updated) + float(beat_age)
+            if silent > HEARTBEAT_STALE_SECONDS:  # the supervisor's own beat for the thread
+                return (
+                    f"the agent's {safe_text(str(name))} thread has not answered for {silent:.0f} s"
+                )
     return None
 
 
@@ -85,6 +96,8 @@ def collect_local_status(home: Path) -> dict[str, Any]:
     result["pid"] = pid
     if status is not None:
         for key in ("version", "started", "updated", "paused_until", "folders", "policy", "sinks"):
+            result[key] = status.get(key)
+        for key in ("activity", "heartbeats", "problem", "problems"):
             result[key] = status.get(key)
         result["counts"] = status.get("counts")
     if running and pid is not None:

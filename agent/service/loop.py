@@ -33,11 +33,20 @@ from agent.policy.schema import Policy
 from agent.service import folders
 from agent.service.events import EventLog, LogNotifier, Notifier
 from agent.service.folder_set import FolderSet, PatternSource
-from agent.service.pipeline import Outcome, Pipeline, Scope, Toolkit, default_toolkit
+from agent.service.logfiles import private_dir
+from agent.service.pipeline import (
+    Outcome,
+    Pipeline,
+    Scope,
+    Toolkit,
+    default_toolkit,
+    plain_error,
+)
 from agent.service.policy_events import apply_policy, emit_policy_changes
 from agent.service.recovery import announce_cut_off_verdicts
 from agent.service.state import AgentState
 from agent.service.statedb import StateDB
+from agent.service.supervisor import Heartbeats, Supervised, Supervisor
 from agent.service.sweep import Sweep
 from agent.service.watch import CompletionTracker, FolderWatcher
 from agent.textsafe import safe_path
@@ -48,6 +57,8 @@ TICK_SECONDS = 0.25  # housekeeping period while idle (the worker's longest slee
 POLICY_CHECK_SECONDS = 1.0  # policy files are re-read this often
 FOLDER_CHECK_SECONDS = 3.0  # missing folders are looked for this often
 STATUS_REFRESH_SECONDS = 5.0  # the status file is rewritten at least this often
+RETRY_FIRST_SECONDS = 2.0  # a failed quarantine is tried again after this, then doubling
+RETRY_MAX_SECONDS = 300.0  # ...up to this interval, for as long as the file is there
 STATE_PUBLISH_MIN_SECONDS = 0.2  # listeners hear at most this often during a burst
 SWEEP_LOW_WATER = 256  # the sweep feeds the queue only while fewer paths wait than this
 SWEEP_BATCH = 128  # paths a sweep adds to the queue per step
@@ -117,6 +128,7 @@ class AgentService:
         the landing folders of every local user, and the machine vault."""
         self.keeper = keeper
         self.home = (home or paths.home()).absolute()
+        private_dir(self.home)  # 0700: the state, logs and vault name patients' files
         self._runtime = self.home / "run"
         policy = keeper.current.policy
         # vault.path is read once: moving the vault needs a restart.
@@ -165,6 +177,25 @@ class AgentService:
         self._pending_policy: PendingPolicy | None = None  # read by the policy thread
         self._policy_committed = threading.Event()
         self._policy_thread: threading.Thread | None = None
+        self._retry_attempts: dict[str, int] = {}  # path -> failed quarantines in a row
+        self._unmoved = self.statedb.failed_count()
+        self._problems: dict[str, str] = {}  # source -> plain words (state folder full...)
+        self._settled = 0  # paths the worker finished with (any outcome): the progress signal
+        self._sweeps_done = 0  # sweeps that listed every folder they were given
+        self._status_lock = threading.Lock()
+        self._worker_error: str | None = None
+        self.heartbeats = Heartbeats()
+        self.supervisor = Supervisor(
+            [
+                Supervised("worker", self._worker_dead, self._start_worker),
+                Supervised("observer", self.watcher.dead_threads, self._restart_watch),
+            ],
+            self.heartbeats,
+            self._stop,
+            on_change=self._on_supervisor_change,
+            on_tick=self._supervisor_tick,
+        )
+        self.pipeline.on_problem = self._set_problem
 
     # --- public API ----------------------------------------------------------------------
 
@@ -192,10 +223,8 @@ class AgentService:
         self._check_folders()  # watch now, so "started" means "watching"
         self._next_sweep = time.monotonic() + policy.watch.sweep_interval_seconds
         self.ready.set()
-        self._worker = threading.Thread(
-            target=self._run_worker, name="photogate-worker", daemon=True
-        )
-        self._worker.start()
+        self._start_worker()
+        self.supervisor.start()
         self._policy_thread = threading.Thread(
             target=self._watch_policy, name="photogate-policy", daemon=True
         )
@@ -218,6 +247,7 @@ class AgentService:
             self._worker.join(timeout=30)
         if self._policy_thread is not None:
             self._policy_thread.join(timeout=30)
+        self.supervisor.join(timeout=5)
         self.watcher.stop()
         self.events.emit("agent_stopped", policy_version=self.policy.policy.version)
         self.events.close()
@@ -238,14 +268,32 @@ class AgentService:
         signal.signal(signal.SIGINT, request_stop)
         self.start()
         while not self._stop.wait(1.0):
-            pass
+            if self.fatal_problem is not None:
+                break
         self.stop()
-        return 0 if self._fatal_problem is None else EXIT_WORKER_DIED
+        return 0 if self.fatal_problem is None else EXIT_WORKER_DIED
 
     @property
     def fatal_problem(self) -> str | None:
-        """None while healthy; plain words once the worker died and nothing is inspected."""
-        return self._fatal_problem
+        """None while healthy; plain words once protection stopped and cannot recover.
+
+        A thread that dies is restarted by the supervisor (and shown as a problem); only
+        one that keeps dying (agent.service.supervisor.MAX_RESTARTS) is fatal: the tray and
+        `run --headless` then exit non-zero so that autostart or systemd restart the agent.
+        """
+        return self._fatal_problem or self.supervisor.fatal_problem
+
+    def progress(self) -> tuple[int, int, bool]:
+        """(paths settled, sweeps done, idle): what tests and `status` wait on.
+
+        `settled` counts every path the worker finished with, whatever the outcome (judged,
+        unchanged, skipped, gone), so "nothing happened" can be asserted once the agent has
+        looked. `idle` is True when nothing waits: no path queued or settling, no sweep.
+        """
+        with self._lock:
+            settled, sweeps = self._settled, self._sweeps_done
+        idle = self.tracker.pending_count == 0 and not self._sweep.active
+        return settled, sweeps, idle
 
     @property
     def policy(self) -> Policy:
@@ -273,7 +321,13 @@ class AgentService:
                 allow_pause=policy.ui.allow_pause,
                 allow_quit=policy.ui.allow_quit,
                 started_at=self._started_at,
-                fatal_problem=self._fatal_problem,
+                fatal_problem=self.fatal_problem,
+                unmoved=self._unmoved,
+                service_problems=(
+                    *self.supervisor.problems,
+                    *(self._problems[key] for key in sorted(self._problems)),
+                    *((self.events.problem,) if self.events.problem else ()),
+                ),
             )
 
     def pause(
@@ -333,33 +387,72 @@ class AgentService:
 
     # --- worker --------------------------------------------------------------------------
 
+    def _start_worker(self) -> None:
+        self._worker_error = None
+        self._heartbeat = time.time()
+        self._worker = threading.Thread(
+            target=self._run_worker, name="photogate-worker", daemon=True
+        )
+        self._worker.start()
+
     def _run_worker(self) -> None:
-        """The worker thread: if it dies, say so everywhere and stop (the process exits != 0)."""
+        """The worker thread: if it dies, the supervisor restarts it and shows why."""
         try:
             self._work()
-        except BaseException as error:
-            log.critical("the worker thread died: protection has stopped", exc_info=True)
-            with self._lock:
-                self._fatal_problem = (
-                    f"Protection stopped because of an internal error ({type(error).__name__})"
-                )
-                self._dirty = True
-            self.died.set()
+        except Exception as error:
+            self._worker_error = plain_error(error)
+            log.critical("the worker thread died (%s): restarting it", self._worker_error)
             with contextlib.suppress(Exception):
                 self.events.emit(
                     "action_failed",
                     policy_version=self.policy.policy.version,
-                    error=f"worker thread died: {type(error).__name__}: {error}",
+                    error=f"worker thread died: {self._worker_error}",
                 )
-            with contextlib.suppress(Exception):
-                self._publish(force=True)  # the tray shows the problem before the exit
+
+    def _worker_dead(self) -> str | None:
+        worker = self._worker
+        if worker is None or worker.is_alive() or self._stop.is_set():
+            return None
+        why = f" ({self._worker_error})" if self._worker_error else ""
+        return f"the worker thread stopped{why}"
+
+    def _restart_watch(self) -> None:
+        self.watcher.restart()
+        self.request_sweep()  # events were lost while the thread was dead
+
+    def _on_supervisor_change(self) -> None:
+        if self.supervisor.fatal_problem is not None:
+            with self._lock:
+                self._fatal_problem = self._fatal_problem or self.supervisor.fatal_problem
+            self.died.set()
             self._stop.set()
             self.tracker.wake()
+        with self._lock:
+            self._dirty = True
+        with contextlib.suppress(Exception):
+            self._publish(force=True)  # the tray shows the problem (and a fatal one first)
+
+    def _supervisor_tick(self) -> None:
+        """Keep the status file fresh while the worker is busy or restarting."""
+        if time.monotonic() - self._last_status_write >= STATUS_REFRESH_SECONDS:
+            self._write_status(self.snapshot())
+
+    def _set_problem(self, source: str, problem: str | None) -> None:
+        """An expected condition (disk full, read-only folder) began or ended."""
+        with self._lock:
+            changed = self._problems.get(source) != problem
+            if problem is None:
+                self._problems.pop(source, None)
+            else:
+                self._problems[source] = problem
+        if changed:
+            self._changed()
 
     def _work(self) -> None:
         next_tick = 0.0
         while not self._stop.is_set():
             self._heartbeat = time.time()
+            self.heartbeats.beat("worker")
             path = self.tracker.next_ready(0.0 if self._sweep.active else TICK_SECONDS)
             if path is not None:
                 self._process(path)
@@ -383,6 +476,18 @@ class AgentService:
             self.tracker.put_settling(path)
         elif outcome is Outcome.BUSY:
             self.tracker.put_settling(path, delay=self.pipeline.busy.retry_delay(path))
+        elif outcome is Outcome.RETRY:
+            attempts = self._retry_attempts.get(path, 0) + 1
+            self._retry_attempts[path] = attempts
+            delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (attempts - 1))
+            self.tracker.put_settling(path, delay=delay)
+        if outcome is not Outcome.RETRY:
+            self._retry_attempts.pop(path, None)
+        with self._lock:
+            self._settled += 1
+            self._dirty = True  # the progress counters are part of the status
+        if outcome in (Outcome.GONE, Outcome.RETRY):
+            self._on_judged("")
 
     def _scope(self, policy: Policy) -> Scope:
         return Scope(
@@ -394,8 +499,10 @@ class AgentService:
 
     def _on_judged(self, action: str) -> None:
         del action
+        counts, unmoved = self.statedb.counts(), self.statedb.failed_count()
         with self._lock:
-            self._counts = self.statedb.counts()
+            self._counts = counts
+            self._unmoved = unmoved
             self._dirty = True
 
     def _changed(self) -> None:
@@ -509,6 +616,10 @@ class AgentService:
         for path in self._sweep.take(SWEEP_BATCH):
             # Complete by now unless it is still being written: the settle check decides.
             self._settle_check(path)
+        if not self._sweep.active:
+            with self._lock:
+                self._sweeps_done += 1
+                self._dirty = True
 
     # --- state publishing ----------------------------------------------------------------
 
@@ -532,16 +643,16 @@ class AgentService:
                 except Exception:
                     log.exception("state listener failed")
         self._write_status(state)
-        self._last_status_write = now
 
     def _write_status(self, state: AgentState) -> None:
+        settled, sweeps, idle = self.progress()
         data = {
             "pid": os.getpid(),
             "version": state.version,
             "started": state.started_at,
             "updated": time.time(),
             "worker_heartbeat": self._heartbeat,
-            "fatal_problem": self._fatal_problem,
+            "fatal_problem": state.fatal_problem,
             "paused_until": state.paused_until,
             "folders": [
                 {"path": f.path, "watching": f.watching, "problem": f.problem}
@@ -560,12 +671,26 @@ class AgentService:
                 "flagged": state.flagged_total,
                 "unreviewed": state.unreviewed,
                 "pending": self.tracker.pending_count,
+                "could_not_move": state.unmoved,
             },
+            # The progress signal: `settled` grows by one for every path the worker is done
+            # with; `idle` means nothing is queued, settling or being swept.
+            "activity": {"settled": settled, "sweeps": sweeps, "idle": idle},
+            "heartbeats": self.heartbeats.ages(),  # seconds since each thread was seen alive
+            "problem": state.problem,
+            "problems": list(state.service_problems),
             "audit_log": str(self.events.path),
             "vault": str(self._vault_root),
             "sinks": self.events.sink_health(),  # each sink: last delivery, backlog, problem
         }
-        try:
-            write_json_atomic(self._runtime / STATUS_FILE_NAME, data)
-        except OSError as error:
-            log.warning("could not write the status file: %s", error)
+        with self._status_lock:
+            self._last_status_write = time.monotonic()
+            try:
+                write_json_atomic(self._runtime / STATUS_FILE_NAME, data)
+            except OSError as error:
+                problem = f"cannot write the status file: {error.strerror or error}"
+                if self._problems.get("status") != problem:
+                    log.warning("%s", problem)
+                self._set_problem("status", problem)
+                return
+        self._set_problem("status", None)

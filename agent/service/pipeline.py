@@ -14,23 +14,32 @@ import fnmatch
 import hashlib
 import logging
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from agent import platform
 from agent.inspect.limits import Limits
 from agent.inspect.reasons import plain_reason, plain_summary
-from agent.model import Finding, Report
+from agent.model import Finding, Report, Severity
 from agent.policy.decide import Decision, decide
 from agent.policy.schema import Policy
 from agent.service import staffdb
 from agent.service.busy import BusyFiles
 from agent.service.events import EventLog, Notifier
-from agent.service.statedb import DEFERRED_ACTION, RELEASED_ACTION, FileVersion, StateDB
+from agent.service.statedb import (
+    DEFERRED_ACTION,
+    QUARANTINE_FAILED_ACTION,
+    RELEASED_ACTION,
+    RETRY_ACTIONS,
+    FileVersion,
+    InspectedRecord,
+    StateDB,
+)
 from agent.textsafe import safe_name
 from agent.vault.journal import crash_point
 from agent.vault.store import Vault
@@ -43,6 +52,28 @@ ERROR_ACTION = "error"  # recorded when the pipeline itself failed on a file
 # Our own temporary files, never judged whatever the policy's ignore patterns say: a safe
 # copy being written (agent.sanitize.parent) and a restore being placed (agent.vault.restore).
 OWN_TEMP_PATTERNS = (".sanitizing-*", ".photogate-restore-*")
+LINKED_ACTION = "left_linked"  # dangerous, but it has other names (hard links): not touched
+NOTIFIED_ACTIONS = ("quarantine", "flag", QUARANTINE_FAILED_ACTION, LINKED_ACTION)
+MAX_ERROR_CHARS = 300  # characters of an error kept in an event
+
+
+def plain_error(error: BaseException) -> str:
+    """One line for an event: the error's kind and text, bounded, never a traceback."""
+    text = " ".join(str(error).split())[:MAX_ERROR_CHARS]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def hard_linked_finding(links: int, intended: str) -> Finding:
+    """Why a dangerous file with other names was left alone."""
+    return Finding(
+        "scan.hard_linked",
+        Severity.INFO,
+        "This file has other names on this computer, so Photogate did not move or mark it.",
+        detail=(
+            f"{links} hard links: {intended} withheld (it would act on the other names'"
+            " content too, or leave it behind under them)"
+        ),
+    )
 
 
 class Outcome(enum.Enum):
@@ -54,6 +85,7 @@ class Outcome(enum.Enum):
     SETTLE = "settle"  # still changing (or an empty placeholder): look again later
     BUSY = "busy"  # another program holds it (Windows sharing): again after `busy.retry_delay`
     JUDGED = "judged"  # inspected, decided, acted, recorded
+    RETRY = "retry"  # dangerous, but moving it failed: the service retries with backoff
 
 
 class MarkerLike(Protocol):
@@ -110,7 +142,10 @@ class Scope:
 
     def is_excluded(self, path: str) -> bool:
         """True inside our home or vault (compared by real path, so links do not hide it)."""
-        real = os.path.realpath(path)
+        return self.is_excluded_real(os.path.realpath(path))
+
+    def is_excluded_real(self, real: str) -> bool:
+        """`is_excluded` for a path already resolved."""
         return any(
             real == str(folder) or real.startswith(str(folder) + os.sep) for folder in self.excluded
         )
@@ -181,11 +216,20 @@ class Pipeline:
         self.notifier = notifier
         self._on_judged = on_judged
         self.busy = BusyFiles()
+        # (source, problem or None): an expected condition such as a full state folder.
+        self.on_problem: Callable[[str, str | None], None] = lambda source, problem: None
 
     def process(self, path: str, policy: Policy, scope: Scope, *, paused: bool = False) -> Outcome:
         """Judge `path` once per version; never raises."""
         try:
-            return self._process(path, policy, scope, paused=paused)
+            outcome = self._process(path, policy, scope, paused=paused)
+        except (sqlite3.Error, OSError) as error:
+            # Expected on a full or read-only disk: one plain line, a problem in status,
+            # and the file is tried again soon (RETRY), not only by the next sweep.
+            problem = f"cannot record verdicts ({plain_error(error)})"
+            log.warning("%s; %s will be looked at again", problem, safe_name(path))
+            self.on_problem("state", problem)
+            return Outcome.RETRY
         except Exception as error:
             log.exception("pipeline failed on %s", safe_name(path))
             self.events.emit(
@@ -195,6 +239,8 @@ class Pipeline:
                 error=f"{type(error).__name__}: {error}",
             )
             return Outcome.SKIPPED
+        self.on_problem("state", None)
+        return outcome
 
     def _process(self, path: str, policy: Policy, scope: Scope, *, paused: bool) -> Outcome:
         root = scope.root_of(path)
@@ -211,6 +257,7 @@ class Pipeline:
             status = os.lstat(os_path)
         except FileNotFoundError:
             self.busy.done(path)
+            self.statedb.forget_failed(path)  # a file we could not move was deleted
             return Outcome.GONE
         except OSError as error:
             if platform.is_in_use(error):
@@ -228,7 +275,10 @@ class Pipeline:
         if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
             return Outcome.SKIPPED
         version = FileVersion.of(status)
-        if self.statedb.is_current(path, version):
+        previous = self.statedb.lookup(path)
+        if previous is not None and previous.action == LINKED_ACTION and status.st_nlink == 1:
+            previous = None  # its other names are gone: now it is a file of its own to act on
+        if previous is not None and self._same_content(path, previous, version, policy):
             return Outcome.UNCHANGED
         age = time.time() - status.st_mtime_ns / 1e9
         if version.size == 0 and age < policy.watch.settle_seconds:
@@ -236,9 +286,35 @@ class Pipeline:
             return Outcome.SETTLE
         if self._is_released(path, version, policy, root):
             return Outcome.UNCHANGED
-        if not platform.writer_done(os_path):  # Windows: someone still has it open
+        if not platform.writer_done(os_path):  # a writer still holds it open (lease, probe)
             return self._busy(path)
-        return self._judge(path, os_path, version, policy, root, paused=paused)
+        retrying = previous is not None and previous.action == QUARANTINE_FAILED_ACTION
+        return self._judge(
+            path, os_path, version, status.st_nlink, policy, root, paused=paused, retrying=retrying
+        )
+
+    def _same_content(
+        self, path: str, previous: InspectedRecord, version: FileVersion, policy: Policy
+    ) -> bool:
+        """True when this version already has a final verdict (nothing to do).
+
+        A version that differs from the judged one only in its ctime (an xattr or a
+        Zone.Identifier written after the download, our own marker) is the same file when
+        its SHA-256 is unchanged: the record is refreshed instead of judging it again.
+        """
+        if previous.action in RETRY_ACTIONS:
+            return False
+        if previous.version == version:
+            return True
+        if replace(previous.version, ctime_ns=version.ctime_ns) != version:
+            return False
+        if previous.sha256 is None:
+            return False
+        sha256 = sha256_of(path, version, policy.inspect.limits().max_file_bytes)
+        if sha256 != previous.sha256:
+            return False  # rewritten in place with its old size and mtime put back
+        self.statedb.refresh_version(path, version)
+        return True
 
     def _busy(self, path: str) -> Outcome:
         attempts = self.busy.found_in_use(path)
@@ -272,10 +348,12 @@ class Pipeline:
         path: str,
         os_path: str,
         version: FileVersion,
+        links: int,
         policy: Policy,
         root: Path,
         *,
         paused: bool,
+        retrying: bool,
     ) -> Outcome:
         started = time.perf_counter()
         limits = policy.inspect.limits()
@@ -299,6 +377,14 @@ class Pipeline:
         action = intended
         if paused and intended in ("quarantine", "flag"):
             action = DEFERRED_ACTION  # documented: acted on by the sweep after resume
+        elif links > 1 and intended in ("quarantine", "flag"):
+            # Another name holds the same content (a hard link, maybe outside the watched
+            # folders): marking would mark that file too, moving would remove one name and
+            # leave the content under the other. Judged and reported, never touched.
+            action = LINKED_ACTION
+            report = replace(
+                report, findings=(*report.findings, hard_linked_finding(links, intended))
+            )
         elif intended == "quarantine":
             staffdb.begin_verdict(
                 self.statedb,
@@ -330,11 +416,26 @@ class Pipeline:
                 cause = failure.__cause__
                 if isinstance(cause, OSError) and platform.is_in_use(cause):
                     return self._busy(path)  # not complete yet: never a final failure
-                error = f"{type(failure).__name__}: {failure}"
-                action = "quarantine_failed"
-        elif intended == "flag" and not self.toolkit.marker.mark(Path(os_path), reason=reason):
-            error = "the file system does not accept the untrusted-origin marker"
+                error = plain_error(failure)
+                action = QUARANTINE_FAILED_ACTION
+                version = self._version_after_marking(os_path, version)
+        elif intended == "flag":
+            if not self.toolkit.marker.mark(Path(os_path), reason=reason):
+                error = "the file system does not accept the untrusted-origin marker"
+            version = self._version_after_marking(os_path, version)
         self.busy.done(path)
+        if retrying and action == QUARANTINE_FAILED_ACTION:
+            # Still failing: keep the record (and the count of unmoved files), and do not
+            # repeat the verdict and notification on every retry.
+            self.statedb.record(
+                path, version, verdict=report.verdict.value, action=action,
+                finding_codes=tuple(f.code for f in report.findings), sha256=sha256,
+                detected_type=report.type, folder=root, count=False,
+            )  # fmt: skip
+            if intended == "quarantine" and not paused:
+                staffdb.end_verdict(self.statedb, path)
+            log.info("still cannot move %s (%s)", safe_name(path), error)
+            return Outcome.RETRY
         codes = tuple(finding.code for finding in report.findings)
         self.statedb.record(
             path,
@@ -346,6 +447,7 @@ class Pipeline:
             detected_type=report.type,
             item_id=item_id,
             folder=root,
+            retried=retrying,
         )
         self.events.emit(
             "verdict",
@@ -364,17 +466,27 @@ class Pipeline:
             item_id=item_id,
             folder=str(root),
             error=error,
+            link_count=links if links > 1 else None,
+            retried=True if retrying else None,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         if intended == "quarantine" and not paused:
             staffdb.end_verdict(self.statedb, path)
         if error is not None:
             log.warning("%s: %s (%s)", action, safe_name(path), error)
-        if action in ("quarantine", "flag", "quarantine_failed") and policy.ui.notifications:
+        if action in NOTIFIED_ACTIONS and policy.ui.notifications:
             self._notify(action, name, reason, item_id)
         if self._on_judged is not None:
             self._on_judged(action)
-        return Outcome.JUDGED
+        return Outcome.RETRY if action == QUARANTINE_FAILED_ACTION else Outcome.JUDGED
+
+    def _version_after_marking(self, os_path: str, version: FileVersion) -> FileVersion:
+        """The version to record after our own marker changed the file's ctime."""
+        try:
+            marked = FileVersion.of(os.lstat(os_path))
+        except OSError:
+            return version
+        return marked if replace(marked, ctime_ns=version.ctime_ns) == version else version
 
     def _notify(self, action: str, name: str, reason: str, item_id: str | None) -> None:
         shown = safe_name(name, MAX_NOTIFY_NAME_CHARS)

@@ -38,7 +38,9 @@ class AgentState:
     allow_pause: bool = True
     allow_quit: bool = False
     started_at: float = 0.0
-    fatal_problem: str | None = None  # the worker died: protection has stopped
+    unmoved: int = 0  # dangerous files whose move failed and that are still where they were
+    service_problems: tuple[str, ...] = ()  # a thread restarted, the state folder full...
+    fatal_problem: str | None = None  # the agent cannot protect and cannot recover by itself
 
     @property
     def paused(self) -> bool:
@@ -50,6 +52,11 @@ class AgentState:
         """The first thing that needs IT's attention, in plain words, or None."""
         if self.fatal_problem:
             return self.fatal_problem
+        if self.unmoved:
+            files = "file" if self.unmoved == 1 else "files"
+            return f"could not move {self.unmoved} dangerous {files}"
+        if self.service_problems:
+            return self.service_problems[0]
         if self.policy_problem:
             return self.policy_problem
         if self.preferences_problem:

@@ -1,6 +1,7 @@
 """The agent's memory of what it inspected (sqlite, WAL mode, bounded).
 
-One row per path holds the version last judged (size, mtime_ns, inode), its SHA-256,
+One row per path holds the version last judged (device, inode, size, mtime_ns, ctime_ns:
+rewriting a file in place and restoring its old mtime still changes its ctime), its SHA-256,
 verdict and action, so a sweep re-reads only files that changed and a second event for
 unchanged content (a Zone.Identifier or xattr write) gets no second verdict. Paths are
 stored as bytes (`os.fsencode`), so names that are not valid UTF-8 round-trip exactly.
@@ -28,6 +29,8 @@ MAX_FLAGGED_LISTED = 1_000  # rows: list_flagged() never returns more than this
 ACTIONS_FLAGGED = ("flag",)
 DEFERRED_ACTION = "deferred"  # inspected while paused: not final, the next sweep re-judges
 RELEASED_ACTION = "released"  # a version staff or IT restored: final, never counted again
+QUARANTINE_FAILED_ACTION = "quarantine_failed"  # dangerous, still in place: retried
+RETRY_ACTIONS = (DEFERRED_ACTION, QUARANTINE_FAILED_ACTION)  # never final for a version
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inspected (
@@ -35,6 +38,8 @@ CREATE TABLE IF NOT EXISTS inspected (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
+    dev INTEGER NOT NULL DEFAULT 0,
+    ctime_ns INTEGER NOT NULL DEFAULT 0,
     sha256 TEXT,
     detected_type TEXT,
     verdict TEXT NOT NULL,
@@ -78,18 +83,39 @@ CREATE TABLE IF NOT EXISTS pending_verdicts (
 """
 
 
+# Columns added after the first release: (name, declaration) added to older databases.
+_ADDED_COLUMNS = (
+    ("dev", "INTEGER NOT NULL DEFAULT 0"),
+    ("ctime_ns", "INTEGER NOT NULL DEFAULT 0"),
+)
+_VERSION_COLUMNS = "size, mtime_ns, inode, dev, ctime_ns"
+
+
 @dataclass(frozen=True)
 class FileVersion:
-    """What identifies one version of a file without reading it."""
+    """What identifies one version of a file without reading it.
+
+    Any change of device, inode, size, mtime or ctime is a new version. ctime matters:
+    a program can rewrite a judged file in place with the same size and set its old mtime
+    back (`os.utime`), but it cannot set the ctime back.
+    """
 
     size: int
     mtime_ns: int
     inode: int
+    dev: int = 0
+    ctime_ns: int = 0
 
     @classmethod
     def of(cls, stat: os.stat_result) -> FileVersion:
         """The version described by an `os.lstat` result."""
-        return cls(size=stat.st_size, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)
+        return cls(
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            inode=stat.st_ino,
+            dev=stat.st_dev,
+            ctime_ns=stat.st_ctime_ns,
+        )
 
 
 @dataclass(frozen=True)
@@ -146,8 +172,17 @@ class StateDB:
             # last commits, and then the sweep simply inspects those files again.
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA + _STAFF_SCHEMA)
+            self._add_missing_columns()
             self._conn.commit()
             path.chmod(0o600)
+
+    def _add_missing_columns(self) -> None:
+        # A database written by an older agent lacks the newer version columns: its rows
+        # then never match a current version, so each file is judged once more.
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(inspected)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in present:
+                self._conn.execute(f"ALTER TABLE inspected ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -164,7 +199,7 @@ class StateDB:
         """The record for `path`, or None if it was never inspected."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT path, size, mtime_ns, inode, sha256, detected_type, verdict, action,"
+                f"SELECT path, {_VERSION_COLUMNS}, sha256, detected_type, verdict, action,"  # noqa: S608 - constant column list
                 " findings, item_id, folder, inspected_at FROM inspected WHERE path = ?",
                 (_fs_bytes(path),),
             ).fetchone()
@@ -174,12 +209,12 @@ class StateDB:
         """True when this exact version of `path` already has a final verdict."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT size, mtime_ns, inode, action FROM inspected WHERE path = ?",
+                f"SELECT {_VERSION_COLUMNS}, action FROM inspected WHERE path = ?",  # noqa: S608 - constant column list
                 (_fs_bytes(path),),
             ).fetchone()
-        if row is None or row[3] == DEFERRED_ACTION:
+        if row is None or row[5] in RETRY_ACTIONS:
             return False
-        return FileVersion(int(row[0]), int(row[1]), int(row[2])) == version
+        return FileVersion(*(int(value) for value in row[:5])) == version
 
     def record(
         self,
@@ -194,19 +229,27 @@ class StateDB:
         item_id: str | None = None,
         folder: str | os.PathLike[str] | None = None,
         when: float | None = None,
+        count: bool = True,
+        retried: bool = False,
     ) -> None:
-        """Remember the verdict for this version of `path` and bump the totals."""
+        """Remember the verdict for this version of `path` and (with `count`) bump the totals.
+
+        `retried`: a file whose move failed before was judged again; it was counted as
+        inspected then, so only the outcome is counted now.
+        """
         now = time.time() if when is None else when
         with self._lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO inspected (path, size, mtime_ns, inode, sha256,"
+                f"INSERT OR REPLACE INTO inspected (path, {_VERSION_COLUMNS}, sha256,"  # noqa: S608 - constant column list
                 " detected_type, verdict, action, findings, item_id, folder, inspected_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _fs_bytes(path),
                     version.size,
                     version.mtime_ns,
                     version.inode,
+                    version.dev,
+                    version.ctime_ns,
                     sha256,
                     detected_type,
                     verdict,
@@ -217,8 +260,9 @@ class StateDB:
                     now,
                 ),
             )
-            if action not in (DEFERRED_ACTION, RELEASED_ACTION):
-                self._bump("inspected")
+            if count and action not in (DEFERRED_ACTION, RELEASED_ACTION):
+                if not retried:
+                    self._bump("inspected")
                 if action == "quarantine":
                     self._bump("quarantined")
                     self._bump("unreviewed")
@@ -246,6 +290,34 @@ class StateDB:
         """True when opened read-only (the tables of newer versions may be missing)."""
         return self._readonly
 
+    def refresh_version(self, path: str | os.PathLike[str], version: FileVersion) -> None:
+        """Same content, new ctime (an xattr was written): remember the new version."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE inspected SET size = ?, mtime_ns = ?, inode = ?, dev = ?, ctime_ns = ?"
+                " WHERE path = ?",
+                (version.size, version.mtime_ns, version.inode, version.dev, version.ctime_ns,
+                 _fs_bytes(path)),
+            )  # fmt: skip
+            self._conn.commit()
+
+    def forget_failed(self, path: str | os.PathLike[str]) -> None:
+        """The path of a file we could not move is gone: stop counting it as unmoved."""
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM inspected WHERE path = ? AND action = ?",
+                (_fs_bytes(path), QUARANTINE_FAILED_ACTION),
+            )
+            self._conn.commit()
+
+    def failed_count(self) -> int:
+        """Dangerous files we could not move that were still there when last looked at."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM inspected WHERE action = ?", (QUARANTINE_FAILED_ACTION,)
+            ).fetchone()
+        return int(row[0])
+
     def forget(self, path: str | os.PathLike[str]) -> None:
         """Drop the record of `path` (e.g. a flagged file was restored or deleted)."""
         with self._lock:
@@ -256,7 +328,7 @@ class StateDB:
         """Flagged files (left in place with a marker), newest first, for the review window."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT path, size, mtime_ns, inode, sha256, detected_type, verdict, action,"
+                f"SELECT path, {_VERSION_COLUMNS}, sha256, detected_type, verdict, action,"  # noqa: S608 - constant column list
                 " findings, item_id, folder, inspected_at FROM inspected"
                 " WHERE action IN ('flag') ORDER BY inspected_at DESC LIMIT ?",
                 (min(limit, MAX_FLAGGED_LISTED),),
@@ -308,15 +380,15 @@ class StateDB:
 
 
 def _record(row: tuple[Any, ...]) -> InspectedRecord:
-    (path, size, mtime_ns, inode, sha256, detected_type, verdict, action, findings) = row[:9]
-    item_id, folder, inspected_at = row[9:]
+    path, size, mtime_ns, inode, dev, ctime_ns = row[:6]
+    sha256, detected_type, verdict, action, findings, item_id, folder, inspected_at = row[6:]
     try:
         codes = tuple(str(code) for code in json.loads(str(findings)))
     except ValueError:
         codes = ()
     return InspectedRecord(
         path=os.fsdecode(bytes(path)),
-        version=FileVersion(int(size), int(mtime_ns), int(inode)),
+        version=FileVersion(int(size), int(mtime_ns), int(inode), int(dev), int(ctime_ns)),
         sha256=None if sha256 is None else str(sha256),
         detected_type=None if detected_type is None else str(detected_type),
         verdict=str(verdict),

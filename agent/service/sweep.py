@@ -31,7 +31,8 @@ class Sweep:
     def __init__(self, statedb: StateDB, stop: threading.Event) -> None:
         self._statedb = statedb
         self._stop = stop
-        self._folders: deque[tuple[str, Scope]] = deque()
+        self._folders: deque[tuple[str, str, Scope]] = deque()  # (path, real path, scope)
+        self._pending: set[str] = set()  # folders queued and not yet listed
         self._files: deque[str] = deque()
 
     @property
@@ -40,8 +41,31 @@ class Sweep:
         return bool(self._folders or self._files)
 
     def add(self, roots: Iterable[Path], scope: Scope) -> None:
-        """Queue `roots` to be walked under `scope` (its ignore rules and recursion)."""
-        self._folders.extend((str(root), scope) for root in roots)
+        """Queue `roots` to be walked under `scope` (its ignore rules and recursion).
+
+        A root inside a folder still waiting to be listed is left out: that listing will
+        reach it. So a tree moved in, which watchdog reports as one new folder per level,
+        is walked once (linear in its size), not once per level (quadratic).
+        """
+        for root in roots:
+            text = str(root)
+            if self._covered(text):
+                continue
+            self._folders.append((text, os.path.realpath(text), scope))
+            self._pending.add(text)
+
+    def _covered(self, folder: str) -> bool:
+        """True when `folder` or one of its parents is queued to be listed."""
+        if not self._pending:
+            return False
+        current = folder
+        while True:
+            if current in self._pending:
+                return True
+            parent = os.path.dirname(current)  # noqa: PTH120 - strings, cheap per level
+            if parent == current:
+                return False
+            current = parent
 
     def take(self, count: int) -> list[str]:
         """Up to `count` paths to judge; lists queued folders one at a time as needed."""
@@ -52,11 +76,12 @@ class Sweep:
                 continue
             if not self._folders:
                 break
-            directory, scope = self._folders.popleft()
-            self._list(directory, scope)
+            directory, real, scope = self._folders.popleft()
+            self._pending.discard(directory)
+            self._list(directory, real, scope)
         return found
 
-    def _list(self, directory: str, scope: Scope) -> None:
+    def _list(self, directory: str, real: str, scope: Scope) -> None:
         try:
             with os.scandir(directory) as listing:
                 entries = list(listing)
@@ -67,8 +92,12 @@ class Sweep:
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if scope.recursive and not scope.is_excluded(entry.path):
-                        self._folders.append((entry.path, scope))
+                    # Not a link, so its real path is the parent's plus its name: no
+                    # realpath() per folder, which costs one lstat per level of depth.
+                    child_real = os.path.join(real, entry.name)  # noqa: PTH118
+                    if scope.recursive and not scope.is_excluded_real(child_real):
+                        self._folders.append((entry.path, child_real, scope))
+                        self._pending.add(entry.path)
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue

@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import os
 import sys
 import threading
 import time
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -60,6 +62,95 @@ def _event_filter(close_events: bool) -> list[type[FileSystemEvent]]:
     else:
         kinds.append(FileModifiedEvent)  # the only sign of progress without close events
     return kinds
+
+
+def iterative_walk(
+    top: AnyStr | os.PathLike[AnyStr],
+    topdown: bool = True,
+    onerror: Callable[[OSError], object] | None = None,
+    followlinks: bool = False,
+) -> Iterator[tuple[AnyStr, list[AnyStr], list[AnyStr]]]:
+    """`os.walk` (top-down) with an explicit stack instead of recursion.
+
+    Python 3.11's `os.walk` recurses once per level, so a folder chain 1,000 deep moved
+    into a watched folder raised RecursionError in watchdog's inotify thread and stopped
+    every watch. Same results and order as `os.walk(top)` top-down; `topdown=False` is not
+    used by watchdog and is served top-down too.
+    """
+    del topdown
+    stack: list[AnyStr] = [os.fspath(top)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as error:
+            if onerror is not None:
+                onerror(error)
+            continue
+        dirs: list[AnyStr] = []
+        files: list[AnyStr] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry.name)
+        yield folder, dirs, files
+        for name in reversed(dirs):  # the caller may have pruned `dirs`, as with os.walk
+            path = os.path.join(folder, name)  # noqa: PTH118 - bytes or str, as os.walk
+            if followlinks or not os.path.islink(path):  # noqa: PTH114
+                stack.append(path)
+
+
+class _WalkSafeOs(types.ModuleType):
+    """The `os` module as watchdog's inotify backend sees it: everything, but an iterative walk."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    walk = staticmethod(iterative_walk)
+
+
+def _install_iterative_walk() -> None:
+    """Give watchdog's walkers (inotify backend, moved-folder events) a walk without recursion."""
+    import watchdog.events
+
+    modules: list[types.ModuleType] = [watchdog.events]
+    try:
+        from watchdog.observers import inotify as inotify_backend
+
+        modules.append(inotify_backend)
+    except ImportError:  # not Linux: that backend is not there
+        pass
+    for module in modules:
+        if not isinstance(getattr(module, "os", None), _WalkSafeOs):
+            setattr(module, "os", _WalkSafeOs("os"))  # noqa: B010 - a module global
+
+
+_install_iterative_walk()
+
+
+def _inotify_reader_dead() -> bool:
+    """True when watchdog's shared inotify reader thread exists but has died (Linux)."""
+    try:
+        from watchdog.observers.inotify_c import InotifyFD
+    except ImportError:
+        return False
+    instance = getattr(InotifyFD, "_instance", None)
+    return instance is not None and not instance.is_alive()
+
+
+def _reset_inotify_reader() -> None:
+    """Forget a dead shared inotify reader so the next watch starts a fresh one."""
+    try:
+        from watchdog.observers.inotify_c import InotifyFD
+    except ImportError:
+        return
+    with InotifyFD._global_lock:  # watchdog keeps the singleton private
+        instance = InotifyFD._instance
+        if instance is not None and not instance.is_alive():
+            InotifyFD._instance = None
 
 
 def _text(path: bytes | str) -> str:
@@ -108,9 +199,12 @@ class FolderWatcher:
     ) -> None:
         self._handler = _Handler(on_event)
         self._filter = _event_filter(close_events)
+        self._observer_factory = observer_factory
         self._observer = observer_factory()
         self._watches: dict[Path, ObservedWatch] = {}
+        self._recursive: dict[Path, bool] = {}
         self._lock = threading.Lock()
+        self._started = False
         self.close_events = close_events
         self._on_event = on_event
         # Windows: an overflowed change buffer lost events; sweep that folder at once.
@@ -120,16 +214,19 @@ class FolderWatcher:
         """Events for `folder` were lost: have it swept now (as a new folder would be)."""
         if Path(folder) in self.watched():
             self._on_event("dir", folder)
+        self.restarts = 0  # times the observer was found dead and restarted
 
     def start(self) -> None:
         """Start the observer thread."""
         self._observer.daemon = True
         self._observer.start()
+        self._started = True
 
     def stop(self) -> None:
         """Stop watching everything and join the observer thread."""
         with self._lock:
             self._watches.clear()
+            self._started = False
         self._observer.stop()
         if self._observer.is_alive():
             self._observer.join(timeout=5)
@@ -155,6 +252,7 @@ class FolderWatcher:
                 # ENOSPC/EMFILE: inotify watch or instance limit reached (watchdog #673, #846)
                 return f"cannot watch: {error.strerror or error}"
             self._watches[folder] = watch
+            self._recursive[folder] = recursive
             return None
 
     def remove(self, folder: Path) -> None:
@@ -163,6 +261,7 @@ class FolderWatcher:
             watch = self._watches.pop(folder, None)
             if watch is None:
                 return
+            self._recursive.pop(folder, None)
             # The emitter may already have stopped when the folder was deleted.
             with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(watch)
@@ -171,6 +270,42 @@ class FolderWatcher:
         """The folders with a watch on them now."""
         with self._lock:
             return set(self._watches)
+
+    def dead_threads(self) -> str | None:
+        """Which watch thread has died, in a few words, or None when all are alive."""
+        with self._lock:
+            if not self._started:
+                return None
+            if not self._observer.is_alive():
+                return "the folder observer thread stopped"
+            if _inotify_reader_dead():
+                return "the inotify reader thread stopped"
+            emitters = list(getattr(self._observer, "emitters", ()))
+        dead = [e for e in emitters if not e.is_alive() and Path(e.watch.path).is_dir()]
+        return f"{len(dead)} folder watch thread(s) stopped" if dead else None
+
+    def restart(self) -> list[Path]:
+        """Replace dead watch threads with a new observer; returns the folders re-watched.
+
+        Events that arrived while the thread was dead were lost, so the caller sweeps the
+        returned folders.
+        """
+        with self._lock:
+            folders = dict(self._recursive)
+            watched = set(self._watches)
+            old, self._observer = self._observer, self._observer_factory()
+            self._watches.clear()
+            self.restarts += 1
+        with contextlib.suppress(Exception):  # the old one is broken: stopping is best effort
+            old.stop()
+        _reset_inotify_reader()
+        self.start()
+        rewatched = []
+        for folder in sorted(watched):
+            if self.add(folder, recursive=folders.get(folder, True)) is None:
+                rewatched.append(folder)
+        log.warning("watch threads restarted; %d folders watched again", len(rewatched))
+        return rewatched
 
 
 # --- Windows change-buffer overflow (watchdog #1019) -------------------------------------------
