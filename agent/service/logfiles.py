@@ -41,7 +41,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's own signature
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.baseFilename, flags, FILE_MODE)
-        if os.name == "posix":
+        if sys.platform != "win32":
             os.fchmod(fd, FILE_MODE)  # an older file created 0644 is closed down too
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
