@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 
 from conftest import corpus_files
 from hypothesis import HealthCheck, given, settings
@@ -83,3 +84,32 @@ def test_mutated_real_files(index: int, seed: int, flips: int, cut: bool) -> Non
         data = data[: rng.randrange(1, len(data) + 1)]
     started = time.monotonic()
     _check(inspect_bytes("mutated.jpg", bytes(data)), started)
+
+
+# --- coverage-guided: a short pass of bench/fuzz.py's atheris targets ----------------------
+
+SHORT_FUZZ_RUNS = 300  # inputs per parser in CI (the bench runs minutes per parser)
+SHORT_FUZZ_PARSERS = ("jpeg", "png", "dicom", "svg")  # the parsers with the most code
+
+
+def test_a_short_coverage_guided_fuzz_pass_finds_no_escape(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import atheris  # noqa: F401 - a dev dependency (pyproject): missing means a broken setup
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "fuzz.py"
+    for parser in SHORT_FUZZ_PARSERS:
+        corpus = tmp_path / parser
+        corpus.mkdir()
+        child = subprocess.run(
+            [
+                sys.executable, str(bench), "--target", parser, "--",
+                f"-runs={SHORT_FUZZ_RUNS}", "-max_len=65536", "-print_final_stats=1",
+                f"-artifact_prefix={tmp_path}/{parser}-", str(corpus),
+            ],
+            capture_output=True, timeout=300, check=False,
+        )  # fmt: skip
+        stderr = child.stderr.decode(errors="replace")
+        assert child.returncode == 0, f"{parser}: {stderr[-3000:]}"
+        assert f"stat::number_of_executed_units: {SHORT_FUZZ_RUNS}" in stderr, stderr[-2000:]

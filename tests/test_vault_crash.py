@@ -45,7 +45,7 @@ print("started", flush=True)
 finding = [Finding("test.crash", Severity.HIGH, "crash test")]
 for index, target in enumerate(targets):
     if index == int(crash_index) and crash_at:
-        os.environ["PHOTOGATE_VAULT_CRASH_AT"] = crash_at
+        os.environ[agent.vault.journal.CRASH_ENV] = crash_at
     if op == "quarantine":
         path = Path(os.fsdecode(bytes.fromhex(target)))
         vault.quarantine(path, finding, detected_type="jpeg", policy_version="crash-test")

@@ -31,6 +31,7 @@ import sys
 from typing import Any
 
 from agent import platform
+from agent.testhooks import SANITIZE_FAULT, hook_value
 
 HEADER_MAGIC = b"PGPX2"
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # the parent never sends more
@@ -55,7 +56,7 @@ ALLOWED_MODES = ("RGB", "RGBA", "L", "LA")  # everything else is converted to on
 DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "HEIF", "AVIF")
 
 # Test hook: only honoured when the parent sets it, to prove crashes and hangs are contained.
-TEST_FAULT_ENV = "PHOTOGATE_SANITIZE_TEST_FAULT"
+TEST_FAULT_ENV = SANITIZE_FAULT  # a test hook (agent.testhooks): inert in frozen builds
 
 
 def _forbid_sockets() -> None:
@@ -70,7 +71,7 @@ def _forbid_sockets() -> None:
 
 
 def _test_fault() -> None:
-    fault = os.environ.get(TEST_FAULT_ENV, "")
+    fault = hook_value(TEST_FAULT_ENV)  # a test hook: "" in production and frozen builds
     if fault == "crash":
         os.abort()
     if fault == "hang":

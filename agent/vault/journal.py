@@ -10,7 +10,8 @@ operation still open in the journal belongs to a process that died, and can be r
 The lock is an OS file lock, released by the kernel when its holder dies.
 
 `crash_point(name)` is the test hook for crash-safety tests: when the environment variable
-PHOTOGATE_VAULT_CRASH_AT names the point, the process kills itself with SIGKILL right there.
+PHOTOGATE_TEST_HOOK_VAULT_CRASH_AT (agent.testhooks; inert in frozen builds) names the
+point, the process kills itself with SIGKILL right there.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agent import platform
+from agent.testhooks import VAULT_CRASH_AT, hook_value
 from agent.vault.journal_schema import FIRST_STEP, validate_entry
 
 JOURNAL_FILE_NAME = "journal.jsonl"
 LOCK_FILE_NAME = "vault.lock"
-CRASH_ENV = "PHOTOGATE_VAULT_CRASH_AT"
+CRASH_ENV = VAULT_CRASH_AT  # a test hook (agent.testhooks): inert in frozen builds
 MAX_JOURNAL_LINE_BYTES = 64 * 1024  # one entry holds at most two paths; longer is damage
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # bytes read at recovery: ~200,000 lines, far past any burst
 FILE_MODE = 0o600
@@ -43,8 +45,11 @@ _REDERIVABLE_STEPS = frozenset({"done", "aborted", "original-removed"})
 
 
 def crash_point(name: str) -> None:
-    """Die at once (SIGKILL, no cleanup) when PHOTOGATE_VAULT_CRASH_AT == name. Tests only."""
-    if os.environ.get(CRASH_ENV) == name:
+    """Die at once (SIGKILL, no cleanup) when the vault crash test hook names `name`.
+
+    A test hook (agent.testhooks): never set in production, inert in a frozen build.
+    """
+    if hook_value(CRASH_ENV) == name:
         sys.stdout.flush()
         if hasattr(signal, "SIGKILL"):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -166,13 +171,30 @@ class Journal:
         problem = validate_entry(untrusted)
         return (None, problem) if problem else (untrusted, "")
 
-    def clear(self) -> None:
-        """Empty the journal once every operation in it is resolved (holder of the lock only)."""
+    def needs_recovery(self) -> bool:
+        """True when the journal holds lines: an operation failed, or a process died in one.
+
+        Every operation that ends normally empties the journal (`clear(durable=False)`), so
+        a holder of the lock who finds it empty knows nothing is left open: checking costs
+        one stat, not a read of the journal and a listing of the vault.
+        """
+        try:
+            return os.stat(self.path, follow_symlinks=False).st_size > 0  # noqa: PTH116
+        except FileNotFoundError:
+            return False
+
+    def clear(self, *, durable: bool = True) -> None:
+        """Empty the journal once every operation in it is resolved (holder of the lock only).
+
+        `durable=False` after an operation that completed: if the truncation is lost in
+        an OS crash, the next holder re-reads only closed operations (and clears them).
+        """
         with contextlib.suppress(FileNotFoundError):
             fd = os.open(self.path, os.O_WRONLY | _O_NOFOLLOW | _O_BINARY)
             try:
                 os.ftruncate(fd, 0)
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
 
