@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import os
+import queue
 import sys
 import threading
 import time
