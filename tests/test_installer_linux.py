@@ -81,7 +81,7 @@ def user_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_user_install_layout(user_install: Path) -> None:
     launcher = user_install / ".local/bin/photogate"
-    venv = user_install / ".local/share/photogate/venv"
+    venv = user_install / ".local/share/Photogate/app/venv"
     assert launcher.is_symlink()
     assert Path(os.readlink(launcher)) == venv / "bin/photogate"
     desktop = (user_install / ".config/autostart/photogate.desktop").read_text()
@@ -95,16 +95,16 @@ def test_user_install_layout(user_install: Path) -> None:
     # both run.
     assert not (user_install / ".config/systemd/user/default.target.wants").exists()
     # The uninstaller travels with the install.
-    assert (user_install / ".local/share/photogate/uninstall.sh").is_file()
+    assert (user_install / ".local/share/Photogate/app/uninstall.sh").is_file()
 
 
 def test_installed_agent_is_the_installed_copy(user_install: Path, tmp_path: Path) -> None:
-    venv_python = user_install / ".local/share/photogate/venv/bin/python"
+    venv_python = user_install / ".local/share/Photogate/app/venv/bin/python"
     # Not from the checkout: `python -c` puts the working folder first on sys.path.
     result = _run([venv_python, "-c", "import agent; print(agent.__file__)"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()).is_relative_to(user_install)
-    assert (user_install / ".local/share/photogate/venv/pyvenv.cfg").is_file()
+    assert (user_install / ".local/share/Photogate/app/venv/pyvenv.cfg").is_file()
 
 
 def test_installed_version(user_install: Path) -> None:
@@ -180,10 +180,10 @@ def test_headless_service_then_uninstall_keeps_the_vault(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if k != "PHOTOGATE_HOME"}
 
     # The copy left in the app folder knows the layout: no options needed.
-    result = _run(["bash", tmp_path / ".local/share/photogate/uninstall.sh"], env=env)
+    result = _run(["bash", tmp_path / ".local/share/Photogate/app/uninstall.sh"], env=env)
     assert result.returncode == 0, result.stderr
     assert "kept state and vault" in result.stdout
-    assert not (tmp_path / ".local/share/photogate").exists()
+    assert not (tmp_path / ".local/share/Photogate/app").exists()
     assert not (tmp_path / ".local/bin/photogate").exists()
     assert not (tmp_path / ".config/systemd/user/photogate.service").exists()
     assert not (tmp_path / ".config/systemd/user/default.target.wants/photogate.service").exists()
@@ -253,3 +253,85 @@ def test_scripts_are_shellcheck_clean() -> None:
         ["shellcheck", INSTALL_SH, UNINSTALL_SH, REPO_ROOT / "installer/macos/build-pkg.sh"]
     )
     assert result.returncode == 0, result.stdout
+
+
+# --- issue 12: the README's venv, half-built installs, one folder spelling ---------------
+
+_NOT_A_DEPENDENCY = ("wheel", "pip", "setuptools", "_distutils_hack", "distutils-precedence")
+
+
+def _venv_without_wheel(folder: Path) -> Path:
+    """A venv like scripts/setup.sh makes without --dev: the dependencies, but no `wheel`.
+
+    Offline, so its site-packages links to this venv's packages, minus wheel (and minus the
+    packaging tools and this project, which the new venv brings itself).
+    """
+    subprocess.run([sys.executable, "-m", "venv", folder], check=True, timeout=120)
+    python = folder / "bin" / "python"
+    query = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    target = Path(_run([python, "-c", query]).stdout.strip())
+    source = Path(_run([sys.executable, "-c", query]).stdout.strip())
+    for entry in source.iterdir():
+        name = entry.name.lower()
+        if name.startswith(_NOT_A_DEPENDENCY) or "photogate" in name or "__editable__" in name:
+            continue
+        if not (target / entry.name).exists():
+            (target / entry.name).symlink_to(entry)
+    assert _run([python, "-c", "import wheel"]).returncode != 0  # really no wheel
+    assert _run([python, "-c", "import platformdirs, PIL, watchdog"]).returncode == 0
+    return python
+
+
+def test_install_from_the_readme_venv_without_wheel_in_one_folder(tmp_path: Path) -> None:
+    # Issue 12: `--deps-from .venv/bin/python` failed with "invalid command 'bdist_wheel'";
+    # and ~/.local/share/photogate (program) and ~/.local/share/Photogate (state) differed
+    # only in case. An older install's program folder is removed on upgrade.
+    plain = _venv_without_wheel(tmp_path / "readme-venv")
+    prefix = tmp_path / "home"
+    legacy = prefix / ".local/share/photogate"
+    (legacy / "venv").mkdir(parents=True)
+    (legacy / "install-info").write_text("mode=user\nprefix=\n")
+    result = _run(
+        ["bash", INSTALL_SH, "--prefix", prefix, "--user", "--python", plain, "--deps-from", plain]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "without building a wheel" in result.stdout
+    from agent import __version__
+
+    done = _run([prefix / ".local/bin/photogate", "--version"])
+    assert done.stdout.strip() == f"photogate {__version__}"
+    shipped = _run([prefix / ".local/bin/photogate", "config", "check", REPO_ROOT / "config.toml"])
+    assert shipped.returncode == 0, shipped.stderr  # package data (default policy) installed
+    assert sorted(p.name for p in (prefix / ".local/share").iterdir()) == ["Photogate"]
+    assert (prefix / ".local/share/Photogate/app/venv/bin/photogate").is_file()
+
+
+def _broken_tree(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "agent").symlink_to(REPO_ROOT / "agent")
+    (folder / "pyproject.toml").write_text("[project\nname = 'photogate'\n")  # not TOML
+    return folder
+
+
+def test_a_failed_install_removes_what_it_built(tmp_path: Path) -> None:
+    prefix = tmp_path / "home"
+    result = _run(
+        ["bash", INSTALL_SH, "--prefix", prefix, "--user", "--python", sys.executable,
+         "--deps-from", sys.executable, "--from", _broken_tree(tmp_path / "src")]
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "removing what this run built" in result.stdout
+    assert not (prefix / ".local/share/Photogate").exists()
+    assert not os.path.lexists(prefix / ".local/bin/photogate")
+    assert not (prefix / ".config/systemd/user/photogate.service").exists()
+
+
+def test_a_failed_upgrade_puts_the_previous_install_back(
+    user_install: Path, tmp_path: Path
+) -> None:
+    result = _install(user_install, "--user", "--from", str(_broken_tree(tmp_path / "src")))
+    assert result.returncode != 0
+    assert "the previous installation is back in place" in result.stdout
+    done = _run([user_install / ".local/bin/photogate", "--version"])
+    assert done.returncode == 0, done.stderr
+    assert not (user_install / ".local/share/Photogate/app/venv.previous").exists()

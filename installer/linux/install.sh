@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install (or, with --uninstall, remove) Photogate on Linux.
 #
-# Per-user (default for a normal user):
-#   ~/.local/share/photogate/venv      the agent in its own virtual environment
+# Per-user (default for a normal user), all in the one per-user folder ~/.local/share/Photogate:
+#   ~/.local/share/Photogate/app/venv  the agent in its own virtual environment (the rest of
+#                                      ~/.local/share/Photogate is the agent's state and vault)
 #   ~/.local/bin/photogate             the launcher (a symlink into the venv)
 #   ~/.config/autostart/photogate.desktop        tray at login (XDG autostart)
 #   ~/.config/systemd/user/photogate.service     headless mode (enabled only with --headless-service)
@@ -14,6 +15,7 @@
 # the same files), so --headless-service installs the unit enabled and leaves out the tray entry.
 #
 # Uninstall keeps the user's state (vault, history, preferences) and /etc/photogate unless --purge.
+# A step that fails removes what this run built (and puts a previous installation back).
 # See docs/it-guide.md for the whole story.
 set -euo pipefail
 
@@ -105,6 +107,7 @@ if [ "$mode" = system ]; then
     autostart_dir=$root/etc/xdg/autostart
     unit_dir=$root/etc/systemd/user # what `systemctl --global enable` uses
     state_dir=""                    # per-user state is each user's own; never touched here
+    legacy_app_dir=""
 else
     if [ -n "$prefix" ]; then
         data_home=$prefix/.local/share
@@ -115,7 +118,10 @@ else
         config_home=${XDG_CONFIG_HOME:-$HOME/.config}
         bin_dir=${XDG_BIN_HOME:-$HOME/.local/bin}
     fi
-    app_dir=$data_home/$APP
+    # One spelling: the program lives inside the per-user Photogate folder, not in a
+    # "photogate" folder beside it that differs only in case (issue 12).
+    app_dir=$data_home/$STATE_DIR_NAME/app
+    legacy_app_dir=$data_home/$APP # where versions before 0.2 put the program
     etc_dir=""
     autostart_dir=$config_home/autostart
     unit_dir=$config_home/systemd/user
@@ -130,6 +136,18 @@ wants_link=$unit_dir/default.target.wants/$UNIT_NAME
 # systemctl is only ever called for a real install, never for a --prefix staging install.
 can_systemctl() { [ -z "$prefix" ] && command -v systemctl >/dev/null 2>&1; }
 
+# The program folder of an older per-user install (~/.local/share/photogate), if it is ours.
+remove_legacy_app_dir() {
+    if [ -n "$legacy_app_dir" ] && [ -f "$legacy_app_dir/install-info" ] &&
+        [ "$legacy_app_dir" != "$app_dir" ]; then
+        if [ -L "$launcher" ] && [ "$(readlink "$launcher")" = "$legacy_app_dir/venv/bin/$APP" ]; then
+            rm -f "$launcher"
+        fi
+        rm -rf "$legacy_app_dir"
+        say "removed the program folder of an older install: $legacy_app_dir"
+    fi
+}
+
 # --- uninstall ---------------------------------------------------------------------------
 uninstall() {
     if [ "$mode" = user ] && can_systemctl; then
@@ -141,9 +159,10 @@ uninstall() {
     fi
     rm -f "$desktop_file" "$wants_link" "$unit_file"
     case "$app_dir" in
-    */opt/$APP | */$APP) rm -rf "$app_dir" ;;
+    */opt/$APP | */$STATE_DIR_NAME/app) rm -rf "$app_dir" ;;
     *) die "refusing to delete unexpected folder $app_dir" ;;
     esac
+    remove_legacy_app_dir
     if [ "$mode" = user ] && can_systemctl; then
         systemctl --user daemon-reload >/dev/null 2>&1 || true
     fi
@@ -187,7 +206,35 @@ command -v "$python_cmd" >/dev/null 2>&1 || die "no Python interpreter '$python_
     die "Photogate needs Python $MIN_PYTHON or newer ($python_cmd is $("$python_cmd" --version 2>&1))"
 
 staging=$(mktemp -d)
-trap 'rm -rf "$staging"' EXIT
+building=0     # 1 from the first change on disk until the install is complete
+previous=""    # the venv of the installation being replaced, kept until the new one works
+created=()     # files and folders this run created (removed again if a step fails)
+remember_new() {
+    local path
+    for path in "$@"; do
+        if [ ! -e "$path" ] && [ ! -L "$path" ]; then created+=("$path"); fi
+    done
+}
+# On any failure (die, or a command failing under set -e): remove the half-built venv and
+# whatever this run created, and put the previous installation's venv back.
+finish() {
+    local status=$?
+    if [ "$building" = 1 ] && [ "$status" -ne 0 ]; then
+        say "install failed: removing what this run built"
+        rm -rf "$venv"
+        if [ -n "$previous" ] && [ -d "$previous" ]; then
+            mv "$previous" "$venv"
+            say "the previous installation is back in place"
+        fi
+        local index
+        for ((index = ${#created[@]} - 1; index >= 0; index--)); do
+            rm -rf "${created[$index]}"
+        done
+    fi
+    rm -rf "$staging"
+    exit "$status"
+}
+trap finish EXIT
 
 # Building from a source tree writes build/ and *.egg-info into it; build from a copy instead.
 package=$from
@@ -203,8 +250,15 @@ if [ -d "$from" ]; then
 fi
 
 say "installing into $venv ($mode)"
+building=1
+if [ "$mode" = user ]; then remember_new "$data_home/$STATE_DIR_NAME"; fi
+remember_new "$app_dir" "$bin_dir" "$launcher"
 mkdir -p "$app_dir" "$bin_dir"
-rm -rf "$venv"
+rm -rf "$venv.previous"
+if [ -d "$venv" ]; then
+    mv "$venv" "$venv.previous"
+    previous=$venv.previous
+fi
 "$python_cmd" -m venv "$venv"
 venv_python=$venv/bin/python
 pip_args=(--quiet --disable-pip-version-check --no-input)
@@ -220,12 +274,37 @@ for key in ("purelib", "platlib"):
 elif [ -n "$wheels" ]; then
     pip_args+=(--no-index --find-links "$wheels")
 fi
-"$venv_python" -m pip install "${pip_args[@]}" "$package"
+# Building a wheel without build isolation needs the `wheel` package (setuptools < 70.1); the
+# venv of scripts/setup.sh (the README's) has none. A source tree is then installed by
+# setuptools directly, which needs no wheel (the agent is pure Python).
+can_build_wheel() {
+    "$venv_python" - <<'PY'
+import importlib.util
+import sys
+
+if importlib.util.find_spec("wheel") is None:
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401  (setuptools >= 70.1 has its own)
+    except ImportError:
+        sys.exit(1)
+PY
+}
+if [ -n "$deps_from" ] && [ -d "$package" ] && ! can_build_wheel; then
+    say "no 'wheel' package available: installing the source tree without building a wheel"
+    (cd "$package" && "$venv_python" -c 'import setuptools; setuptools.setup()' --quiet \
+        install --single-version-externally-managed --record "$staging/installed-files.txt") ||
+        die "could not install $from into $venv"
+else
+    "$venv_python" -m pip install "${pip_args[@]}" "$package" ||
+        die "could not install $from into $venv"
+fi
 [ -x "$venv/bin/$APP" ] || die "the package did not install a '$APP' command"
+"$venv/bin/$APP" --version >/dev/null || die "the installed '$APP' command does not run"
 
 ln -sfn "$venv/bin/$APP" "$launcher"
 
 # The installed copy of the scripts, so IT can uninstall without the source tree.
+remember_new "$app_dir/install.sh" "$app_dir/uninstall.sh" "$app_dir/install-info"
 install -m 0755 "$script_dir/install.sh" "$app_dir/install.sh"
 install -m 0755 "$script_dir/uninstall.sh" "$app_dir/uninstall.sh"
 printf 'mode=%s\nprefix=%s\n' "$mode" "$prefix" >"$app_dir/install-info"
@@ -234,6 +313,7 @@ chmod 0644 "$app_dir/install-info"
 if [ "$mode" = system ]; then
     chmod 0755 "$app_dir"
     # The machine policy folder: root-owned, world-readable, writable by root only.
+    remember_new "$etc_dir"
     mkdir -p "$etc_dir"
     chmod 0755 "$etc_dir"
     if [ "$(id -u)" -eq 0 ]; then chown root:root "$etc_dir" "$app_dir"; fi
@@ -246,6 +326,7 @@ if [ "$mode" = system ]; then
 fi
 
 # Desktop-entry Exec and systemd ExecStart both accept a double-quoted path.
+remember_new "$unit_dir" "$unit_file"
 mkdir -p "$unit_dir"
 cat >"$unit_file" <<EOF
 [Unit]
@@ -268,12 +349,14 @@ chmod 0644 "$unit_file"
 if [ "$headless" = 1 ]; then
     # What `systemctl [--user|--global] enable` does, done by hand so it also works for --system
     # (no user manager to talk to) and for --prefix staging.
+    remember_new "$(dirname "$wants_link")" "$wants_link"
     mkdir -p "$(dirname "$wants_link")"
     ln -sfn "$unit_file" "$wants_link"
     rm -f "$desktop_file"
     say "headless service enabled: $unit_file"
 else
     rm -f "$wants_link"
+    remember_new "$autostart_dir" "$desktop_file"
     mkdir -p "$autostart_dir"
     cat >"$desktop_file" <<EOF
 [Desktop Entry]
@@ -299,4 +382,7 @@ if [ "$mode" = user ] && can_systemctl; then
 fi
 
 "$launcher" --version
+rm -rf "$previous"
+building=0
+remove_legacy_app_dir
 say "done. Uninstall with: $app_dir/uninstall.sh"

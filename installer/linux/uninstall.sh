@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Remove Photogate. Keeps each user's state (vault, history) and /etc/photogate unless --purge.
 # Takes the same --user/--system/--prefix options as install.sh; the copy that install.sh leaves
-# in the app folder (~/.local/share/photogate or /opt/photogate) needs none.
+# in the app folder (~/.local/share/Photogate/app or /opt/photogate) needs none.
 set -euo pipefail
 exec "$(cd "$(dirname "$0")" && pwd)/install.sh" --uninstall "$@"
