@@ -89,7 +89,14 @@ def _handle(args: argparse.Namespace) -> int:
     lock.acquire()  # AlreadyRunningError: the CLI prints its message
     try:
         setup_logging(paths.log_dir())
-        keeper = PolicyKeeper(machine_file, paths.user_config_path(), default_registry_source())
+        # A copy of IT's last good machine policy: a restart on a broken push keeps enforcing
+        # it instead of falling back to the built-in defaults.
+        keeper = PolicyKeeper(
+            machine_file,
+            paths.user_config_path(),
+            default_registry_source(),
+            last_good_file=paths.last_good_policy_path(),
+        )
         if args.config is not None and keeper.problem:
             raise ConfigError(list(keeper.problems))
         if keeper.problem:
