@@ -53,10 +53,16 @@ def register(subparsers: Any) -> None:
 
 
 def _load_policy(machine_file: Path | None) -> Any:
-    from agent.policy.layers import load_policy
+    """The policy the agent enforces: a broken push (or preferences file) leaves IT's last
+    good policy in force, so staff can still open the review window."""
+    from agent.policy.keeper import PolicyKeeper
 
-    loaded = load_policy(machine_file or paths.machine_config_path(), paths.user_config_path())
-    return loaded.policy
+    keeper = PolicyKeeper(
+        machine_file or paths.machine_config_path(),
+        paths.user_config_path(),
+        last_good_file=paths.last_good_policy_path(),
+    )
+    return keeper.current.policy
 
 
 NO_SCREEN_MESSAGE = (
