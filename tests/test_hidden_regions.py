@@ -293,3 +293,18 @@ def test_heif_mdat_bytes_no_item_uses_are_unexplained() -> None:
 def test_heif_brands_of_23008_12_are_heif_not_mp4(brand: bytes) -> None:
     data = ew._box(b"ftyp", brand + bytes(4) + brand) + _heif_data()[24:]
     assert inspect_bytes("a.heic", data).type == "heif"
+
+
+def test_png_stream_longer_than_the_image_leaves_its_rest_unexplained() -> None:
+    head, stream, iend = ew._png_parts(_rng("long"))
+    width, height = struct.unpack(">II", head[16:24])
+    raw = zlib.decompress(stream)
+    assert len(raw) == png_data.raw_size(width, height, 8, 2, interlaced=False)
+    longer = zlib.compress(raw + pe_payload() * 4, 0)  # stored blocks: the PE stays readable
+    data = head + ew._png_chunk(b"IDAT", longer) + iend
+    st = walk_bytes("png", data)
+    [region] = st.unexplained
+    assert region.label == "PNG IDAT data past the image"
+    assert region.end == len(data) - len(iend) - 4  # up to the IDAT CRC
+    assert region.start <= data.find(b"MZ", len(head) + len(raw)) < region.end
+    assert inspect_bytes("a.png", data).verdict is Verdict.QUARANTINE

@@ -5,7 +5,8 @@ the stream's end (PNG 1.2 §11.2.4: "There may be multiple IDAT chunks; if so, t
 appear consecutively with no other intervening chunks"). So three kinds of image-data
 bytes are never looked at and are reported as unexplained:
 
-* bytes after the end of the zlib stream (in the last IDAT, or whole IDAT chunks after it);
+* bytes after the end of the zlib stream (in the last IDAT, or whole IDAT chunks after it),
+  and the rest of a stream that inflates to more than the image's rows;
 * IDAT chunks after the first run ended (after another chunk came between);
 * APNG `fdAT` chunks with no `fcTL` before them, or beyond the frame count of `acTL`.
 
@@ -24,6 +25,10 @@ from agent.inspect.reader import Reader
 
 INFLATE_INPUT_WINDOW_BYTES = 1024 * 1024  # bytes of IDAT fed to zlib at a time
 INFLATE_OUTPUT_WINDOW_BYTES = 4 * 1024 * 1024  # bytes of raw rows produced (and dropped) per call
+AFTER_ZLIB_END = "PNG IDAT after its zlib end"
+# bytes: zlib consumes input ahead of the output it returns (its bit accumulator holds up to
+# 8 bytes), so the range judged after the image's last row starts this much earlier.
+ZLIB_LOOKAHEAD_BYTES = 8
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
 # Adam7 passes: (x start, y start, x step, y step)
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
@@ -96,6 +101,7 @@ class ImageData:
             return True
         inflater = zlib.decompressobj()
         budget = self.raw_bytes + 1  # one byte more shows a stream longer than the image
+        rows_end: int | None = None  # input offset where the image's last row was complete
         for index, (offset, length) in enumerate(self.idat):
             position, stop = offset, offset + length
             while position < stop:
@@ -107,6 +113,8 @@ class ImageData:
                         out = inflater.decompress(pending, min(budget, INFLATE_OUTPUT_WINDOW_BYTES))
                         budget -= len(out)
                         pending = inflater.unconsumed_tail
+                        if budget == 1 and rows_end is None:
+                            rows_end = position + len(window) - len(pending)
                 except zlib.error:
                     return False
                 if inflater.eof:
@@ -114,15 +122,24 @@ class ImageData:
                     self._after_stream(position + used, stop, index)
                     return True
                 if budget <= 0:
-                    return True  # longer than the image: the decoder stops at the image
+                    # Longer than the image: decoders stop at the image's last row, so the
+                    # rest of the stream is never used (a payload compressed into it).
+                    if rows_end is None:
+                        rows_end = position + len(window) - len(pending)
+                    start = max(offset, rows_end - ZLIB_LOOKAHEAD_BYTES)
+                    self._after_stream(start, stop, index, "PNG IDAT data past the image")
+                    return True
                 position += len(window)
         return True
 
-    def _after_stream(self, stream_end: int, chunk_stop: int, index: int) -> None:
+    def _after_stream(
+        self, stream_end: int, chunk_stop: int, index: int, label: str = AFTER_ZLIB_END
+    ) -> None:
+        """IDAT bytes from `stream_end` on (and every later IDAT of the run) are unused."""
         if stream_end < chunk_stop:
-            self.unexplained.append(Region(stream_end, chunk_stop, "PNG IDAT after its zlib end"))
+            self.unexplained.append(Region(stream_end, chunk_stop, label))
         for offset, length in self.idat[index + 1 :]:
-            self.unexplained.append(Region(offset, offset + length, "PNG IDAT after its zlib end"))
+            self.unexplained.append(Region(offset, offset + length, label))
 
 
 ICC_SIGNATURE_OFFSET = 36  # ICC.1 §7.2.5: bytes 36-39 of the header are "acsp"
