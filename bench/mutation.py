@@ -4,13 +4,13 @@ Runs mutmut (a maintained mutation tool from PyPI) over the modules named in TAR
 with the test files that cover it, in a scratch copy of the repository (the work tree is
 never touched), within a time bound per target, and prints per module:
 
-    module                       mutants  killed  survived  equivalent  score
-    agent/policy/decide.py           170     160        10           3  94.0 %
+    module                  mutants  killed  survived  equiv.  unchecked   score
+    agent/policy/decide.py      170     161         6       3          0   96.4%
 
-score = killed / (mutants - equivalent). Equivalent mutants (a change no test can see
-because behaviour does not change, e.g. a log message's wording) are listed with the
-reason in bench/mutation_equivalent.toml; every other survivor is printed with its diff
-so it can be turned into a test.
+score = killed / (killed + survived), over the mutants not listed as equivalent (a
+change no test can see because behaviour does not change; each is listed with the reason
+in bench/mutation_equivalent.toml). "unchecked" counts mutants the time bound left out.
+Every other survivor is printed (with its diff under --show) so it can become a test.
 
     .venv/bin/python bench/mutation.py                 # every target
     .venv/bin/python bench/mutation.py policy vault    # targets whose name contains a word
@@ -26,6 +26,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ def configure(work: Path, target: Target) -> None:
         )
 
 
-def run_target(target: Target, seconds: float) -> dict[str, str]:
+def run_target(target: Target, seconds: float, *, show: bool) -> dict[str, str]:
     """Run mutmut for one target; mutant name -> status (killed, survived, ...)."""
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
     with tempfile.TemporaryDirectory(prefix=f"photogate-mutation-{target.name}-") as scratch:
@@ -143,17 +144,20 @@ def run_target(target: Target, seconds: float) -> dict[str, str]:
         scratch_copy(work)
         configure(work, target)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        # Its own process group, so that a timeout stops mutmut's test workers too.
+        runner = subprocess.Popen(
+            [mutmut, "run", "--max-children", str(os.cpu_count() or 2)],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
-            subprocess.run(
-                [mutmut, "run", "--max-children", str(os.cpu_count() or 2)],
-                cwd=work,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=seconds,
-                check=False,
-            )
+            runner.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
+            os.killpg(runner.pid, signal.SIGTERM)
+            runner.wait()
             print(f"  {target.name}: stopped after {seconds:.0f} s (results are partial)")
         listing = subprocess.run(
             [mutmut, "results", "--all", "true"],
@@ -165,7 +169,7 @@ def run_target(target: Target, seconds: float) -> dict[str, str]:
         ).stdout
         statuses = parse_results(listing)
         for name, status in statuses.items():
-            if status == "survived" or status == "no tests":
+            if show and status in ("survived", "no tests"):
                 shown = subprocess.run(
                     [mutmut, "show", name], cwd=work, capture_output=True, text=True, check=False
                 ).stdout
@@ -193,6 +197,22 @@ def module_of(mutant: str) -> str:
     return dotted.replace(".", "/") + ".py"
 
 
+def print_table(rows: dict[str, list[int]]) -> float:
+    """Print one line per module; returns the lowest score (killed / checked non-equivalent)."""
+    header = ("module", "mutants", "killed", "survived", "equiv.", "unchecked", "score")
+    print("{:40} {:>7} {:>7} {:>8} {:>6} {:>9} {:>7}".format(*header), flush=True)
+    worst = 1.0
+    for module, (total, killed, survived, equiv, unchecked) in sorted(rows.items()):
+        checked = killed + survived
+        score = killed / checked if checked else 1.0
+        worst = min(worst, score)
+        print(
+            f"{module:40} {total:7} {killed:7} {survived:8} {equiv:6} {unchecked:9} {score:7.1%}",
+            flush=True,
+        )
+    return worst
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen targets and print the score table; exit 1 below TARGET_SCORE."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -206,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     survivors: list[str] = []
     for target in chosen:
         print(f"mutating {target.name}: {', '.join(target.sources)}", flush=True)
-        for mutant, status in run_target(target, args.seconds).items():
-            row = rows.setdefault(module_of(mutant), [0, 0, 0, 0])
+        for mutant, status in run_target(target, args.seconds, show=args.show).items():
+            row = rows.setdefault(module_of(mutant), [0, 0, 0, 0, 0])
             row[0] += 1
             if mutant in equivalent:
                 row[3] += 1
@@ -216,14 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             elif status in ("survived", "no tests"):
                 row[2] += 1
                 survivors.append(mutant)
-    header = ("module", "mutants", "killed", "survived", "equiv.", "score")
-    print("\n{:40} {:>8} {:>7} {:>9} {:>7} {:>7}".format(*header))
-    worst = 1.0
-    for module, (total, killed, survived, equiv) in sorted(rows.items()):
-        judged = total - equiv
-        score = killed / judged if judged else 1.0
-        worst = min(worst, score)
-        print(f"{module:40} {total:8} {killed:7} {survived:9} {equiv:7} {score:7.1%}")
+            else:  # "not checked": the time bound stopped the run first
+                row[4] += 1
+        print_table({m: r for m, r in rows.items() if m in target.sources})
+    print("\nall targets:")
+    worst = print_table(rows)
     print(f"\n{len(survivors)} survivors (not listed as equivalent in {EQUIVALENT_FILE.name})")
     for mutant in survivors:
         print(f"  {mutant}")
