@@ -335,3 +335,32 @@ def test_a_failed_upgrade_puts_the_previous_install_back(
     done = _run([user_install / ".local/bin/photogate", "--version"])
     assert done.returncode == 0, done.stderr
     assert not (user_install / ".local/share/Photogate/app/venv.previous").exists()
+
+
+def test_protected_install_is_one_step_and_uninstall_keeps_the_machine_vault(
+    tmp_path: Path,
+) -> None:
+    result = _install(tmp_path, "--protected")
+    assert result.returncode == 0, result.stderr
+    unit = tmp_path / "etc/systemd/system/photogate-service.service"
+    text = unit.read_text()
+    launcher = tmp_path / "usr/local/bin/photogate"
+    assert f'ExecStart="{launcher}" service run' in text
+    assert "Restart=always" in text and "StateDirectoryMode=0700" in text
+    assert "RuntimeDirectoryPreserve=yes" in text  # clients never fall back to a per-user vault
+    wants = tmp_path / "etc/systemd/system/multi-user.target.wants/photogate-service.service"
+    assert wants.is_symlink() and wants.resolve() == unit.resolve()
+    assert (tmp_path / "etc/photogate/protected-mode").is_file()
+    state = tmp_path / "var/lib/photogate"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert "photogate service migrate" in result.stdout  # staged: IT runs it before starting
+    (state / "kept").write_text("vault stand-in")
+
+    result = _run(["bash", UNINSTALL_SH, "--system", "--prefix", tmp_path])
+    assert result.returncode == 0, result.stderr
+    assert not unit.exists() and not wants.exists()
+    assert not (tmp_path / "etc/photogate/protected-mode").exists()
+    assert (state / "kept").read_text() == "vault stand-in"
+    result = _run(["bash", UNINSTALL_SH, "--system", "--prefix", tmp_path, "--purge"])
+    assert result.returncode == 0, result.stderr
+    assert not state.exists()

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -358,3 +359,60 @@ def test_migration_moves_a_per_user_vault_into_the_machine_vault(
     assert (item.id, item.owner_uid, item.user) == (item_id, alice.uid, alice.name)
     assert machine_vault.read_content(item.id) == make_pe_bytes(9)
     assert Vault(per_user).items() == []
+
+
+TRAY_CLIENT = """
+import sys, time
+from agent.service.remote import RemoteBackend
+from agent.service.remote_agent import RemoteAgent
+
+class Recorder:
+    def __init__(self):
+        self.sent = []
+    def notify(self, title, message, *, item_id=None, severity="high"):
+        self.sent.append((title, item_id))
+
+agent = RemoteAgent(RemoteBackend(sys.argv[1]))
+recorder = Recorder()
+agent.set_notifier(recorder)
+states = []
+agent.add_listener(states.append)
+agent.start()
+print("ready", flush=True)
+deadline = time.monotonic() + 30
+while not recorder.sent and time.monotonic() < deadline:
+    time.sleep(0.1)
+agent.pause(60)  # policy forbids: the request is refused, the tray carries on
+agent.stop()  # the tray's Quit
+print(recorder.sent[0][0] if recorder.sent else "no notification")
+print("paused" if states and states[-1].paused else "not paused")
+"""
+
+
+def test_the_tray_is_a_client_and_its_quit_leaves_protection_running(
+    tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
+) -> None:
+    _, alice, _, _ = machine
+    service = start(tmp_path, machine, "allow_pause = false\n")
+    try:
+        headless = photogate_as(alice, service.socket_path, "run", "--headless")
+        assert headless.returncode == 0 and "protected mode is installed" in headless.stdout
+        assert not (alice.home / ".photogate" / "vault").exists()  # no per-user watcher ran
+
+        from tests.protected_harness import client_env
+
+        tray = subprocess.Popen(
+            ["runuser", "-u", alice.name, "--", *client_env(alice, service.socket_path),
+             user_python(alice), "-c", TRAY_CLIENT, str(service.socket_path)],
+            stdout=subprocess.PIPE, text=True, cwd="/",
+        )  # fmt: skip
+        assert tray.stdout is not None
+        assert tray.stdout.readline().strip() == "ready"
+        write_as(alice, alice.downloads / "notes.jpg", make_jpeg_with_zip(11))
+        out, _ = tray.communicate(timeout=60)
+        assert out.splitlines() == ["notes.jpg was quarantined", "not paused"]
+        assert service.process is not None and service.process.poll() is None
+        write_as(alice, alice.downloads / "after.jpg", make_pe_bytes(12))
+        wait_gone(alice.downloads / "after.jpg")  # still protected after the tray quit
+    finally:
+        assert service.stop() == 0

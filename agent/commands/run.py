@@ -81,6 +81,11 @@ def _handle(args: argparse.Namespace) -> int:
     machine_file: Path = args.config if args.config is not None else paths.machine_config_path()
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"policy file not found: {args.config}")
+    if not args.watch:
+        from agent.service.client import protected_mode_installed
+
+        if protected_mode_installed():
+            return _run_as_client(args)
     from agent.service.logfiles import private_dir
 
     home = paths.home()
@@ -120,3 +125,30 @@ def _handle(args: argparse.Namespace) -> int:
         return service.run_forever()
     finally:
         lock.release()
+
+
+def _run_as_client(args: argparse.Namespace) -> int:
+    """Protected mode: the machine's service protects this account; start only the tray.
+
+    A second, per-user watcher would race the service for the same files, so none starts.
+    The tray talks to the service (agent.service.remote_agent); its Quit closes the tray.
+    """
+    from agent.service.client import open_backend
+    from agent.service.remote_agent import RemoteAgent
+
+    if args.headless:
+        print(
+            "photogate: protected mode is installed: the machine's Photogate service "
+            "protects this account (see `photogate status`); no per-user agent is started"
+        )
+        return 0
+    setup_logging(paths.log_dir())
+    from agent.ui.display import screen_problem
+
+    problem = screen_problem()
+    if problem is not None:
+        log.info("protected mode, no screen (%s): nothing to show", problem)
+        return 0
+    from agent.ui.tray import run_with_tray
+
+    return int(run_with_tray(RemoteAgent(open_backend())))

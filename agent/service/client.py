@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from agent import paths
 from agent.service.api import (
     LINUX_SOCKET_PATH,
     MACOS_SOCKET_PATH,
@@ -25,6 +26,8 @@ from agent.service.api import (
     Rights,
     ServiceUnavailable,
 )
+
+PROTECTED_MARKER_NAME = "protected-mode"  # written by install.sh --protected and the others
 
 __all__ = [
     "MODE_PER_USER",
@@ -61,9 +64,16 @@ def protected_mode_installed(address: str | None = None) -> bool:
     client then says plainly that the service does not answer instead of falling back.
     """
     where = address or service_address()
+    if address is None and not os.environ.get(SOCKET_ENV) and protected_marker().exists():
+        return True  # installed, even while its socket or pipe is missing (service down)
     if sys.platform == "win32" and where.startswith("\\\\.\\pipe\\"):
         return Path(where).exists()
     return os.path.lexists(where)
+
+
+def protected_marker() -> Path:
+    """The file the protected-mode installers leave beside the machine policy."""
+    return paths.machine_config_path().with_name(PROTECTED_MARKER_NAME)
 
 
 def open_backend(

@@ -360,7 +360,7 @@ class Handlers:
                 "unreviewed": state.unreviewed if caller.is_it else len(mine),
             },
             "allow_pause": self.rights(caller).pause,
-            "allow_quit": False,  # the tray may close; protection never stops from it
+            "allow_quit": True,  # Quit closes the tray only: protection never stops from it
             "caller": {"name": caller.name, "uid": caller.uid, "it": caller.is_it},
         }
 

@@ -11,6 +11,13 @@
 #   /opt/photogate/venv, /usr/local/bin/photogate, /etc/photogate/config.toml (only if absent),
 #   /etc/xdg/autostart/photogate.desktop, /etc/systemd/user/photogate.service
 #
+# Protected mode (--protected, implies --system): also
+#   /etc/systemd/system/photogate-service.service   `photogate service` as root, enabled at boot:
+#       it watches every user's folders and owns /var/lib/photogate (vault, state, events, 0700);
+#       the tray autostart and the commands become its clients over /run/photogate/photogate.sock
+#   /etc/photogate/protected-mode                   marker: clients never fall back to a per-user vault
+#   existing per-user vaults are migrated into the machine vault (`photogate service migrate`).
+#
 # The tray autostart and the headless service must never both run (two agents would race for
 # the same files), so --headless-service installs the unit enabled and leaves out the tray entry.
 #
@@ -23,6 +30,8 @@ readonly APP=photogate
 readonly STATE_DIR_NAME=Photogate # platformdirs.user_data_dir("Photogate"): the agent's state
 readonly MIN_PYTHON="3.11"
 readonly UNIT_NAME=photogate.service
+readonly SERVICE_UNIT_NAME=photogate-service.service # protected mode's system unit
+readonly PROTECTED_MARKER_NAME=protected-mode
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
 
@@ -43,6 +52,8 @@ usage: install.sh [--user | --system] [--prefix DIR] [--from PATH] [--python PY]
                       venv gets a .pth file pointing at PY's site-packages, and the agent itself
                       is installed with --no-deps). Must be the same Python major.minor.
   --headless-service  enable the systemd --user unit (no tray icon) instead of the tray autostart
+  --protected         protected mode: the machine-wide service (root) that staff cannot stop,
+                      with every existing per-user vault migrated into the machine vault
   --uninstall         remove Photogate (keeps the vault and user state, /etc/photogate)
   --purge             with --uninstall: also delete the user's state including the vault,
                       and (--system) /etc/photogate
@@ -62,6 +73,7 @@ python_cmd="python3"
 wheels=""
 deps_from=""
 headless=0
+protected=0
 action=install
 purge=0
 
@@ -75,6 +87,7 @@ while [ $# -gt 0 ]; do
     --wheels) wheels=${2:?--wheels needs a folder}; shift ;;
     --deps-from) deps_from=${2:?--deps-from needs an interpreter}; shift ;;
     --headless-service) headless=1 ;;
+    --protected) protected=1; mode=system ;;
     --uninstall) action=uninstall ;;
     --purge) purge=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -106,6 +119,8 @@ if [ "$mode" = system ]; then
     etc_dir=$root/etc/$APP
     autostart_dir=$root/etc/xdg/autostart
     unit_dir=$root/etc/systemd/user # what `systemctl --global enable` uses
+    system_unit_dir=$root/etc/systemd/system
+    machine_state=$root/var/lib/$APP
     state_dir=""                    # per-user state is each user's own; never touched here
     legacy_app_dir=""
 else
@@ -150,6 +165,23 @@ remove_legacy_app_dir() {
 
 # --- uninstall ---------------------------------------------------------------------------
 uninstall() {
+    if [ "$mode" = system ] && [ -f "$system_unit_dir/$SERVICE_UNIT_NAME" ]; then
+        if can_systemctl; then
+            systemctl disable --now "$SERVICE_UNIT_NAME" >/dev/null 2>&1 || true
+        fi
+        rm -f "$system_unit_dir/$SERVICE_UNIT_NAME" \
+            "$system_unit_dir/multi-user.target.wants/$SERVICE_UNIT_NAME" \
+            "$etc_dir/$PROTECTED_MARKER_NAME"
+        if can_systemctl; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
+    fi
+    if [ "$mode" = system ] && [ -d "$machine_state" ]; then
+        if [ "$purge" = 1 ]; then
+            rm -rf "$machine_state"
+            say "purged the machine vault and state: $machine_state"
+        else
+            say "kept the machine vault and state: $machine_state (use --purge to delete)"
+        fi
+    fi
     if [ "$mode" = user ] && can_systemctl; then
         systemctl --user disable --now "$UNIT_NAME" >/dev/null 2>&1 || true
     fi
@@ -193,6 +225,55 @@ if [ "$action" = uninstall ]; then
     uninstall
     exit 0
 fi
+
+# --- protected mode ------------------------------------------------------------------------
+install_protected() {
+    mkdir -p "$system_unit_dir" "$machine_state"
+    chmod 0700 "$machine_state"
+    cat >"$system_unit_dir/$SERVICE_UNIT_NAME" <<EOF
+[Unit]
+Description=Photogate protected mode: checks every user's downloads and attachments
+After=local-fs.target
+
+[Service]
+Type=simple
+ExecStart="$launcher" service run
+# Staff cannot stop a system unit (only root, or polkit's admin rule, can); it comes back
+# by itself if it ever dies.
+Restart=always
+RestartSec=2
+UMask=0077
+StateDirectory=$APP
+StateDirectoryMode=0700
+# The socket folder outlives a stop, so clients say "not answering" instead of falling back.
+RuntimeDirectory=$APP
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+Nice=10
+IOSchedulingClass=idle
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    chmod 0644 "$system_unit_dir/$SERVICE_UNIT_NAME"
+    mkdir -p "$system_unit_dir/multi-user.target.wants"
+    ln -sfn "$system_unit_dir/$SERVICE_UNIT_NAME" \
+        "$system_unit_dir/multi-user.target.wants/$SERVICE_UNIT_NAME"
+    printf 'installed by install.sh --protected\n' >"$etc_dir/$PROTECTED_MARKER_NAME"
+    chmod 0644 "$etc_dir/$PROTECTED_MARKER_NAME"
+    say "protected mode: $system_unit_dir/$SERVICE_UNIT_NAME (enabled), state $machine_state"
+    if [ -z "$prefix" ]; then
+        # Before the service starts: every per-user vault moves into the machine vault.
+        "$launcher" service migrate || say "migration reported problems (see above)"
+        if can_systemctl; then
+            systemctl daemon-reload >/dev/null 2>&1 || true
+            systemctl restart "$SERVICE_UNIT_NAME" >/dev/null 2>&1 ||
+                say "could not start $SERVICE_UNIT_NAME now; it starts at the next boot"
+        fi
+    else
+        say "staged: run '$launcher service migrate' before starting the service"
+    fi
+}
 
 # --- install -----------------------------------------------------------------------------
 [ -z "$wheels" ] || [ -z "$deps_from" ] || die "--wheels and --deps-from exclude each other"
@@ -379,6 +460,10 @@ if [ "$mode" = user ] && can_systemctl; then
         systemctl --user restart "$UNIT_NAME" >/dev/null 2>&1 ||
             say "could not start $UNIT_NAME now (no user session?); it starts at next login"
     fi
+fi
+
+if [ "$protected" = 1 ]; then
+    install_protected
 fi
 
 "$launcher" --version
