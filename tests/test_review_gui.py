@@ -1,8 +1,11 @@
 """The real review window under Xvfb, driven with the keyboard through xdotool.
 
 A real vault in a private PHOTOGATE_HOME holds generated files; the test deletes one,
-restores one, saves a safe copy of one, and checks the vault and the folders after
-each step. Screenshots go to test-artifacts/ for a person to look at.
+restores one, saves a safe copy of one, reports one as a false alarm, and checks the
+vault, the folders and the audit events after each step. Confirmations default to No:
+Enter alone never destroys anything. Screenshots go to test-artifacts/. The in-process
+tests build the window on a private Xvfb and read the widgets back (buttons greyed per
+row and policy, the IT contact line, unique access keys, sorting, the search box).
 """
 
 from __future__ import annotations
@@ -18,7 +21,18 @@ import pytest
 from PIL import Image
 
 from agent.model import Finding, Severity
-from agent.ui.review_model import Permissions, ReviewSource, details_text, report, row_from_item
+from agent.service import staffdb
+from agent.service.events import read_events
+from agent.service.local import LocalBackend
+from agent.service.statedb import StateDB
+from agent.ui.review_model import (
+    Permissions,
+    ReviewSource,
+    details_text,
+    report,
+    row_from_item,
+    why_not,
+)
 from agent.vault.store import Vault
 from tests.gui_support import (
     REPO_ROOT,
@@ -28,6 +42,7 @@ from tests.gui_support import (
     wait_for_window,
     wait_for_window_gone,
     wait_until,
+    xdotool,
     xvfb,
 )
 
@@ -105,16 +120,20 @@ def _ids(vault: Vault) -> set[str]:
     return {item.id for item in vault.items()}
 
 
-def _confirm(display: str, title: str, shot: str | None = None) -> None:
+def _answer(display: str, title: str, key: str, shot: str | None = None) -> None:
     dialog = wait_for_window(display, title)
     time.sleep(0.3)
     if shot:
         screenshot(display, shot)
-    press(display, dialog, "Return")
+    press(display, dialog, key)
     wait_for_window_gone(display, title)
 
 
-def test_review_window_delete_restore_sanitize(
+def _events(home: Path, kind: str) -> list[dict[str, object]]:
+    return [e for e in read_events(home / "logs" / "events.jsonl") if e["event"] == kind]
+
+
+def test_review_window_delete_restore_copy_report(
     desk: dict[str, object], photogate_home: Path
 ) -> None:
     vault = desk["vault"]
@@ -133,49 +152,48 @@ def test_review_window_delete_restore_sanitize(
             time.sleep(0.5)
             screenshot(display, "review-window")
             assert (photogate_home / "run" / "reviewed").exists()  # opening = reviewed
+            wait_until(lambda: bool(_events(photogate_home, "review_opened")), 5, "review_opened")
 
-            # Newest first: the RLO file is selected. Delete key, confirm.
+            # Newest first: the RLO file is selected. Delete; Enter answers No.
             press(display, window, "Delete")
-            _confirm(display, "Delete file")
+            _answer(display, "Delete file", "Return", shot="review-delete-defaults-to-no")
+            time.sleep(0.5)
+            assert ids["rlo"] in _ids(vault)
+            press(display, window, "Delete")
+            _answer(display, "Delete file", "alt+y")
             wait_until(lambda: ids["rlo"] not in _ids(vault), STEP_TIMEOUT_SECONDS, "the delete")
-            assert _ids(vault) == {ids["exe"], ids["photo"]}
 
-            # Selection moved to scan.jpg: Alt+R restores after a confirmation.
-            press(display, window, "alt+r")
-            _confirm(display, "Restore file", shot="review-restore-confirmation")
+            # scan.jpg: reported as a false alarm in one step, with a note.
+            press(display, window, "alt+a")
+            note = wait_for_window(display, "false alarm")
+            xdotool(display, "type", "--window", note, "Sent by the patient")
+            press(display, note, "Return")
             wait_until(
-                lambda: (downloads / "scan.jpg").exists(), STEP_TIMEOUT_SECONDS, "the restore"
+                lambda: bool(_events(photogate_home, "false_alarm_reported")),
+                STEP_TIMEOUT_SECONDS,
+                "the report",
             )
-            assert (downloads / "scan.jpg").read_bytes() == b"MZ" + b"\x00" * 200
-            assert _ids(vault) == {ids["photo"]}
+            screenshot(display, "review-reported")
 
-            # The photo with a ZIP stuck to it: Alt+S saves a safe copy beside where it was.
+            # ...and restored: the file is back and released.
+            press(display, window, "alt+r")
+            _answer(display, "Restore file", "alt+y", shot="review-restore-confirmation")
+            _answer(display, "File restored", "Return", shot="review-restored-message")
+            assert (downloads / "scan.jpg").read_bytes() == b"MZ" + b"\x00" * 200
+            with StateDB(photogate_home / "state.sqlite3", readonly=True) as db:
+                release = staffdb.release_for(db, str(downloads / "scan.jpg"))
+            assert release is not None and release.item_id == ids["exe"]
+
+            # The photo with a ZIP stuck to it: a safe copy beside where it was, as a JPEG.
             press(display, window, "alt+s")
-            _confirm(display, "Safe copy saved", shot="review-safe-copy")
+            _answer(display, "Save a safe copy", "Return", shot="review-save-dialog")
+            _answer(display, "Safe copy saved", "Return", shot="review-safe-copy")
             copy = downloads / "xray_posterior (safe copy).png"
             assert copy.exists()
             assert b"PK\x03\x04" not in copy.read_bytes()
             with Image.open(copy) as copied, Image.open(io.BytesIO(desk["photo"])) as original:  # type: ignore[arg-type]
                 assert copied.tobytes() == original.convert("RGB").tobytes()
             assert _ids(vault) == {ids["photo"]}  # a safe copy leaves the item in quarantine
-
-            # A file caught while the window is open appears at the top and can be deleted.
-            late = _quarantine(
-                vault,
-                downloads,
-                "late.jpg",
-                b"MZ" + b"\x00" * 50,
-                Finding("content.executable", Severity.HIGH, "x", payload="pe"),
-                "pe",
-            )
-            time.sleep(POLL_MARGIN_SECONDS)
-            screenshot(display, "review-new-item")
-            press(display, window, "Home", "Delete")
-            _confirm(display, "Delete file")
-            wait_until(
-                lambda: late not in _ids(vault), STEP_TIMEOUT_SECONDS, "deleting the new item"
-            )
-            assert _ids(vault) == {ids["photo"]}
 
             press(display, window, "Escape")
             window_process.wait(timeout=STEP_TIMEOUT_SECONDS)
@@ -185,67 +203,148 @@ def test_review_window_delete_restore_sanitize(
                 window_process.kill()
             _out, err = window_process.communicate()
             assert b"Traceback" not in err, err.decode(errors="replace")
+    for kind in ("review_opened", "deleted", "false_alarm_reported", "restored", "safe_copy_saved"):
+        (event,) = _events(photogate_home, kind)
+        assert event["via"] == "review_window", kind
+        assert event["user"] and event["policy_version"] == "builtin-default", kind
+    (reported,) = _events(photogate_home, "false_alarm_reported")
+    assert reported["item_id"] == ids["exe"] and reported["note"] == "Sent by the patient"
+    assert reported["findings"] == ["content.executable"] and reported["type"] == "pe"
+    assert _events(photogate_home, "deleted")[0]["item_id"] == ids["rlo"]
 
 
-def test_forbidden_actions_are_disabled_with_who_to_ask(
+def _window(display: str, policy: Path, home: Path, **kwargs: object) -> tuple[object, object]:
+    import tkinter as tk
+
+    from agent.policy.layers import load_policy
+    from agent.ui.review import ReviewWindow
+
+    backend = LocalBackend(
+        load_policy(policy, home / "none.toml").policy, Vault(home / "vault"), home=home
+    )
+    root = tk.Tk(screenName=display, className="Photogate")
+    window = ReviewWindow(
+        root,
+        ReviewSource(backend),
+        Permissions.from_rights(backend.rights()),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    root.update()
+    return root, window
+
+
+def _disabled(window: object) -> dict[str, bool]:
+    buttons = window.buttons  # type: ignore[attr-defined]
+    return {action: button.instate(["disabled"]) for action, button in buttons.items()}
+
+
+def test_buttons_follow_the_row_and_the_policy(
     desk: dict[str, object], photogate_home: Path, tmp_path: Path
 ) -> None:
-    vault = desk["vault"]
-    assert isinstance(vault, Vault)
-    policy = tmp_path / "locked.toml"
-    policy.write_text(
+    ids = desk["ids"]
+    assert isinstance(ids, dict)
+    locked = tmp_path / "locked.toml"
+    locked.write_text(
         "[ui]\nallow_restore = false\nallow_delete = false\nallow_sanitized_copy = false\n"
         'it_contact = "Sam at the IT desk (ext. 210)"\n'
     )
-    before = _ids(vault)
     with xvfb() as display:
-        window_process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "review", "--policy", str(policy)],
-            env=gui_env(display, PHOTOGATE_HOME=str(photogate_home)),
-            cwd=REPO_ROOT,
-        )
+        root, window = _window(display, desk["policy"], photogate_home, select_item=ids["exe"])  # type: ignore[arg-type]
         try:
-            window = wait_for_window(display, WINDOW)
-            time.sleep(0.5)
-            screenshot(display, "review-locked-policy")
-            press(display, window, "Delete", "alt+r", "alt+s")  # all refused silently
-            time.sleep(0.5)
-            assert not [w for w in ("Delete file", "Restore file") if _has_window(display, w)]
-            assert _ids(vault) == before
-            press(display, window, "Escape")
-            window_process.wait(timeout=STEP_TIMEOUT_SECONDS)
+            assert window.selected().item_id == ids["exe"]  # type: ignore[attr-defined]
+            # A Windows program: no safe copy (and the pane says why); the rest is allowed.
+            assert _disabled(window) == {
+                "sanitize": True, "restore": False, "delete": False, "report": False,
+                "details": False,
+            }  # fmt: skip
+            pane = window.detail.get("1.0", "end")  # type: ignore[attr-defined]
+            assert "This is not a picture (it is a Windows program)" in pane
+            assert "pretends to be a JPEG picture but is a Windows program." in pane
+            assert not window.policy_label.winfo_ismapped()  # type: ignore[attr-defined]
+            # Sorting and searching.
+            window.sort_by("name")  # type: ignore[attr-defined]
+            names = [window.tree.item(i)["values"][0] for i in window.tree.get_children()]  # type: ignore[attr-defined]
+            assert names == ["⚠ invoice_exe.jpg", "scan.jpg", "xray_posterior.png"]
+            window.sort_by("name")  # type: ignore[attr-defined]
+            names = [window.tree.item(i)["values"][0] for i in window.tree.get_children()]  # type: ignore[attr-defined]
+            assert names == ["xray_posterior.png", "scan.jpg", "⚠ invoice_exe.jpg"]
+            window.search.set("zip archive")  # type: ignore[attr-defined]
+            root.update()  # type: ignore[attr-defined]
+            assert len(window.tree.get_children()) == 1  # type: ignore[attr-defined]
+            window.search.set("")  # type: ignore[attr-defined]
+            # Every access key is a different letter.
+            underlined = [
+                str(button.cget("text"))[int(button.cget("underline"))].lower()
+                for button in window.buttons.values()  # type: ignore[attr-defined]
+            ]
+            assert len(set(underlined)) == len(underlined) == 5
+            assert not set(underlined) & {"f", "e", "c"}  # Find, Export, Close
         finally:
-            if window_process.poll() is None:
-                window_process.kill()
+            root.destroy()  # type: ignore[attr-defined]
+        root, window = _window(display, locked, photogate_home)
+        try:
+            assert _disabled(window) == {
+                "sanitize": True, "restore": True, "delete": True, "report": False,
+                "details": False,
+            }  # fmt: skip
+            line = window.policy_label  # type: ignore[attr-defined]
+            assert line.winfo_ismapped()
+            assert line.cget("text") == (
+                "Your IT policy does not allow restoring files, saving safe copies and deleting"
+                " files here. To ask, contact Sam at the IT desk (ext. 210)."
+            )
+        finally:
+            root.destroy()  # type: ignore[attr-defined]
 
 
-def _has_window(display: str, title: str) -> bool:
-    from tests.gui_support import find_windows
+def test_model_names_reasons_and_report(desk: dict[str, object], photogate_home: Path) -> None:
+    """The pure side of the window: shown names and what they hide, reasons, the IT report."""
+    from agent.policy.schema import Policy
 
-    return bool(find_windows(display, title))
-
-
-def test_model_lists_details_and_report(desk: dict[str, object]) -> None:
-    """The pure side of the window: safe names, plain reasons, details and the IT report."""
     vault = desk["vault"]
     assert isinstance(vault, Vault)
-    source = ReviewSource(vault)
+    backend = LocalBackend(Policy(), vault, home=photogate_home)
+    source = ReviewSource(backend)
     added, removed = source.poll()
     assert len(added) == 3 and removed == []
-    assert source.poll() == ([], [])  # nothing new: nothing re-read
-    names = sorted(row.name for row in added)
-    assert names == ["invoice_\\u202egpj.exe", "scan.jpg", "xray_posterior.png"]
+    assert source.poll() == ([], [])
+    rlo = next(row for row in added if row.item_id == desk["ids"]["rlo"])  # type: ignore[index]
+    assert rlo.name == "invoice_exe.jpg"  # as Explorer shows it
+    assert rlo.view.note == "Looks like invoice_exe.jpg — really ends in .exe"
     photo = next(row for row in added if row.name == "xray_posterior.png")
     assert (
         photo.reason
         == "A hidden attachment (a ZIP archive) is stuck to the end of this PNG picture."
     )
+    assert why_not("sanitize", photo, Permissions()) is None
+    assert why_not("restore", photo, Permissions()) == "Your IT policy does not allow this here."
     text = details_text(row_from_item(vault.get(str(photo.item_id))))
     assert "png.trailing_data [high] at offset" in text and photo.sha256 in text  # type: ignore[operator]
     data = report(source.rows.values(), now=time.time(), host="desk-1")
-    assert next(item["name"] for item in data["items"]) == "invoice_\\u202egpj.exe"  # newest first
     assert all("\u202e" not in item["name"] for item in data["items"])
     vault.delete(str(photo.item_id))
     assert source.poll() == ([], [photo.key])
     line = Permissions(restore=False, it_contact="Sam").unavailable_line()
     assert line == "Your IT policy does not allow restoring files here. To ask, contact Sam."
+
+
+def test_a_flagged_row_leaves_when_its_file_is_gone(tmp_path: Path) -> None:
+    from agent.service.api import FlaggedFile
+
+    flagged_path = tmp_path / "odd.jpg"
+    flagged_path.write_bytes(b"x")
+
+    class Backend:
+        def items(self) -> list[object]:
+            return []
+
+        def flagged(self) -> list[FlaggedFile]:
+            return [
+                FlaggedFile(str(flagged_path), None, "jpeg", ("jpeg.trailing_data",), None, 1.0)
+            ]
+
+    source = ReviewSource(Backend())
+    added, _ = source.poll()
+    assert [row.name for row in added] == ["odd.jpg"]
+    flagged_path.unlink()
+    assert source.poll() == ([], [f"f:{flagged_path}"])

@@ -82,22 +82,17 @@ def _handle_review(args: argparse.Namespace) -> int:
         from agent.ui.review import run_scan_dialog
 
         return run_scan_dialog(_scan_verdict)
-    from agent.service.statedb import StateDB
+    from agent.service.client import open_backend
+    from agent.service.staff import VIA_REVIEW
     from agent.ui.review import run_review_window
     from agent.ui.review_model import Permissions
-    from agent.vault.store import Vault
 
-    policy = _load_policy(args.policy)
-    vault = Vault(paths.vault_dir(policy.vault.path))
-    db_path = paths.state_db_path()
-    statedb = StateDB(db_path, readonly=True) if db_path.exists() else None
+    backend = open_backend(args.policy, via=VIA_REVIEW)
     try:
-        return run_review_window(
-            vault, statedb, Permissions.from_ui(policy.ui), paths.runtime_dir()
-        )
+        permissions = Permissions.from_rights(backend.rights())
+        return run_review_window(backend, permissions, select_item=args.item)
     finally:
-        if statedb is not None:
-            statedb.close()
+        backend.close()
 
 
 def _scan_verdict(path: Path) -> tuple[str, str]:

@@ -311,13 +311,13 @@ def _mark_untrusted(path: Path) -> bool:
 
 
 def sanitize_file(
-    source: Path | bytes,
+    source: Path | bytes | Iterable[bytes],
     dest: Path,
     *,
     max_pixels: int = MAX_PIXELS,
     timeout: float = CHILD_TIMEOUT_SECONDS,
 ) -> SanitizeResult:
-    """Write a sanitized copy of `source` (a path or the file's bytes) to `dest`.
+    """Write a sanitized copy of `source` (a path, the file's bytes or chunks) to `dest`.
 
     `dest` ending in .jpg/.jpeg gives a JPEG, anything else a PNG. Never overwrites.
     Raises SanitizeError (plain message) when no safe copy can be made.

@@ -81,6 +81,7 @@ def open_backend(
     *,
     address: str | None = None,
     prefer_local: bool = False,
+    via: str = "cli",
 ) -> QuarantineBackend:
     """The backend for this caller: the service when protected mode is installed, else local.
 
@@ -94,4 +95,4 @@ def open_backend(
         return RemoteBackend(where)
     from agent.service.local import LocalBackend
 
-    return LocalBackend.from_installed(machine_config)
+    return LocalBackend.from_installed(machine_config, via=via)  # via: names it in events
