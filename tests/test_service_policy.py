@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agent.policy.keeper import PREFERENCES_PROBLEM, PendingPolicy
+from agent.policy.keeper import POLICY_PROBLEM_WORDS, PREFERENCES_PROBLEM, PendingPolicy
 from tests.agent_harness import make_jpeg, make_pe_bytes, read_events, wait_for, write_plain
 from tests.test_service import Agent, write_config
 
@@ -50,7 +50,9 @@ def test_re_pushing_the_same_good_policy_clears_the_rejection(agent: Agent) -> N
     wait_for(lambda: events_of(agent, "policy_rejected"), WAIT_SECONDS, "the rejection")
     rejected = events_of(agent, "policy_rejected")[0]
     assert rejected["problems"] and "settle_seconds" in rejected["problem"]
-    assert agent.service.snapshot().policy_problem
+    state = agent.service.snapshot()
+    assert state.policy_problem is not None and "settle_seconds" in state.policy_problem
+    assert state.problem == POLICY_PROBLEM_WORDS  # the tooltip: never a parser's or key's words
     agent.config.write_bytes(good)  # the very same file as before the bad push
     wait_for(lambda: events_of(agent, "policy_recovered"), WAIT_SECONDS, "the recovery")
     recovered = events_of(agent, "policy_recovered")[0]
@@ -87,7 +89,8 @@ def test_an_audit_log_that_cannot_be_created_rejects_the_policy_as_a_whole(
     assert "report.audit_log" in rejected["problem"] and "cannot create" in rejected["problem"]
     state = agent.service.snapshot()
     assert state.policy_version == "test-1"  # the last good policy stays in force
-    assert state.problem is not None and "report.audit_log" in state.problem
+    assert state.policy_problem is not None and "report.audit_log" in state.policy_problem
+    assert state.problem == POLICY_PROBLEM_WORDS  # the tray's words: no path, no key
     bad = agent.downloads / "after.jpg"
     write_plain(bad, make_pe_bytes(21))
     event = agent.wait_verdict(bad)  # still written to the old log

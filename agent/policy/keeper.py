@@ -46,6 +46,7 @@ RACY_MTIME_SECONDS = 2.0  # a file modified this recently is hashed even if its 
 MAX_PROBLEMS_IN_SUMMARY = 1  # problems spelled out in `PolicyKeeper.problem` before "and N more"
 LAYER_NAMES = ("machine", "registry", "user")
 PREFERENCES_PROBLEM = "Your personal settings file has a mistake; IT's policy is still in force."
+POLICY_PROBLEM_WORDS = "IT's newest policy has a mistake; the previous policy is still in force."
 
 Apply = Callable[[LoadedPolicy], list[str]]  # problems ([] when the policy was taken up)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__, paths
-from agent.policy.keeper import PendingPolicy, PolicyKeeper
+from agent.policy.keeper import POLICY_PROBLEM_WORDS, PendingPolicy, PolicyKeeper
 from agent.policy.layers import BUILT_IN, LoadedPolicy
 from agent.policy.schema import Policy
 from agent.service import folders
@@ -312,6 +312,7 @@ class AgentService:
                 policy_version=policy.policy.version,
                 policy_source=policy_source(self.keeper.current.sources),
                 policy_problem=self.keeper.problem,
+                policy_problem_words=POLICY_PROBLEM_WORDS if self.keeper.problem else None,
                 preferences_problem=self.keeper.preferences_problem,
                 events_problem=_events_problem(self.events.sink_health()),
                 unreviewed=self._counts.unreviewed,

@@ -29,6 +29,7 @@ class AgentState:
     policy_version: str = "builtin-default"
     policy_source: str = "built-in defaults"
     policy_problem: str | None = None  # the last policy push was rejected (old one in force)
+    policy_problem_words: str | None = None  # the same for staff: no FILE:LINE, no parser words
     preferences_problem: str | None = None  # the user's preferences file is wrong (plain words)
     events_problem: str | None = None  # events cannot be delivered to the SIEM (plain words)
     unreviewed: int = 0  # quarantined/flagged since the review window was last opened
@@ -58,7 +59,7 @@ class AgentState:
         if self.service_problems:
             return self.service_problems[0]
         if self.policy_problem:
-            return self.policy_problem
+            return self.policy_problem_words or self.policy_problem
         if self.preferences_problem:
             return self.preferences_problem
         for folder in self.folders:
