@@ -119,7 +119,8 @@ def _handle(args: argparse.Namespace) -> int:
                 except ImportError as error:
                     log.info("tray unavailable (%s): running headless", error)
                 else:
-                    return int(run_with_tray(service))
+                    # The windows it opens read the same policy file as the agent.
+                    return int(run_with_tray(service, policy_file=args.config))
         else:
             log.info("running headless")
         return service.run_forever()

@@ -143,6 +143,7 @@ class TrayApp:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._shown: tuple[Any, ...] = ()
         self.exit_code = 0
+        self.policy_file: Path | None = None  # `run --config FILE`: the windows read it too
         self._stop_lock = threading.Lock()
         self._stop_requested = False
         self.backend = pystray_module.Icon.__module__.rsplit(".", 1)[-1].lstrip("_")
@@ -218,7 +219,11 @@ class TrayApp:
     def open_review(self, item_id: str | None) -> None:
         """Open the review window (on `item_id` when a notification was clicked)."""
         self.service.mark_reviewed()
-        command = agent_command("review") + (["--item", item_id] if item_id else [])
+        command = agent_command("review")
+        if self.policy_file is not None:
+            command += ["--policy", str(self.policy_file)]
+        if item_id:
+            command += ["--item", item_id]
         self._launch("review", command, replace=item_id is not None)
 
     def _launch(self, kind: str, command: list[str], *, replace: bool = False) -> None:
@@ -434,13 +439,16 @@ def _stop_on_signals(app: TrayApp) -> None:
             GLib.idle_add(reinstall)
 
 
-def run_with_tray(service: TrayService) -> int:
+def run_with_tray(service: TrayService, *, policy_file: Path | None = None) -> int:
     """Show the tray icon for `service` and run until Quit; owns the calling (main) thread.
 
     SIGTERM and SIGINT (logout, service manager, Ctrl+C, tests) stop the agent and the
-    icon; the exit code is non-zero when the agent's worker died.
+    icon; the exit code is non-zero when the agent's worker died. `policy_file`: the
+    machine policy the agent was started with (`run --config`), passed to the review
+    window so that it grants what the agent's policy grants.
     """
     app = TrayApp(service)
+    app.policy_file = policy_file
     with contextlib.suppress(ValueError, AttributeError, OSError):  # not main thread / Windows
         _stop_on_signals(app)
     return app.run()
