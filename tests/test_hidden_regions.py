@@ -308,3 +308,26 @@ def test_png_stream_longer_than_the_image_leaves_its_rest_unexplained() -> None:
     assert region.end == len(data) - len(iend) - 4  # up to the IDAT CRC
     assert region.start <= data.find(b"MZ", len(head) + len(raw)) < region.end
     assert inspect_bytes("a.png", data).verdict is Verdict.QUARANTINE
+
+
+def test_gif_frames_are_followed_smallest_first_so_a_decoy_cannot_use_up_the_cap() -> None:
+    rng = random.Random(9)
+    side = 1500  # noise: ~2.4 MB of LZW data per frame, two of them exceed the 4 MiB cap
+    decoy = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).convert("P")
+    out = io.BytesIO()
+    decoy.save(out, "GIF", save_all=True, append_images=[decoy.rotate(90)])
+    big = out.getvalue()
+    _, small = ew.gif_after_lzw(_rng("small"), PHP_PAYLOAD)
+    pos = 13 + (3 << ((small[10] & 7) + 1) if small[10] & 0x80 else 0)  # after the colour table
+    while small[pos] == 0x21:  # extensions before the image descriptor
+        pos += 2
+        while small[pos]:
+            pos += small[pos] + 1
+        pos += 1
+    small_frame = small[pos:-1]  # image descriptor, its table and data, without the trailer
+    assert small_frame[0] == 0x2C
+    data = big[:-1] + small_frame + b"\x3b"
+    st = walk_bytes("gif", data)
+    assert st.frames == 3
+    at = data.find(PHP_PAYLOAD)
+    assert (at, at + len(PHP_PAYLOAD)) in _spans(st, "unexplained")

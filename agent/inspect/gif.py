@@ -132,7 +132,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 data_pos += 3 << ((local & 7) + 1) if local & 0x80 else 0
                 next_pos = skip_sub_blocks(reader, data_pos + 1)  # +1: LZW minimum code size
                 if next_pos is not None:
-                    lzw.frame(reader, st, data_pos, next_pos)
+                    lzw.frame(reader, data_pos, next_pos)
         elif block == 0x21:
             next_pos = _extension(reader, st, pos)
         else:
@@ -173,6 +173,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         )
     st.frames = frames
     st.pixels = canvas_w * canvas_h
+    lzw.finish(reader, st)
     st.image_bytes = lzw.image_bytes
     return st
 

@@ -5,12 +5,13 @@ are never decoded, so they can carry anything. Finding the end code needs no str
 table, only the code width: it starts at min_code_size + 1 bits, grows by one bit when the
 next free code reaches 2**width (at most 12 bits), and resets at each clear code (giflib's
 DGifDecompressInput does the same arithmetic). The walk is a plain Python loop over the
-codes (~7 MB/s), so it is capped per file; frames past the cap are not followed.
+codes (~7 MB/s), so it is capped per file: frames are followed smallest first, and those
+that no longer fit in the cap are not followed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.inspect.base import Region, Structure
 from agent.inspect.reader import Reader
@@ -61,16 +62,27 @@ def end_code_offset(untrusted_data: bytes, min_code_size: int) -> int | None:
 
 
 @dataclass
+class _Frame:
+    min_code_size: int | None
+    blocks_end: int
+    pieces: list[tuple[int, int]]  # (file offset, length) of each sub-block's data
+    total: int
+
+
+@dataclass
 class FrameData:
-    """Follows each frame's LZW data within the per-file cap."""
+    """Collects each frame's LZW data; `finish` follows them, smallest first, within the cap.
+
+    Smallest first: a huge decoy frame cannot use up the cap before the small frame that
+    hides data after its end code; only frames that alone exceed what is left go unchecked.
+    """
 
     image_bytes: int = 0
-    scanned: int = 0
+    frames: list[_Frame] = field(default_factory=list)
 
-    def frame(self, reader: Reader, st: Structure, code_size_at: int, blocks_end: int) -> None:
-        """Follow one frame: LZW code size byte at `code_size_at`, sub-blocks to `blocks_end`."""
-        min_code_size = reader.byte(code_size_at)
-        pieces: list[tuple[int, int]] = []  # (file offset, length) of each sub-block's data
+    def frame(self, reader: Reader, code_size_at: int, blocks_end: int) -> None:
+        """Note one frame: LZW code size byte at `code_size_at`, sub-blocks to `blocks_end`."""
+        pieces: list[tuple[int, int]] = []
         pos = code_size_at + 1
         while pos < blocks_end:
             length = reader.byte(pos) or 0
@@ -80,19 +92,25 @@ class FrameData:
             pos += 1 + length
         total = sum(length for _, length in pieces)
         self.image_bytes += total
-        if min_code_size is None or self.scanned + total > MAX_LZW_SCAN_BYTES:
-            return
-        self.scanned += total
-        reader.check_deadline()
-        data = b"".join(reader.read(at, length) for at, length in pieces)
-        used = end_code_offset(data, min_code_size)
-        if used is None or used >= total:
-            return
-        for at, length in pieces:
-            if used < length:
-                start = at + max(used, 0)
-                st.unexplained.append(
-                    Region(start, blocks_end - 1, "GIF data after the LZW end code")
-                )
-                return
-            used -= length
+        self.frames.append(_Frame(reader.byte(code_size_at), blocks_end, pieces, total))
+
+    def finish(self, reader: Reader, st: Structure) -> None:
+        """Report the data after each followed frame's end code as unexplained."""
+        scanned = 0
+        for frame in sorted(self.frames, key=lambda f: f.total):
+            if frame.min_code_size is None or scanned + frame.total > MAX_LZW_SCAN_BYTES:
+                break
+            scanned += frame.total
+            reader.check_deadline()
+            data = b"".join(reader.read(at, length) for at, length in frame.pieces)
+            used = end_code_offset(data, frame.min_code_size)
+            if used is None or used >= frame.total:
+                continue
+            for at, length in frame.pieces:
+                if used < length:
+                    region = Region(
+                        at + used, frame.blocks_end - 1, "GIF data after the LZW end code"
+                    )
+                    st.unexplained.append(region)
+                    break
+                used -= length
