@@ -514,8 +514,13 @@ def _benign(place: str) -> Maker:
 
 
 def _benign_extra(rng: random.Random) -> tuple[str, bytes, str]:
-    """Shapes that must stay clean: a multi-MB ICC profile, a vendor uuid box, TIFF pages."""
-    roll = rng.randrange(3)
+    """Shapes that must stay clean: a multi-MB ICC profile, a vendor uuid box, TIFF pages,
+    an animated AVIF."""
+    roll = rng.randrange(4)
+    if roll == 3:
+        frames = [img.photo_image(rng, (48, 32)) for _ in range(rng.randint(2, 4))]
+        data = img._save(frames[0], "AVIF", save_all=True, append_images=frames[1:])
+        return f"{_stem(rng)}.avif", data, "animated AVIF (track samples in mdat)"
     if roll == 0:
         ext, data = png_big_icc(rng)
         return f"{_stem(rng)}.{ext}", data, "PNG with a multi-MB printer ICC profile"

@@ -331,3 +331,14 @@ def test_gif_frames_are_followed_smallest_first_so_a_decoy_cannot_use_up_the_cap
     assert st.frames == 3
     at = data.find(PHP_PAYLOAD)
     assert (at, at + len(PHP_PAYLOAD)) in _spans(st, "unexplained")
+
+
+def test_animated_avif_track_samples_in_mdat_are_not_unexplained() -> None:
+    frames = [Image.new("RGB", (32, 32), (40 * i, 90, 200)) for i in range(4)]
+    out = io.BytesIO()
+    frames[0].save(out, "AVIF", save_all=True, append_images=frames[1:])
+    data = out.getvalue()
+    assert b"moov" in data  # an image sequence: its samples are located by the track
+    st = walk_bytes("avif", data)
+    assert st.unexplained == []
+    assert inspect_bytes("anim.avif", data).verdict is Verdict.CLEAN

@@ -7,8 +7,9 @@ top-level `meta` box, and the Exif/XMP items it locates, are metadata regions.
 
 Positive accounting: the content of `free`/`skip` boxes, of unknown top-level boxes and of
 a size-0 box other than `mdat` is unexplained (the engine judges it like left-over data);
-`uuid` boxes are opaque metadata (classified for payloads). In a HEIF/AVIF image, `mdat`
-bytes that no `iloc` extent references are never decoded and are unexplained too.
+`uuid` boxes are opaque metadata (classified for payloads). In a HEIF/AVIF image without
+tracks (no `moov`: an image sequence's samples sit in `mdat` too, located by its sample
+tables), `mdat` bytes that no `iloc` extent references are never decoded: unexplained.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     kind = _brand_type(reader)
     st = Structure(type=kind)
     media: list[tuple[int, int]] = []  # (content start, end) of top-level mdat boxes
+    has_tracks = False  # a moov box: mdat also holds track samples (image sequences)
     extents: list[tuple[int, int]] = []  # (file offset, length) of iloc item extents
     pos = 0
     for _ in range(MAX_STRUCTURES):
@@ -159,6 +161,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
             pos = reader.size
             break
+        has_tracks = has_tracks or box_type == b"moov"
         if box_type == b"meta":
             st.metadata.append(Region(pos, box_end, "HEIF meta box"))
             extents += _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox header
@@ -175,7 +178,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         pos = box_end
     st.end = min(pos, reader.size)
-    if kind != "mp4" and extents:
+    if kind != "mp4" and extents and not has_tracks:
         _unreferenced_media(st, media, extents, reader.size)
     return st
 
