@@ -273,3 +273,39 @@ def test_icon_docks_when_the_tray_host_starts_late(photogate_home: Path, tmp_pat
             err = _stop_agent(agent, photogate_home)
         assert agent.returncode == 0
         assert b"Traceback" not in err, err.decode(errors="replace")
+
+
+def test_xorg_fallback_docks_and_a_click_opens_review(photogate_home: Path, tmp_path: Path) -> None:
+    """The last fallback (no PyGObject): no menu, but a click still opens the review window."""
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    with desktop(tmp_path) as desk:
+        display = str(desk["display"])
+        env: Callable[..., dict[str, str]] = desk["env"]  # type: ignore[assignment]
+
+        def xorg_env(**extra: str) -> dict[str, str]:
+            return env(PYSTRAY_BACKEND="xorg", **extra)
+
+        with background(tray_host_command(), env()):
+            wait_until(lambda: _tray_owned(display), STEP_TIMEOUT_SECONDS, "the tray host")
+            agent = _start_agent(xorg_env, photogate_home, policy, downloads)
+            try:
+                wait_until(
+                    lambda: _docked_icon(display) is not None,
+                    STEP_TIMEOUT_SECONDS,
+                    "the xorg icon in the tray",
+                )
+                x, y = _docked_icon(display) or (0, 0)
+                xdotool(display, "mousemove", str(x), str(y), "click", "1")
+                wait_until(
+                    lambda: bool(find_windows(display, REVIEW_WINDOW)),
+                    STEP_TIMEOUT_SECONDS,
+                    "the review window after a click on the xorg icon",
+                )
+                screenshot(display, "tray-xorg-click-opens-review")
+            finally:
+                err = _stop_agent(agent, photogate_home)
+            assert agent.returncode == 0
+            assert b"Traceback" not in err, err.decode(errors="replace")

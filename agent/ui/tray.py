@@ -303,6 +303,23 @@ class TrayApp:
             return
         self._on_ui_thread(lambda: self.icon.notify(message, title))
 
+    @staticmethod
+    def _listen_for_clicks(icon: Any) -> None:
+        """pystray's xorg window never asks for button events: ask, so a click opens review.
+
+        Its ButtonPress handler (left button -> the default menu entry) is already there;
+        only the window's event mask lacks ButtonPressMask.
+        """
+        try:
+            from Xlib import X
+
+            icon._window.change_attributes(
+                event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask
+            )
+            icon._display.flush()
+        except Exception:  # a private attribute of pystray: without it, the menu-less icon
+            log.warning("the xorg tray icon cannot take clicks", exc_info=True)
+
     def _connect_notifications(self) -> None:
         """The freedesktop notification service, where the backend runs a GLib loop."""
         if self.backend not in ("gtk", "appindicator"):
@@ -319,6 +336,8 @@ class TrayApp:
     def _setup(self, icon: Any) -> None:
         """pystray's setup thread: show the icon, start the agent, then keep it current."""
         icon.visible = True
+        if self.backend == "xorg":
+            self._listen_for_clicks(icon)
         self._connect_notifications()
         self.service.set_notifier(self)
         self.service.add_listener(self.state_changed)
