@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +192,17 @@ def test_a_burst_of_5000_files_gets_exactly_one_verdict_each(tmp_path: Path) -> 
             else:
                 write_plain(path, benign)
         wait_for(lambda: len(verdicts(home)) >= BURST_FILES, 110, "5,000 verdicts", 0.5)
-        time.sleep(1.0)  # any duplicate verdict would arrive now
+        # Any duplicate would come from an event still queued: wait until the agent says
+        # it has nothing queued, settling or being swept (its status file's activity).
+        wait_for(
+            lambda: (
+                (agent.status() or {}).get("activity", {}).get("idle") is True
+                and (agent.status() or {})["activity"]["settled"] >= BURST_FILES
+            ),
+            60,
+            "the agent to be idle after the burst",
+            0.2,
+        )
         by_path = verdict_paths(home)
         assert len(by_path) == BURST_FILES
         duplicates = [p for p, events in by_path.items() if len(events) != 1]

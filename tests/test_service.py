@@ -87,6 +87,20 @@ class Agent:
             f"verdict #{count} for {path.name}",
         )
 
+    def looked(self, *, settled_after: int = -1, sweeps_after: int = -1) -> None:
+        """Wait until the agent says it looked: more paths settled / sweeps done, and idle.
+
+        The negative checks ("no second verdict") wait on this instead of a fixed sleep:
+        `settled` counts every path the worker finished with, `idle` means nothing is queued,
+        settling or being swept (AgentService.progress).
+        """
+
+        def done() -> bool:
+            settled, sweeps, idle = self.service.progress()
+            return idle and settled > settled_after and sweeps > sweeps_after
+
+        wait_for(done, 20, "the agent to look and be idle")
+
     def vault(self) -> Vault:
         return Vault(self.home / "vault")
 
@@ -126,7 +140,7 @@ def test_firefox_placeholder_gets_no_verdict_only_the_final_file(agent: Agent) -
     write_firefox_style(target, make_pe_bytes(3), chunk=256, pause=0.01)
     event = agent.wait_verdict(target)
     assert event["size"] > 0 and event["action"] == "quarantine"
-    time.sleep(SETTLE + 0.5)
+    agent.looked()  # the placeholder's own settle check has run by now
     assert len(agent.verdicts(target)) == 1
     assert not any(e["path"].endswith(".part") for e in agent.verdicts())
 
@@ -136,7 +150,7 @@ def test_an_empty_file_that_stays_empty_is_judged_after_the_settle_time(agent: A
     target.write_bytes(b"")
     event = agent.wait_verdict(target)
     assert event["size"] == 0
-    time.sleep(0.3)
+    agent.looked()
     assert len(agent.verdicts(target)) == 1
 
 
@@ -150,10 +164,11 @@ def test_flagged_file_stays_with_the_marker_and_one_verdict_per_version(agent: A
     assert agent.notifier.sent and agent.notifier.sent[0][3] == "medium"
     # A second event for unchanged content (a browser's xattr/Zone.Identifier write, a
     # re-open) does not inspect or notify again.
+    settled, _, _ = agent.service.progress()
     os.setxattr(target, "user.xdg.origin.url", b"https://example.invalid/notes.jpg")
     with target.open("ab"):
         pass  # open for writing + close: IN_CLOSE_WRITE without a change
-    time.sleep(1.0)
+    agent.looked(settled_after=settled)  # the close event was taken and the file looked at
     assert len(agent.verdicts(target)) == 1 and len(agent.notifier.sent) == 1
     # Changed content is a new version: judged again.
     write_plain(target, make_jpeg(6))
@@ -178,8 +193,9 @@ def test_symlinks_our_vault_and_temp_names_are_never_judged(tmp_path: Path) -> N
         write_plain(downloads / "real.jpg", make_pe_bytes(9))
         running.wait_verdict(downloads / "real.jpg")
         assert len(running.vault().items()) == 1  # the vault now holds a file: not judged
+        _, sweeps, _ = running.service.progress()
         running.service.request_sweep()  # a sweep must skip the same things
-        time.sleep(1.0)
+        running.looked(sweeps_after=sweeps)
         paths = {e["path"] for e in running.verdicts()}
         assert paths == {str(downloads / "real.jpg")}
         assert outside.exists() and (downloads / "link.jpg").is_symlink()
@@ -210,13 +226,13 @@ def test_startup_sweep_catches_files_that_arrived_while_stopped(tmp_path: Path) 
     running.service.start()
     try:
         running.wait_verdict(keep)
-        time.sleep(0.5)
+        running.looked()
     finally:
         running.service.stop()
     running = Agent(tmp_path)
     running.service.start()
     try:
-        time.sleep(1.0)
+        running.looked(sweeps_after=0)  # the startup sweep listed everything
         assert len(running.verdicts(keep)) == 1
     finally:
         running.service.stop()

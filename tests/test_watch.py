@@ -151,14 +151,20 @@ def test_reading_and_xattrs_do_not_wake_the_watcher(watched) -> None:
     folder, recorder, _ = watched
     target = folder / "photo.jpg"
     target.write_bytes(make_jpeg(4))
-    wait_for(lambda: recorder.kinds_for(target), 5, "first events")
-    time.sleep(0.3)
+    # inotify delivers events in order: once a later file's event is here, every event of
+    # what came before it is too. A sentinel file is how the test knows the watcher looked.
+    first = folder / "sentinel-1.jpg"
+    first.write_bytes(b"1")
+    wait_for(lambda: "closed" in recorder.kinds_for(first), 5, "the first sentinel")
     before = len(recorder.kinds_for(target))
+    assert before > 0
     target.read_bytes()
     # No user xattrs on this file system: the read alone is still checked.
     with contextlib.suppress(OSError):
         os.setxattr(target, "user.xdg.origin.url", b"https://example.invalid/")
-    time.sleep(0.5)
+    second = folder / "sentinel-2.jpg"
+    second.write_bytes(b"2")
+    wait_for(lambda: "closed" in recorder.kinds_for(second), 5, "the second sentinel")
     assert len(recorder.kinds_for(target)) == before
 
 
