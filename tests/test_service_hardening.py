@@ -347,3 +347,75 @@ def test_a_version_records_device_and_ctime(tmp_path: Path) -> None:
         info.st_mtime_ns,
         info.st_ctime_ns,
     )
+
+
+def test_a_state_folder_that_refuses_writes_is_one_plain_line_and_heals_without_a_sweep(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: a full state folder printed sqlite tracebacks and "--- Logging error ---",
+    and the files left in place waited for the next (300 s) sweep once space came back."""
+    if not _can_chattr(tmp_path):
+        pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE) to make writes fail")
+    running = Agent(tmp_path)
+    running.service.start()
+    wal = running.home / "state.sqlite3-wal"
+    try:
+        warm = running.downloads / "warm.jpg"
+        write_plain(warm, make_jpeg(20))
+        running.wait_verdict(warm)
+        assert wal.exists()
+        bad = running.downloads / "while-full.jpg"
+        with immutable(wal):  # every write to the database now fails (EPERM: disk I/O error)
+            write_plain(bad, make_pe_bytes(21))
+            problem = wait_for(
+                lambda: running.service.snapshot().problem, 10, "the problem in the state"
+            )
+            assert "cannot record verdicts" in problem
+            assert bad.exists() and running.verdicts(bad) == []
+        # Writable again: the file left in place is judged by the retry, not a sweep.
+        event = running.wait_verdict(bad, timeout=15)
+        assert event["action"] == "quarantine" and not bad.exists()
+        wait_for(lambda: running.service.snapshot().problem is None, 10, "the problem to clear")
+    finally:
+        running.service.stop()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    lines = [r.getMessage() for r in caplog.records if "cannot record verdicts" in r.getMessage()]
+    assert lines and all("\n" not in line for line in lines)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err
+
+
+def test_logs_and_events_are_private(tmp_path: Path) -> None:
+    import logging
+    import stat
+
+    from agent.commands.run import setup_logging
+
+    running = Agent(tmp_path)
+    (running.home / "logs" / "events.jsonl").touch()
+    os.chmod(running.home, 0o755)  # as an older agent left them
+    os.chmod(running.home / "logs" / "events.jsonl", 0o644)
+    running.service.events.close()
+    running = Agent(tmp_path)  # the service closes them down
+    running.service.start()
+    try:
+        target = running.downloads / "patient-name.jpg"
+        write_plain(target, make_jpeg(22))
+        running.wait_verdict(target)
+    finally:
+        running.service.stop()
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        setup_logging(running.home / "logs")
+        logging.getLogger("photogate.test").warning("a line in agent.log")
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+    mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
+    assert mode(running.home) == 0o700
+    assert mode(running.home / "logs") == 0o700
+    assert mode(running.home / "logs" / "events.jsonl") == 0o600
+    assert mode(running.home / "logs" / "agent.log") == 0o600

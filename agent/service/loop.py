@@ -531,7 +531,7 @@ class AgentService:
             self.resume(via="timer")
         if now >= self._next_sweep and not self._sweep.active:
             self._next_sweep = now + self.policy.watch.sweep_interval_seconds
-            self._start_sweep(list(self._folder_set.view.roots))
+            self._start_sweep(list(self._folder_set.view.roots), fresh=True)
         self._publish(force=False)
 
     def _settle_check(self, path: str) -> None:
@@ -603,13 +603,16 @@ class AgentService:
         self._next_folder_check = time.monotonic() + FOLDER_CHECK_SECONDS
         changed, new_roots = self._folder_set.check(self.policy)
         if new_roots:
-            self._start_sweep(new_roots)  # catch what arrived while we were not watching
+            self._start_sweep(new_roots, fresh=True)  # what arrived while we were not watching
         if changed:
             self._changed()
 
-    def _start_sweep(self, roots: list[Path]) -> None:
-        """Queue `roots` to be walked (interleaved with events) for files without a verdict."""
-        self._sweep.add(roots, self._scope(self.policy))
+    def _start_sweep(self, roots: list[Path], *, fresh: bool = False) -> None:
+        """Queue `roots` to be walked (interleaved with events) for files without a verdict.
+
+        `fresh` for full sweeps; new folders reported by events are not (agent.service.sweep).
+        """
+        self._sweep.add(roots, self._scope(self.policy), fresh=fresh)
 
     def _feed_sweep(self) -> None:
         if not self._sweep.active or self.tracker.ready_count >= SWEEP_LOW_WATER:

@@ -19,6 +19,8 @@ from agent import platform
 from agent.service.pipeline import Scope
 from agent.service.statedb import FileVersion, StateDB
 
+MAX_LISTED_REMEMBERED = 100_000  # folders remembered as listed between two full sweeps
+
 
 class Sweep:
     """Folders to walk and files found without a current verdict, handed out in batches.
@@ -33,6 +35,8 @@ class Sweep:
         self._stop = stop
         self._folders: deque[tuple[str, str, Scope]] = deque()  # (path, real path, scope)
         self._pending: set[str] = set()  # folders queued and not yet listed
+        # folders listed by this sweep -> their inode (forgotten when the sweep ends)
+        self._listed: dict[str, int] = {}
         self._files: deque[str] = deque()
 
     @property
@@ -40,19 +44,32 @@ class Sweep:
         """True while folders remain to be listed or found files to be handed out."""
         return bool(self._folders or self._files)
 
-    def add(self, roots: Iterable[Path], scope: Scope) -> None:
+    def add(self, roots: Iterable[Path], scope: Scope, *, fresh: bool = False) -> None:
         """Queue `roots` to be walked under `scope` (its ignore rules and recursion).
 
         A root inside a folder still waiting to be listed is left out: that listing will
-        reach it. So a tree moved in, which watchdog reports as one new folder per level,
-        is walked once (linear in its size), not once per level (quadratic).
+        reach it; so is a folder this sweep already listed (same inode: a replaced folder is
+        listed again). So a tree moved in, which watchdog reports as one new folder per
+        level, is walked once (linear in its size), not once per level (quadratic).
+        `fresh` (a full sweep: periodic, requested, new watched roots) forgets what was listed.
         """
+        if fresh or len(self._listed) > MAX_LISTED_REMEMBERED:
+            self._listed.clear()
         for root in roots:
             text = str(root)
-            if self._covered(text):
+            if self._covered(text) or self._already_listed(text):
                 continue
             self._folders.append((text, os.path.realpath(text), scope))
             self._pending.add(text)
+
+    def _already_listed(self, folder: str) -> bool:
+        inode = self._listed.get(folder)
+        if inode is None:
+            return False
+        try:
+            return os.stat(folder, follow_symlinks=False).st_ino == inode  # noqa: PTH116
+        except OSError:
+            return True  # gone: nothing to list
 
     def _covered(self, folder: str) -> bool:
         """True when `folder` or one of its parents is queued to be listed."""
@@ -83,6 +100,7 @@ class Sweep:
 
     def _list(self, directory: str, real: str, scope: Scope) -> None:
         try:
+            self._listed[directory] = os.stat(directory, follow_symlinks=False).st_ino  # noqa: PTH116
             with os.scandir(directory) as listing:
                 entries = list(listing)
         except OSError:

@@ -218,16 +218,26 @@ def _place(
 
 
 def clash_name(name: str, attempt: int) -> str:
-    """`name` for attempt 0, else "stem (restored N).ext", cut to NAME_MAX_BYTES bytes."""
+    """`name` for attempt 0, else "stem (restored N).ext" within NAME_MAX_BYTES bytes.
+
+    Cut by characters, never inside one: a UTF-8 name cut by bytes is invalid UTF-8
+    (issue 13). An undecodable byte (a surrogate escape) counts as the one byte it is.
+    """
     if attempt == 0:
         return name
-    raw = os.fsencode(name)
-    dot = raw.rfind(b".")
-    stem, ext = (raw[:dot], raw[dot:]) if dot > 0 else (raw, b"")
-    tag = f" (restored {attempt})".encode("ascii")
-    ext = ext[: max(0, NAME_MAX_BYTES - len(tag) - 1)]
-    stem = stem[: NAME_MAX_BYTES - len(tag) - len(ext)]
-    return os.fsdecode(stem + tag + ext)
+    dot = name.rfind(".")
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    tag = f" (restored {attempt})"
+    while ext and _name_bytes(tag + ext) > NAME_MAX_BYTES - 1:
+        ext = ext[:-1]
+    room = NAME_MAX_BYTES - _name_bytes(tag + ext)
+    while stem and _name_bytes(stem) > room:
+        stem = stem[: max(0, len(stem) - max(1, (_name_bytes(stem) - room) // 4))]
+    return stem + tag + ext
+
+
+def _name_bytes(text: str) -> int:
+    return len(os.fsencode(text))
 
 
 def _is_placed(temp: Path, final: Path, sha256: str) -> bool:
