@@ -157,9 +157,11 @@ def test_review_window_delete_restore_copy_report(
             # Newest first: the RLO file is selected. Delete; Enter answers No.
             press(display, window, "Delete")
             _answer(display, "Delete file", "Return", shot="review-delete-defaults-to-no")
-            time.sleep(0.5)
-            assert ids["rlo"] in _ids(vault)
             press(display, window, "Delete")
+            # Tk handles one event at a time: the second dialog opens only after the "No"
+            # was fully handled, so the item must still be there now (no fixed sleep).
+            wait_for_window(display, "Delete file")
+            assert ids["rlo"] in _ids(vault)
             _answer(display, "Delete file", "alt+y")
             wait_until(lambda: ids["rlo"] not in _ids(vault), STEP_TIMEOUT_SECONDS, "the delete")
 
