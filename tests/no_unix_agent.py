@@ -56,8 +56,12 @@ def main(workdir: Path) -> int:
     import watchdog.observers  # noqa: F401
     from PIL import Image  # noqa: F401
 
+    # agent.platform is the one place allowed OS-specific modules: importing it selects
+    # this OS's implementation (whose modules use fcntl & co.), which is then swapped for
+    # the portable one. Every other agent module is imported after the removal.
+    from agent import platform
+
     removed = remove_unix_only()
-    from agent import platform  # imported only now, like every agent module below
 
     class WindowsLikeOnLinux(platform.PortablePlatform):
         """portable.py as Windows runs it; only the lock is a Linux stand-in for msvcrt."""

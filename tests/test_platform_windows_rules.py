@@ -21,7 +21,7 @@ from agent.platform import wintext
 from agent.platform.base import SourceFile
 from agent.service.busy import IN_USE_FIRST_RETRY_SECONDS, IN_USE_MAX_RETRY_SECONDS, BusyFiles
 from agent.vault.store import Vault
-from tests.agent_harness import make_jpeg, make_jpeg_with_zip, read_events, write_plain
+from tests.agent_harness import make_jpeg, make_jpeg_with_zip, read_events, wait_for, write_plain
 from tests.test_service import Agent
 
 OS_IMPL = type(platform.current())
@@ -147,3 +147,57 @@ def test_a_file_in_use_is_retried_until_it_is_quarantined(tmp_path: Path) -> Non
     assert [e["action"] for e in verdicts if e["path"] == str(bad)] == ["quarantine"]
     assert not [e for e in read_events(agent.home) if e["event"] == "action_failed"]
     assert agent.service.pipeline.busy.attempts(str(bad)) == 0  # forgotten once judged
+
+
+class ExtendedPaths(OS_IMPL):  # type: ignore[misc,valid-type]
+    """Windows' `\\\\?\\` form stood in for by /proc/self/root: another string, the same file."""
+
+    def os_path(self, path: str) -> str:
+        return "/proc/self/root" + path
+
+
+def test_every_file_call_uses_the_os_path_form_and_reports_the_plain_path(
+    tmp_path: Path,
+) -> None:
+    """Past MAX_PATH Windows only opens `\\\\?\\C:\\...`: the pipeline must hand that form to
+    every file call (stat, hash, inspect, quarantine) and still report the path staff know."""
+    previous = platform.use(ExtendedPaths())
+    agent = Agent(tmp_path)
+    agent.service.start()
+    try:
+        bad = agent.downloads / "invoice.jpg"
+        write_plain(bad, make_jpeg_with_zip(21))
+        event = agent.wait_verdict(bad)
+    finally:
+        agent.service.stop()
+        platform.use(previous)
+    assert event["path"] == str(bad) and event["action"] == "quarantine"
+    (item,) = agent.vault().items()
+    assert item.original_path == "/proc/self/root" + str(bad)  # what restore will open
+    assert not bad.exists()
+
+
+class PathsTooLong(OS_IMPL):  # type: ignore[misc,valid-type]
+    """What a path over MAX_PATH gives without the prefix: the OS refuses it."""
+
+    def os_path(self, path: str) -> str:
+        return path + "/" + "x" * 300  # ENAMETOOLONG: one component over 255 bytes
+
+
+def test_a_path_the_os_refuses_is_reported_never_skipped_silently(tmp_path: Path) -> None:
+    previous = platform.use(PathsTooLong())
+    agent = Agent(tmp_path)
+    agent.service.start()
+    try:
+        target = agent.downloads / "scan.jpg"
+        write_plain(target, make_jpeg(22))
+
+        def failure() -> dict[str, object] | None:
+            found = [e for e in read_events(agent.home) if e["event"] == "action_failed"]
+            return next((e for e in found if e.get("path") == str(target)), None)
+
+        event = wait_for(failure, 10, "an action_failed event for the refused path")
+    finally:
+        agent.service.stop()
+        platform.use(previous)
+    assert "cannot read the file" in str(event["error"])

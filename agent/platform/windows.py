@@ -18,6 +18,7 @@ import sys
 import time
 from ctypes import wintypes
 from pathlib import Path
+from typing import NoReturn
 
 from agent.platform.base import ChildLimits, SourceFile
 from agent.platform.portable import PortablePlatform, is_link_or_reparse, same_file
@@ -77,6 +78,26 @@ _SetFileInformationByHandle.argtypes = [
     wintypes.HANDLE, ctypes.c_int, wintypes.LPVOID, wintypes.DWORD,
 ]  # fmt: skip
 _SetFileInformationByHandle.restype = wintypes.BOOL
+# Every call gets its prototype: without one ctypes passes and returns C ints, which would cut
+# 64-bit HANDLEs (and turn GetCurrentProcess's pseudo-handle -1 into 0xFFFFFFFF).
+_CreateJobObjectW = _kernel32.CreateJobObjectW
+_CreateJobObjectW.argtypes = [wintypes.LPVOID, wintypes.LPCWSTR]
+_CreateJobObjectW.restype = wintypes.HANDLE
+_SetInformationJobObject = _kernel32.SetInformationJobObject
+_SetInformationJobObject.argtypes = [wintypes.HANDLE, ctypes.c_int, wintypes.LPVOID, wintypes.DWORD]
+_SetInformationJobObject.restype = wintypes.BOOL
+_OpenProcess = _kernel32.OpenProcess
+_OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
+_OpenProcess.restype = wintypes.HANDLE
+_AssignProcessToJobObject = _kernel32.AssignProcessToJobObject
+_AssignProcessToJobObject.argtypes = [wintypes.HANDLE, wintypes.HANDLE]
+_AssignProcessToJobObject.restype = wintypes.BOOL
+_IsProcessInJob = _kernel32.IsProcessInJob
+_IsProcessInJob.argtypes = [wintypes.HANDLE, wintypes.HANDLE, ctypes.POINTER(wintypes.BOOL)]
+_IsProcessInJob.restype = wintypes.BOOL
+_GetCurrentProcess = _kernel32.GetCurrentProcess
+_GetCurrentProcess.argtypes = []
+_GetCurrentProcess.restype = wintypes.HANDLE
 
 
 class _IoCounters(ctypes.Structure):
@@ -111,7 +132,7 @@ class _ExtendedLimits(ctypes.Structure):
     ]
 
 
-def _raise_last_error(what: str, path: str | None = None) -> None:
+def _raise_last_error(what: str, path: str | None = None) -> NoReturn:
     code = ctypes.get_last_error()
     raise ctypes.WinError(
         code, f"{what}: {ctypes.FormatError(code)}" + (f" ({path})" if path else "")
@@ -224,7 +245,7 @@ class WindowsPlatform(PortablePlatform):
         when the parent could not confine it.
         """
         result = wintypes.BOOL(False)
-        if not _kernel32.IsProcessInJob(_kernel32.GetCurrentProcess(), None, ctypes.byref(result)):
+        if not _IsProcessInJob(_GetCurrentProcess(), None, ctypes.byref(result)):
             return False
         return bool(result.value)
 
@@ -238,7 +259,7 @@ class WindowsPlatform(PortablePlatform):
         outside the job. KILL_ON_JOB_CLOSE: the job handle is the parent's only, so the
         child dies with the parent.
         """
-        job = _kernel32.CreateJobObjectW(None, None)
+        job = _CreateJobObjectW(None, None)
         if not job:
             _raise_last_error("CreateJobObjectW")
         info = _ExtendedLimits()
@@ -252,24 +273,24 @@ class WindowsPlatform(PortablePlatform):
         )
         info.BasicLimitInformation.ActiveProcessLimit = limits.max_processes
         info.ProcessMemoryLimit = limits.memory_bytes
-        if not _kernel32.SetInformationJobObject(
+        if not _SetInformationJobObject(
             job, JOB_OBJECT_EXTENDED_LIMIT_INFORMATION, ctypes.byref(info), ctypes.sizeof(info)
         ):
-            _kernel32.CloseHandle(job)
+            _CloseHandle(job)
             _raise_last_error("SetInformationJobObject")
         child = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, creationflags=subprocess.CREATE_NO_WINDOW,
         )  # fmt: skip
-        process = _kernel32.OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, False, child.pid)
-        assigned = bool(process) and bool(_kernel32.AssignProcessToJobObject(job, process))
+        process = _OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, False, child.pid)
+        assigned = bool(process) and bool(_AssignProcessToJobObject(job, process))
         if process:
-            _kernel32.CloseHandle(process)
+            _CloseHandle(process)
         if not assigned:
             code = ctypes.get_last_error()
             child.kill()
             child.wait()
-            _kernel32.CloseHandle(job)
+            _CloseHandle(job)
             raise ctypes.WinError(code, "AssignProcessToJobObject")
         _JOBS[child.pid] = int(job)  # closed by `finished`, or at exit (killing the child)
         return child
@@ -278,7 +299,7 @@ class WindowsPlatform(PortablePlatform):
         """Close the child's job handle (kills anything left in it)."""
         job = _JOBS.pop(child.pid, None)
         if job is not None:
-            _kernel32.CloseHandle(job)
+            _CloseHandle(job)
 
     def os_path(self, path: str) -> str:
         """`\\\\?\\` form for paths at or over MAX_PATH (see wintext.extended_path)."""
