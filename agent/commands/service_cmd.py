@@ -79,6 +79,10 @@ def _handle(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir or paths.machine_state_dir()
     if args.action == "migrate":
         return _migrate(args, state_dir)
+    if sys.platform == "win32":  # pragma: no cover - the SCM starts `photogate.exe service run`
+        from agent.commands.winservice import main as windows_service
+
+        return windows_service([sys.argv[0]])
     from agent.commands.run import setup_logging
     from agent.service.client import service_address
     from agent.service.lock import AgentLock

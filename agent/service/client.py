@@ -72,7 +72,16 @@ def protected_mode_installed(address: str | None = None) -> bool:
 
 
 def protected_marker() -> Path:
-    """The file the protected-mode installers leave beside the machine policy."""
+    """The file the protected-mode installers leave where every user can see it.
+
+    Not in the machine state folder: that one is the service's alone (0700, or SYSTEM +
+    Administrators on Windows), so a user's tray could not tell it exists.
+    """
+    if sys.platform == "win32":
+        base = Path(os.environ.get("PROGRAMFILES", r"C:\Program Files")) / "Photogate"
+        return base / PROTECTED_MARKER_NAME
+    if sys.platform == "darwin":
+        return Path("/Library/Preferences") / f"com.photogate.{PROTECTED_MARKER_NAME}"
     return paths.machine_config_path().with_name(PROTECTED_MARKER_NAME)
 
 

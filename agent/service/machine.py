@@ -57,7 +57,7 @@ def uid_min(login_defs: Path = LOGIN_DEFS) -> int:
 
 def local_users(only_users: Sequence[str] | None = None) -> list[LocalUser]:
     """The machine's login accounts (narrowed to `only_users` when given), by uid."""
-    if sys.platform == "win32":  # pragma: no cover - Windows profiles: agent.service.winservice
+    if sys.platform == "win32":  # pragma: no cover - Windows callers are SIDs (winpipe)
         return []
     import pwd
 

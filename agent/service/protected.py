@@ -24,7 +24,7 @@ from agent.policy.keeper import PolicyKeeper
 from agent.policy.schema import Policy
 from agent.service import protocol
 from agent.service.api import Refused
-from agent.service.authority import caller_from_ids
+from agent.service.authority import Caller, caller_from_ids, it_groups
 from agent.service.handlers import Handlers, Refusal
 from agent.service.loop import AgentService
 from agent.service.machine import MachineFolders
@@ -90,13 +90,20 @@ class ProtectedService:
 
     def dispatch(self, peer: tuple[int, int, int], message: dict[str, Any]) -> dict[str, Any]:
         """One request from the peer (pid, uid, gid) the OS identified -> one response."""
+        pid, uid, gid = peer
+        try:
+            caller = caller_from_ids(uid, gid, pid, self.policy)
+        except OSError as failure:
+            return protocol.error(None, protocol.ERROR_REFUSED, f"unknown caller ({failure})")
+        return self.answer(caller, message)
+
+    def answer(self, caller: Caller, message: dict[str, Any]) -> dict[str, Any]:
+        """One request from `caller` -> one response (the Windows pipe calls this directly)."""
         request_id = message.get("id") if isinstance(message.get("id"), int) else None
         op, args = message.get("op"), message.get("args", {})
         if not isinstance(op, str) or op not in protocol.OPS or not isinstance(args, dict):
             return protocol.error(request_id, protocol.ERROR_BAD_REQUEST, "unknown request")
-        pid, uid, gid = peer
         try:
-            caller = caller_from_ids(uid, gid, pid, self.policy)
             result = getattr(self.handlers, f"op_{op}")(caller, args)
         except (Refusal, Refused) as refusal:
             return protocol.error(request_id, protocol.ERROR_REFUSED, str(refusal))
@@ -117,7 +124,7 @@ class ProtectedService:
         if sys.platform == "win32":  # pragma: no cover - Windows only
             from agent.service.winpipe import PipeServer
 
-            self._server = PipeServer(self.address, self.dispatch)
+            self._server = PipeServer(self.address, self.answer, lambda: it_groups(self.policy))
         else:
             from agent.service.channel import ChannelServer
 

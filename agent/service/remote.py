@@ -9,6 +9,7 @@ time (a lock), reconnected once when the service restarted in between.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 from agent.service import protocol
 from agent.service.api import (
     MODE_PROTECTED,
+    SOCKET_ENV,
     BackendError,
     FlaggedFile,
     Refused,
@@ -43,6 +45,7 @@ class RemoteBackend:
         self._next_id = 0
         self._sock: socket.socket | None = None
         self._stream: Any = None
+        self._writer: Any = None
         self.hello: dict[str, Any] = {}
         with self._lock:
             self._connect()
@@ -147,7 +150,7 @@ class RemoteBackend:
         with self._lock:
             for attempt in range(2):
                 try:
-                    if self._sock is None:
+                    if self._stream is None:
                         self._connect()
                     return self._exchange(op, args)
                 except (OSError, protocol.ProtocolError) as problem:
@@ -159,10 +162,10 @@ class RemoteBackend:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange(self, op: str, args: dict[str, Any]) -> Any:
-        assert self._sock is not None
+        assert self._writer is not None
         self._next_id += 1
         message = protocol.request(op, self._next_id, **args)
-        self._sock.sendall(protocol.encode(message, protocol.MAX_REQUEST_BYTES))
+        self._writer.write(protocol.encode(message, protocol.MAX_REQUEST_BYTES))
         reply = protocol.read_message(self._stream, protocol.MAX_RESPONSE_BYTES)
         if reply is None:
             raise protocol.ProtocolError("the service closed the connection")
@@ -177,7 +180,17 @@ class RemoteBackend:
 
     def _connect(self) -> None:
         if sys.platform == "win32":  # pragma: no cover - Windows only
-            raise ServiceUnavailable("the Windows client is agent.service.winpipe.PipeBackend")
+            from agent.service.winpipe import open_pipe
+
+            try:
+                self._stream = open_pipe(self.address)
+            except OSError as problem:
+                raise ServiceUnavailable(
+                    f"the Photogate service does not answer at {self.address} ({problem})"
+                ) from None
+            self._writer = self._stream
+            self.hello = self._hello()
+            return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(CONNECT_TIMEOUT_SECONDS)
         try:
@@ -188,8 +201,25 @@ class RemoteBackend:
                 f"protected mode is installed but the Photogate service does not answer at "
                 f"{self.address} ({problem.strerror or problem}); ask IT to check it"
             ) from None
+        if not os.environ.get(SOCKET_ENV):
+            # Only root can listen in /run/photogate; checking the server is root all the same
+            # means a look-alike socket elsewhere never receives the requests.
+            from agent.service.authority import peer_credentials
+
+            try:
+                server_uid = peer_credentials(sock)[1]
+            except OSError:
+                server_uid = -1
+            if server_uid != 0:
+                sock.close()
+                raise ServiceUnavailable(f"{self.address} is not served by root; not used")
         self._sock = sock
         self._stream = sock.makefile("rb")
+        self._writer = sock.makefile("wb", buffering=0)
+        self.hello = self._hello()
+        sock.settimeout(REPLY_TIMEOUT_SECONDS)
+
+    def _hello(self) -> dict[str, Any]:
         try:
             hello = self._exchange("hello", {"client": "photogate", "protocol": 1})
         except (OSError, protocol.ProtocolError) as problem:
@@ -197,15 +227,14 @@ class RemoteBackend:
             raise ServiceUnavailable(
                 f"the Photogate service did not say hello ({problem})"
             ) from None
-        sock.settimeout(REPLY_TIMEOUT_SECONDS)
-        self.hello = hello if isinstance(hello, dict) else {}
+        return hello if isinstance(hello, dict) else {}
 
     def _disconnect(self) -> None:
-        for closable in (self._stream, self._sock):
+        for closable in (self._writer, self._stream, self._sock):
             if closable is not None:
                 with contextlib.suppress(OSError):
                     closable.close()
-        self._sock = self._stream = None
+        self._sock = self._stream = self._writer = None
 
     @staticmethod
     def _dict(result: Any) -> dict[str, Any]:

@@ -40,6 +40,12 @@ mkdir -p "$root/Applications" "$root/Library/LaunchAgents" "$root/Library/Applic
 ditto "$app" "$root/Applications/Photogate.app"   # ditto keeps the signature's extended data
 cp "$repo/config.toml" "$root/Library/Application Support/Photogate/config.toml.default"
 cp "$here/com.photogate.agent.plist" "$root/Library/LaunchAgents/"
+# Protected mode (PHOTOGATE_PROTECTED=1): the root LaunchDaemon too; postinstall migrates the
+# users' vaults into the machine vault, marks the machine and starts it.
+if [ "${PHOTOGATE_PROTECTED:-0}" = 1 ]; then
+    mkdir -p "$root/Library/LaunchDaemons"
+    cp "$here/com.photogate.service.plist" "$root/Library/LaunchDaemons/"
+fi
 chmod 0755 "$here/scripts/preinstall" "$here/scripts/postinstall"
 
 pkgbuild --root "$root" --identifier com.photogate.agent --version "$version" \

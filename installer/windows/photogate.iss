@@ -66,11 +66,35 @@ Root: HKLM; Subkey: "SYSTEM\CurrentControlSet\Services\EventLog\Application\Phot
 Root: HKLM; Subkey: "SYSTEM\CurrentControlSet\Services\EventLog\Application\Photogate"; \
   ValueType: dword; ValueName: "TypesSupported"; ValueData: "7"
 
+[Tasks]
+; Protected mode: `photogate-setup.exe /VERYSILENT /TASKS="protected"` (Intune, GPO, SCCM).
+Name: "protected"; Description: "Protected mode: one Photogate service (LocalSystem) for every user of this PC"; \
+  Flags: unchecked
+
 [Run]
+; Protected mode, in this order: migrate every user's per-user vault into the machine vault,
+; register the LocalSystem service (automatic start, restart on every failure), mark the
+; machine for the clients, start it. Only Administrators can stop or reconfigure a service.
+Filename: "{app}\photogate.exe"; Parameters: "service migrate"; Tasks: protected; \
+  Flags: runhidden waituntilterminated
+Filename: "{sys}\sc.exe"; Parameters: "create Photogate binPath= ""\""{app}\photogate.exe\"" service run"" start= auto obj= LocalSystem DisplayName= ""Photogate protected mode"""; \
+  Tasks: protected; Flags: runhidden waituntilterminated
+Filename: "{sys}\sc.exe"; Parameters: "failure Photogate reset= 86400 actions= restart/2000/restart/2000/restart/2000"; \
+  Tasks: protected; Flags: runhidden waituntilterminated
+Filename: "{cmd}"; Parameters: "/c echo installed by setup> ""{app}\protected-mode"""; Tasks: protected; \
+  Flags: runhidden waituntilterminated
+Filename: "{sys}\sc.exe"; Parameters: "start Photogate"; Tasks: protected; Flags: runhidden waituntilterminated
 ; Start the tray for the installing user right away (not during a silent install: that runs
 ; as SYSTEM under Intune/GPO; users get it from RestartTrays below or at their next logon).
 Filename: "{app}\photogate-tray.exe"; Parameters: "run"; Flags: nowait postinstall skipifsilent runasoriginaluser; \
   Description: "Start Photogate now"
+
+[UninstallRun]
+Filename: "{sys}\sc.exe"; Parameters: "stop Photogate"; Flags: runhidden waituntilterminated; RunOnceId: "StopService"
+Filename: "{sys}\sc.exe"; Parameters: "delete Photogate"; Flags: runhidden waituntilterminated; RunOnceId: "DeleteService"
+
+[UninstallDelete]
+Type: files; Name: "{app}\protected-mode"
 
 [Code]
 const
