@@ -209,3 +209,30 @@ def test_polyglot_needs_minimum_code(length: int) -> None:
     code = b"x=1;y=2;z()"[:length]  # "x=1;y" (5) is too short to call code, "x=1;y=" is
     data = b"GIF89a/*" + bytes(20) + b"*/" + code + b"\x00"
     assert (js_polyglot(Reader.from_bytes(data), "gif") is not None) == (length >= MIN_CODE_BYTES)
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [
+        judge.MAX_LIBMAGIC_METADATA_CALLS - 1,
+        judge.MAX_LIBMAGIC_METADATA_CALLS,
+        judge.MAX_LIBMAGIC_METADATA_CALLS + 1,
+    ],
+)
+def test_libmagic_budget_for_opaque_metadata(
+    segments: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.inspect.classify import libmagic
+
+    calls: list[int] = []
+    real = libmagic.mime_kind
+
+    def counting(untrusted_data: bytes) -> str | None:
+        calls.append(len(untrusted_data))
+        return real(untrusted_data)
+
+    monkeypatch.setattr(libmagic, "mime_kind", counting)
+    opaque = [segment(0xE5, bytes([n]) * 3 + b"\x01\x02" * 40) for n in range(segments)]
+    report = inspect_bytes("a.jpg", insert_segments(photo(), *opaque))
+    assert report.verdict is Verdict.CLEAN
+    assert len(calls) == min(segments, judge.MAX_LIBMAGIC_METADATA_CALLS)

@@ -31,6 +31,9 @@ MAX_GAP_FINDINGS = 8  # separate left-over/unexplained ranges reported per file
 MAX_JUDGED_RANGES = 256  # left-over/unexplained ranges classified per file (largest first)
 MAX_METADATA_FINDINGS = 8  # metadata regions with conclusive markers reported per file
 MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported per file
+# opaque metadata values libmagic is asked about per file (0.2-1 ms each; a DICOM file may
+# hold thousands of private elements, which the rest of the classifier still judges)
+MAX_LIBMAGIC_METADATA_CALLS = 16
 BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA boots
 
 _EXECUTABLE_HEADERS = re.compile(
@@ -41,8 +44,8 @@ _EXECUTABLE_HEADERS = re.compile(
 # unknown PNG chunks/HEIF boxes/WebP chunks, GIF application data, DICOM private
 # elements): opaque values, classified like left-over data (libmagic included).
 _OPAQUE_LABELS = re.compile(
-    r"(?:^|\s)APP\d{1,2}$|^PNG (?!(?:tEXt|zTXt|iTXt|eXIf|iCCP)$)|unknown|GIF application"
-    r"|WebP chunk|private"
+    r"(?:^|\s)APP\d{1,2}$|^PNG (?!(?:tEXt|zTXt|iTXt|eXIf|iCCP)$)|^unknown box|^uuid box"
+    r"|^GIF application|^WebP chunk|private"
 )
 
 
@@ -203,9 +206,13 @@ def judge_metadata_regions(
             found.append(_metadata_finding(type_, label, offset, markers, relative=relative))
             counts[proven] += 1
 
+    magic_left = [MAX_LIBMAGIC_METADATA_CALLS]
+
     def classified(label: str, offset: int, value: bytes) -> bool:
         opaque = _OPAQUE_LABELS.search(label) is not None
-        hit = judge_metadata(value, opaque=opaque)
+        use_libmagic = opaque and magic_left[0] > 0
+        magic_left[0] -= use_libmagic
+        hit = judge_metadata(value, opaque=opaque, use_libmagic=use_libmagic)
         path_at = png_profile_path(value) if label.startswith("PNG ") else None
         if hit is None and path_at is not None:  # CVE-2022-44268
             hit = payload.Payload("file_read", len(value), 0.0, True, path_at)

@@ -31,11 +31,14 @@ MAX_METADATA_JUDGE_BYTES = 1024 * 1024  # bytes of one metadata value judged
 MIN_JUDGED_VALUE_BYTES = 16
 
 
-def judge_metadata(untrusted_value: bytes, *, opaque: bool = False) -> Payload | None:
+def judge_metadata(
+    untrusted_value: bytes, *, opaque: bool = False, use_libmagic: bool = True
+) -> Payload | None:
     """The dangerous payload a metadata value holds beyond its raw markers, or None.
 
     `opaque` marks a value whose structure no format defines (unknown APPn, private
-    PNG chunks, GIF application data): it is classified like left-over data as well.
+    PNG chunks, GIF application data): it is classified like left-over data as well,
+    with libmagic unless `use_libmagic` is False (the caller's per-file budget is spent).
     """
     data = untrusted_value[:MAX_METADATA_JUDGE_BYTES]
     if len(data) < MIN_JUDGED_VALUE_BYTES:
@@ -46,7 +49,7 @@ def judge_metadata(untrusted_value: bytes, *, opaque: bool = False) -> Payload |
         if language is not None:
             return Payload(SCRIPT_PAYLOAD_KINDS[language], len(data), 0.0, True, 0)
     if opaque:
-        found = classify(data)
+        found = classify(data, use_libmagic=use_libmagic)
         return found if found.dangerous else None
     decoded = decoded_payload(data)
     if decoded is not None and decoded[0] in DANGEROUS_KINDS:
