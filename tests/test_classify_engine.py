@@ -236,3 +236,14 @@ def test_libmagic_budget_for_opaque_metadata(
     report = inspect_bytes("a.jpg", insert_segments(photo(), *opaque))
     assert report.verdict is Verdict.CLEAN
     assert len(calls) == min(segments, judge.MAX_LIBMAGIC_METADATA_CALLS)
+
+
+def test_megabytes_of_zeros_cannot_hide_a_trailer() -> None:
+    padding = bytes(3 * 1024 * 1024)
+    [finding] = inspect_bytes("a.jpg", photo() + padding + PE).findings
+    assert (finding.code, finding.severity, finding.payload) == (
+        "jpeg.trailing_data",
+        Severity.HIGH,
+        "pe",
+    )
+    assert finding.offset == len(photo()) + len(padding)

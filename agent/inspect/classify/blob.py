@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.inspect.classify import decoders, libmagic
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS, kind_at_start
@@ -264,6 +264,17 @@ def sample_range(reader: Reader, start: int, stop: int) -> bytes:
 
 
 def classify_range(reader: Reader, start: int, stop: int, *, use_libmagic: bool = True) -> Payload:
-    """`classify` over [start, stop) of the file (sampled when large); offsets are relative."""
+    """`classify` over [start, stop) of the file (sampled when large); offsets are relative.
+
+    Zero padding longer than MAX_LEADING_PADDING_BYTES is skipped before sampling (at
+    memcmp speed), so megabytes of zeros cannot push a payload out of the head sample.
+    """
     reader.check_deadline()
-    return classify(sample_range(reader, start, stop), use_libmagic=use_libmagic)
+    if stop - start <= CLASSIFY_SAMPLE_BYTES:
+        return classify(reader.read(start, stop - start), use_libmagic=use_libmagic)
+    first = reader.first_non_zero(start, stop)
+    if first < 0:
+        return Payload("zeros", stop - start, 0.0, False)
+    skip = first - start if first - start > MAX_LEADING_PADDING_BYTES else 0
+    found = classify(sample_range(reader, start + skip, stop), use_libmagic=use_libmagic)
+    return replace(found, size=stop - start, offset=found.offset + skip)
