@@ -304,3 +304,39 @@ def test_literal_prefix_of_a_marker_rule(source: bytes, prefix: bytes) -> None:
 def test_xor_minimum_range(size: int) -> None:
     encoded = bytes(b ^ 0x21 for b in PE[:size])
     assert len(decoders.xor_views(encoded)) == (size >= decoders.MIN_XOR_RANGE_BYTES)
+
+
+def test_decode_depth_cap() -> None:
+    from agent.inspect.classify.blob import MAX_DECODE_DEPTH
+
+    assert MAX_DECODE_DEPTH == 2
+    once, twice = base64.b64encode(PE), base64.b64encode(base64.b64encode(PE))
+    thrice = base64.b64encode(twice)
+    assert (classify(once).kind, classify(once).encoding) == ("pe", "base64")
+    assert (classify(twice).kind, classify(twice).encoding) == ("pe", "base64 > base64")
+    assert not classify(thrice).dangerous  # one level beyond the cap is not unpacked
+
+
+@pytest.mark.parametrize("length", [15, 16, 17])
+def test_script_in_a_text_run_between_binary_records(length: int) -> None:
+    from agent.inspect.classify.blob import MIN_TEXT_RUN_BYTES
+
+    assert MIN_TEXT_RUN_BYTES == 16
+    data = b"\x01\x02" + b"iex($p)".ljust(length) + b"\x02\x01"
+    found = classify(data)
+    assert (found.kind == "powershell") == (length >= MIN_TEXT_RUN_BYTES)
+
+
+@pytest.mark.parametrize(
+    "decoys",
+    [
+        decoders.MAX_STREAM_CANDIDATES - 2,
+        decoders.MAX_STREAM_CANDIDATES - 1,
+        decoders.MAX_STREAM_CANDIDATES,
+    ],
+)
+def test_stream_candidates_cap(decoys: int) -> None:
+    """Headers that are no stream use up candidates; the real one is tried while any remain."""
+    data = b"\x78\x9c!!" * decoys + zlib.compress(cs.PYTHON)
+    views = decoders.stream_views(data)
+    assert bool(views) == (decoys < decoders.MAX_STREAM_CANDIDATES)
