@@ -52,6 +52,8 @@ class DirFdSourceFile:
             return False
         return same_file(now, self.stat_open)
 
+    syncs_folder = True  # delete() itself makes the removal durable (the folder is fsynced)
+
     def delete(self) -> None:
         """unlinkat in the opened folder, then fsync the folder (durable removal)."""
         os.unlink(self._name, dir_fd=self._dir_fd)

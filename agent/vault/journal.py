@@ -37,6 +37,7 @@ JOURNAL_FILE_NAME = "journal.jsonl"
 LOCK_FILE_NAME = "vault.lock"
 CRASH_ENV = VAULT_CRASH_AT  # a test hook (agent.testhooks): inert in frozen builds
 MAX_JOURNAL_LINE_BYTES = 64 * 1024  # one entry holds at most two paths; longer is damage
+JOURNAL_COMPACT_BYTES = 1024 * 1024  # bytes of closed lines kept before the journal is emptied
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # bytes read at recovery: ~200,000 lines, far past any burst
 FILE_MODE = 0o600
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the journal is never reached through a link
@@ -88,6 +89,11 @@ class Journal:
     def __init__(self, root: Path, mac_key: bytes) -> None:
         self.path = root / JOURNAL_FILE_NAME
         self._mac_key = mac_key
+        # What this process knows the journal to be: its size when every line in it was
+        # written by us under the lock (None: unknown, read it), and our operations not
+        # yet closed. A journal of that size with none open needs no recovery.
+        self._known_size: int | None = None
+        self._open_txns: set[str] = set()
         self.skipped: list[str] = []  # problems of the lines the last read skipped
 
     def append(self, txn: str, op: str, step: str, **fields: Any) -> None:
@@ -102,7 +108,16 @@ class Journal:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_BINARY
         fd = os.open(self.path, flags, FILE_MODE)
         try:
+            size_before = os.fstat(fd).st_size
             os.write(fd, line)
+            if self._known_size is not None and size_before == self._known_size:
+                self._known_size = size_before + len(line)
+            else:
+                self._known_size = None  # someone else wrote too: recovery reads it
+            if step in ("done", "aborted"):
+                self._open_txns.discard(txn)
+            else:
+                self._open_txns.add(txn)
             if step not in _REDERIVABLE_STEPS:
                 os.fsync(fd)
         finally:
@@ -172,16 +187,30 @@ class Journal:
         return (None, problem) if problem else (untrusted, "")
 
     def needs_recovery(self) -> bool:
-        """True when the journal holds lines: an operation failed, or a process died in one.
+        """True unless the journal holds only operations this process wrote and closed.
 
-        Every operation that ends normally empties the journal (`clear(durable=False)`), so
-        a holder of the lock who finds it empty knows nothing is left open: checking costs
-        one stat, not a read of the journal and a listing of the vault.
+        Checking costs one stat, not a read of the journal and a listing of the vault: a
+        journal whose size is what our own appends made it, with all our operations
+        closed, has nothing open. Any other size means another process wrote to it (and
+        may have died mid-operation), so it is read and recovered.
         """
         try:
-            return os.stat(self.path, follow_symlinks=False).st_size > 0  # noqa: PTH116
+            size = os.stat(self.path, follow_symlinks=False).st_size  # noqa: PTH116
         except FileNotFoundError:
             return False
+        if size == 0:
+            return False
+        return self._known_size is None or size != self._known_size or bool(self._open_txns)
+
+    def settle(self) -> None:
+        """An operation ended normally: empty the journal once it is worth it.
+
+        Truncating after every operation would cost a metadata write each time; the
+        closed lines are harmless (recovery skips closed operations), so the journal is
+        emptied only past JOURNAL_COMPACT_BYTES.
+        """
+        if self._known_size is not None and self._known_size > JOURNAL_COMPACT_BYTES:
+            self.clear(durable=False)
 
     def clear(self, *, durable: bool = True) -> None:
         """Empty the journal once every operation in it is resolved (holder of the lock only).
@@ -197,6 +226,8 @@ class Journal:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+        self._known_size = 0
+        self._open_txns.clear()
 
 
 def _read_bounded(path: Path) -> bytes:

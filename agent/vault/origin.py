@@ -72,4 +72,5 @@ class OriginFile:
         if self._reader is not None:
             self._reader.close()  # the descriptor may be closed by the delete (Windows)
         self._source.delete()
-        fsync_dir(self.path.parent)
+        if not getattr(self._source, "syncs_folder", False):  # one folder fsync is enough
+            fsync_dir(self.path.parent)

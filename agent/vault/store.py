@@ -17,8 +17,8 @@ on one volume or across volumes). Journal steps: intent -> stored -> original-re
   4. `stored`; unlink the original only if it is still the same inode, size and mtime;
   5. `original-removed`, `done`.
 
-Recovery (on open, when a holder of the lock finds the journal not empty, and right after a
-failed operation; an operation that ends normally empties the journal) decides per step:
+Recovery (on open, when a holder of the lock finds journal lines it did not write and close
+itself, and right after a failed operation) decides per step:
   - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
   - `stored` without `original-removed`: the item is complete and verified, so it is kept.
     If the path still holds the same bytes (same size and SHA-256), the stored copy is
@@ -412,9 +412,9 @@ class Vault:
     def _exclusive(self) -> Iterator[None]:
         """Hold the vault lock, first finishing whatever a dead process left open.
 
-        Recovery runs when the journal is not empty (a process died mid-operation, or an
-        operation failed) and again right after an operation fails; an operation that ends
-        normally empties the journal. So one quarantine costs the same with 0 or 50,000
+        Recovery runs when the journal holds lines this process did not write and close
+        (another process wrote to it, maybe dying mid-operation) and right after an
+        operation fails. So one quarantine costs the same with 0 or 50,000
         items in the vault: nothing here lists `items/` unless something went wrong.
         """
         with self._lock.hold():
@@ -426,7 +426,7 @@ class Vault:
                 with contextlib.suppress(OSError, VaultError):  # best effort; at open again
                     self._recover()
                 raise
-            self._journal.clear(durable=False)
+            self._journal.settle()
 
     def _recover(self) -> None:
         """Resolve every open journal operation, then clear the journal and stray files.
