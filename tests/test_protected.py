@@ -416,3 +416,51 @@ def test_the_tray_is_a_client_and_its_quit_leaves_protection_running(
         wait_gone(alice.downloads / "after.jpg")  # still protected after the tray quit
     finally:
         assert service.stop() == 0
+
+
+def test_a_download_dir_pointed_at_a_system_folder_is_neither_watched_nor_restored_into(
+    machine: tuple[Accounts, Account, Account, Account],
+) -> None:
+    from agent.policy.schema import Policy
+    from agent.service.machine import MachineFolders
+
+    _, alice, bob, _ = machine
+    config = alice.home / ".config"
+    run_as(alice, "mkdir", "-p", str(config))
+    write_as(alice, config / "user-dirs.dirs", b'XDG_DOWNLOAD_DIR="/etc"\n')
+    folders = MachineFolders([alice.name, bob.name])
+    patterns = folders.patterns(Policy())
+    assert "/etc" not in patterns  # alice does not own /etc
+    assert str(bob.downloads) in patterns
+    assert not folders.is_landing_folder_of(Path("/etc"), alice.uid, Policy())
+    assert folders.is_landing_folder_of(bob.downloads, bob.uid, Policy())
+    assert not folders.is_landing_folder_of(bob.downloads, alice.uid, Policy())
+
+
+def test_staff_safe_copy_is_written_as_the_owner_and_delete_is_on_record(
+    tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
+) -> None:
+    _, alice, _, _ = machine
+    service = start(tmp_path, machine)
+    try:
+        # A real photo with a ZIP appended: the pixels are fine, the tail is the threat.
+        write_as(alice, alice.downloads / "xray.jpg", make_jpeg_with_zip(13))
+        wait_gone(alice.downloads / "xray.jpg")
+        (item,) = items_as(alice, service.socket_path)
+        reply = _raw_request(
+            alice, service.socket_path, {"op": "sanitized_copy", "args": {"item": item["id"]}}
+        )
+        assert reply["ok"] is True, reply
+        copy = Path(reply["result"]["path"])
+        assert copy.parent == alice.downloads and copy.name == "xray (safe copy).png"
+        info = copy.lstat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (alice.uid, 0o644)
+        assert copy.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert b"PK\x03\x04" not in copy.read_bytes()  # nothing of the ZIP came along
+        deleted = photogate_as(alice, service.socket_path, "quarantine", "delete", item["id"])
+        assert deleted.returncode == 0, deleted.stderr
+        assert items_as(None, service.socket_path) == []
+        kinds = [(e["event"], e.get("caller")) for e in service.events()]
+        assert ("safe_copy_saved", alice.name) in kinds and ("deleted", alice.name) in kinds
+    finally:
+        assert service.stop() == 0

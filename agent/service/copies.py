@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def _place_copy(target: Folder, name: str, staged: Path, placement: Placement) -
             continue
         try:
             with open(fd, "wb") as sink, staged.open("rb") as source:
-                if placement.owner is not None and hasattr(os, "fchown"):
+                if placement.owner is not None and sys.platform != "win32":
                     os.fchown(sink.fileno(), *placement.owner)
+                    os.fchmod(sink.fileno(), DOWNLOAD_FILE_MODE)  # the service's umask is 077
                 while chunk := source.read(COPY_CHUNK_BYTES):
                     sink.write(chunk)
                 sink.flush()

@@ -17,19 +17,7 @@ on one volume or across volumes). Journal steps: intent -> stored -> original-re
   4. `stored`; unlink the original only if it is still the same inode, size and mtime;
   5. `original-removed`, `done`.
 
-Recovery (on open, when a holder of the lock finds journal lines it did not write and close
-itself, and right after a failed operation) decides per step:
-  - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
-  - `stored` without `original-removed`: the item is complete and verified, so it is kept.
-    If the path still holds the same bytes (same size and SHA-256), the stored copy is
-    verified once more and the original unlinked (roll forward). If the path is empty, the
-    unlink had happened. If it holds other bytes, that is a different file (a new download
-    reusing the name, or an edit made after the crash): it is left alone, for the agent to
-    inspect as the new version it is. Inode numbers cannot decide this: ext4 hands a freed
-    inode number to the next file at once.
-  - `original-removed`: only `done` is missing.
-So every file is either where it was or in the vault with a valid record, never both, and
-a stored item is never thrown away while the only other copy may be gone.
+Recovery: agent.vault.recovery (it holds the rules, per step).
 
 Restoring: decrypt into a temp file beside the destination, verify the SHA-256, set the
 original mtime, mark it with the OS's untrusted-origin marker, then hard-link it to a free
@@ -41,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import re
@@ -57,12 +44,12 @@ from agent.errors import VaultError
 from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
-from agent.vault.crypto import fsync_dir, load_or_create_key, sha256_file
-from agent.vault.fsdir import unlink_if_same_content
-from agent.vault.journal import Journal, OpenOperation, VaultLock, crash_point
+from agent.vault.crypto import ChunkReader, fsync_dir, load_or_create_key
+from agent.vault.journal import Journal, VaultLock, crash_point
 from agent.vault.origin import OriginFile
-from agent.vault.record import QuarantineItem, b64_path, path_from_b64, user_name
-from agent.vault.restore import Placement, recover_restore, restore_item
+from agent.vault.record import QuarantineItem, b64_path, user_name
+from agent.vault.recovery import CONTENT_SUFFIX, foreign_owner, recover
+from agent.vault.restore import Placement, restore_item
 
 __all__ = ["CONTENT_SUFFIX", "QuarantineItem", "Vault", "VaultError"]
 
@@ -70,7 +57,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 ITEMS_DIR = "items"
 TMP_DIR = "tmp"
-CONTENT_SUFFIX = ".pgq"
 RECORD_SUFFIX = ".json"
 ID_BYTES = 16  # item ids are 32 hex characters of os randomness
 MIN_ID_PREFIX_CHARS = 6  # the CLI accepts a unique id prefix at least this long
@@ -101,7 +87,7 @@ class Vault:
         self._lock = VaultLock(self.root)
         self.journal_problems: list[str] = []  # journal lines the last recovery skipped
         try:
-            self.foreign_owner = _foreign_owner(self.root)
+            self.foreign_owner = foreign_owner(self.root)
             if self.foreign_owner is None:
                 for folder in (self.root, self._items, self._tmp):
                     folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -323,7 +309,7 @@ class Vault:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
             try:
                 with open(os.open(temp_content, flags, FILE_MODE), "wb") as sink:
-                    reader = cast(BinaryIO, _ChunkReader(source.plaintext_chunks(item)))
+                    reader = cast(BinaryIO, ChunkReader(source.plaintext_chunks(item)))
                     size, sha256 = self._keys.encrypt_stream(
                         item.id, reader, sink, max_bytes=item.size
                     )
@@ -429,109 +415,29 @@ class Vault:
             self._journal.settle()
 
     def _recover(self) -> None:
-        """Resolve every open journal operation, then clear the journal and stray files.
+        """Resolve what a dead process left open (agent.vault.recovery)."""
+        recover(self)
 
-        Only signed, fully valid journal lines are acted on (agent.vault.journal); the
-        rest are skipped and reported once, here, then cleared with the journal. A vault
-        owned by another account is never recovered by us: its owner can write its
-        journal, so acting on it as (say) root would lend them our rights.
-        """
-        if self.foreign_owner is not None:
-            return
-        operations = self._journal.open_operations()
-        skipped = list(self._journal.skipped)
-        if skipped:
-            self.journal_problems = skipped
-            log.warning(
-                "vault %s: %d journal line(s) skipped, not acted on (first: %s)",
-                safe_path(self.root), len(skipped), skipped[0],
-            )  # fmt: skip
-        for operation in operations:
-            try:
-                if operation.op == "quarantine":
-                    self._recover_quarantine(operation)
-                else:
-                    recover_restore(self, operation)
-            except (OSError, VaultError) as error:  # one bad operation must not stop the rest
-                log.warning("vault recovery of %s failed: %s", operation.txn, error)
-        self._journal.clear()
-        for stray in self._tmp.iterdir():
-            with contextlib.suppress(OSError):
-                stray.unlink()
-        records = set(self._record_ids())
-        for content in self._items.glob(f"*{CONTENT_SUFFIX}"):
-            if content.stem not in records:  # content whose record never landed
-                with contextlib.suppress(OSError):
-                    content.unlink()
+    # --- what agent.vault.recovery uses ---------------------------------------------------
 
-    def _recover_quarantine(self, operation: OpenOperation) -> None:
-        fields = operation.fields
-        item_id = str(fields["id"])
-        if "stored" not in operation.steps:
-            self.remove_item_files(item_id)  # the original was never touched
-            self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
-            return
-        if "original-removed" not in operation.steps:
-            path = Path(path_from_b64(str(fields["path_b64"])))
-            # Roll forward only when the path still holds exactly the bytes we stored. Inode
-            # numbers are reused at once after an unlink, so they cannot tell our file from
-            # a new one; content can. A different file there is left alone (it is another
-            # version, and gets its own inspection) and the stored item is kept.
-            stored_sha256 = str(fields["sha256"])
-            size = int(fields["size"])
-            if sha256_file(path, expected_size=size) == stored_sha256:
-                item = self._get_or_none(item_id)
-                if item is not None and (item.original_path, item.sha256) != (
-                    os.fspath(path),
-                    stored_sha256,
-                ):  # the record is of another file: neither it nor the path is ours to touch
-                    self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
-                    return
-                try:
-                    if item is None:
-                        raise VaultError("no record")
-                    self._verify_stored(item)
-                except VaultError:
-                    self.remove_item_files(item_id)  # the original is intact: keep that
-                    self._journal.append(operation.txn, "quarantine", "aborted", id=item_id)
-                    return
-                unlink_if_same_content(path, size, stored_sha256)  # no link followed
-            self._journal.append(operation.txn, "quarantine", "original-removed", id=item_id)
-        self._journal.append(operation.txn, "quarantine", "done", id=item_id)
+    @property
+    def tmp_dir(self) -> Path:
+        """Content and records being written."""
+        return self._tmp
 
+    @property
+    def items_dir(self) -> Path:
+        """Stored content and records."""
+        return self._items
 
-def _foreign_owner(root: Path) -> int | None:
-    """The uid owning an existing vault folder when it is not us (POSIX), else None.
+    def record_ids(self) -> list[str]:
+        """Ids of every record file (valid or not)."""
+        return self._record_ids()
 
-    root opening a user's per-user vault (IT running `photogate quarantine list` as root)
-    is the case that matters: that user can write the vault's files.
-    """
-    if sys.platform == "win32":
-        return None
-    try:
-        owner = root.lstat().st_uid
-    except FileNotFoundError:
-        return None
-    return owner if owner != os.geteuid() else None
+    def get_or_none(self, item_id: str) -> QuarantineItem | None:
+        """The item's record, or None when missing or invalid."""
+        return self._get_or_none(item_id)
 
-
-class _ChunkReader(io.RawIOBase):
-    """A binary reader over an iterator of byte chunks (for re-encrypting a vault item)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        if size < 0:
-            size = len(self._buffer)
-        taken, self._buffer = self._buffer[:size], self._buffer[size:]
-        return taken
+    def verify_stored(self, item: QuarantineItem) -> None:
+        """Decrypt the stored content and check it against the record (VaultError if not)."""
+        self._verify_stored(item)
