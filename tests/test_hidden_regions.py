@@ -18,7 +18,7 @@ from PIL import Image
 from agent.inspect import gif_lzw, png_data
 from agent.inspect.engine import inspect_bytes
 from agent.model import Severity, Verdict
-from bench import eval_walkers as ew
+from bench import walker_files as ew
 from tests.format_samples import PHP_PAYLOAD, pe_payload, zip_payload
 from tests.walker_helpers import codes, walk_bytes
 
@@ -84,10 +84,10 @@ def test_ico_bmp_entry_exactly_its_masks_is_explained() -> None:
     mask_row = (side + 31) // 32 * 4
     dib = struct.pack("<IiiHHIIiiII", 40, side, 2 * side, 1, 32, 0, 0, 0, 0, 0, 0)
     image = dib + bytes(row * side + mask_row * side)
-    data = ew._ico([(side, side, image)])
+    data = ew.ico_file([(side, side, image)])
     st = walk_bytes("ico", data)
     assert st.unexplained == [] and codes(st) == set()
-    st = walk_bytes("ico", ew._ico([(side, side, image + b"EXTRA")]))
+    st = walk_bytes("ico", ew.ico_file([(side, side, image + b"EXTRA")]))
     assert _spans(st, "unexplained") == [(22 + len(image), 22 + len(image) + 5)]
 
 
@@ -156,7 +156,7 @@ def test_png_idat_after_the_image_data_is_unexplained_and_fdat_without_fctl() ->
     chunk_at = data.find(ZIP) - 8
     st = walk_bytes("png", data)
     assert _spans(st, "unexplained") == [(chunk_at, chunk_at + 12 + len(ZIP))]
-    fdat = ew._png_chunk(b"fdAT", b"\x00\x00\x00\x01" + ZIP)
+    fdat = ew.png_chunk(b"fdAT", b"\x00\x00\x00\x01" + ZIP)
     _, clean = ew.png_late_idat(_rng("late"), None)
     with_fdat = clean[:-12] + fdat + clean[-12:]
     st = walk_bytes("png", with_fdat)
@@ -184,9 +184,9 @@ def test_png_iccp_has_its_own_budget(extra: int, over: bool) -> None:
     from agent.inspect.png import MAX_ICC_PROFILE_BYTES
 
     profile = ew.icc_profile(MAX_ICC_PROFILE_BYTES + extra)
-    head, stream, iend = ew._png_parts(_rng("icc"))
-    chunk = ew._png_chunk(b"iCCP", b"Printer\x00\x00" + zlib.compress(profile, 9))
-    st = walk_bytes("png", head + chunk + ew._png_chunk(b"IDAT", stream) + iend)
+    head, stream, iend = ew.png_parts(_rng("icc"))
+    chunk = ew.png_chunk(b"iCCP", b"Printer\x00\x00" + zlib.compress(profile, 9))
+    st = walk_bytes("png", head + chunk + ew.png_chunk(b"IDAT", stream) + iend)
     assert ("resource.metadata_too_large" in codes(st)) is over
     assert ("png.malformed" in codes(st)) is over  # a cut profile no longer matches its size
 
@@ -266,12 +266,12 @@ def _heif_data() -> bytes:
 
 def test_heif_free_box_content_is_unexplained_and_uuid_opaque_metadata() -> None:
     base = _heif_data()
-    data = base + ew._box(b"free", ZIP) + ew._box(b"uuid", bytes(16) + b"vendor")
+    data = base + ew.box(b"free", ZIP) + ew.box(b"uuid", bytes(16) + b"vendor")
     st = walk_bytes("heif", data)
     assert _spans(st, "unexplained") == [(len(base) + 8, len(base) + 8 + len(ZIP))]
     assert (len(base) + 8 + len(ZIP), len(data)) in _spans(st, "metadata")
     assert inspect_bytes("a.heic", data).verdict is Verdict.QUARANTINE
-    zeros = base + ew._box(b"free", bytes(4096))
+    zeros = base + ew.box(b"free", bytes(4096))
     assert inspect_bytes("a.heic", zeros).verdict is Verdict.CLEAN
 
 
@@ -291,17 +291,17 @@ def test_heif_mdat_bytes_no_item_uses_are_unexplained() -> None:
 
 @pytest.mark.parametrize("brand", [b"mif3", b"mif2", b"avci", b"jpeg", b"vvic", b"j2ki"])
 def test_heif_brands_of_23008_12_are_heif_not_mp4(brand: bytes) -> None:
-    data = ew._box(b"ftyp", brand + bytes(4) + brand) + _heif_data()[24:]
+    data = ew.box(b"ftyp", brand + bytes(4) + brand) + _heif_data()[24:]
     assert inspect_bytes("a.heic", data).type == "heif"
 
 
 def test_png_stream_longer_than_the_image_leaves_its_rest_unexplained() -> None:
-    head, stream, iend = ew._png_parts(_rng("long"))
+    head, stream, iend = ew.png_parts(_rng("long"))
     width, height = struct.unpack(">II", head[16:24])
     raw = zlib.decompress(stream)
     assert len(raw) == png_data.raw_size(width, height, 8, 2, interlaced=False)
     longer = zlib.compress(raw + pe_payload() * 4, 0)  # stored blocks: the PE stays readable
-    data = head + ew._png_chunk(b"IDAT", longer) + iend
+    data = head + ew.png_chunk(b"IDAT", longer) + iend
     st = walk_bytes("png", data)
     [region] = st.unexplained
     assert region.label == "PNG IDAT data past the image"

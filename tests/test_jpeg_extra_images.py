@@ -17,7 +17,7 @@ from agent.inspect.jpeg.walk import MAX_SCANS, walk
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Severity, Verdict
-from bench import eval_walkers as ew
+from bench import walker_files as ew
 from tests import jpeg_samples as js
 from tests.format_samples import PHP_PAYLOAD, zip_payload
 from tests.jpeg_samples import photo

@@ -21,7 +21,7 @@ from agent.inspect.formats import walker_for
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Verdict
-from bench import eval_walkers as ew
+from bench import walker_files as ew
 from tests.format_samples import zip_payload
 
 ZIP = zip_payload()
@@ -138,9 +138,9 @@ def test_jxl_container_boxes_end_the_file() -> None:
     codestream = b"\xff\x0a\x47" + bytes(61)
     boxes = (
         jxl.SIGNATURE
-        + ew._box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ")
-        + ew._box(b"jxlc", codestream)
-        + ew._box(b"Exif", bytes(4) + b"II*\x00")
+        + ew.box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ")
+        + ew.box(b"jxlc", codestream)
+        + ew.box(b"Exif", bytes(4) + b"II*\x00")
     )
     st = _walk("jxl", boxes + ZIP)
     assert st.end == len(boxes) and st.pixels == 32 * 32

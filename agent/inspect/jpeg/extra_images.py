@@ -55,8 +55,8 @@ def final_jpeg(reader: Reader, claims: Claims, tail: int) -> int | None:
 
 def _htc_magic(index: int) -> bytes:
     """Magic bytes of the `index`-th footer: F1 F2 F3 F4, F5 F6 F7 F8, F9 FA FB FC."""
-    first = HTC_FIRST_MAGIC + 4 * index
-    return bytes(range(first, first + 4)) if first + 3 <= 0xFF else b"\x00"
+    first = HTC_FIRST_MAGIC + 4 * index  # index < HTC_MAX_BLOCKS keeps it within a byte
+    return bytes(range(first, first + 4))
 
 
 def htc_blocks(reader: Reader, claims: Claims, final_start: int, final_length: int) -> bool:
