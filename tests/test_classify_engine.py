@@ -247,3 +247,23 @@ def test_megabytes_of_zeros_cannot_hide_a_trailer() -> None:
         "pe",
     )
     assert finding.offset == len(photo()) + len(padding)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (cs.dex(), "content.executable"),
+        (cs.wasm() + bytes(100), "content.executable"),
+        (cs.lnk(), "content.executable"),
+        (cs.chm(), "content.document"),
+        (cs.ole(), "content.document"),
+        (cs.RTF, "content.document"),
+        (cs.cab(), "content.archive"),
+        (cs.iso9660(), "content.archive"),
+        (cs.PYTHON, "content.script"),
+        (cs.HTA, "content.script"),
+    ],
+)
+def test_new_kinds_under_a_picture_name(data: bytes, code: str) -> None:
+    report = inspect_bytes("photo.jpg", data)
+    assert {f.code: f.severity for f in report.findings} == {code: Severity.HIGH}
