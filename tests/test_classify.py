@@ -340,3 +340,14 @@ def test_stream_candidates_cap(decoys: int) -> None:
     data = b"\x78\x9c!!" * decoys + zlib.compress(cs.PYTHON)
     views = decoders.stream_views(data)
     assert bool(views) == (decoys < decoders.MAX_STREAM_CANDIDATES)
+
+
+def test_compressed_values_are_judged_by_their_content() -> None:
+    benign = gzip.compress(b"<settings><exposure>1/125</exposure></settings>" * 20, mtime=0)
+    assert judge_metadata(b"\x00\x01VNDR" + benign, opaque=True) is None
+    assert judge_metadata(base64.b64encode(benign)) is None
+    assert not classify(b"pref=" + base64.b64encode(benign)).dangerous
+    evil = gzip.compress(cs.PYTHON, mtime=0)
+    hit = judge_metadata(b"\x00\x01VNDR" + evil, opaque=True)
+    assert hit is not None and hit.kind == "python"
+    assert classify(benign).kind == "gzip"  # after a picture's end, an archive is a payload

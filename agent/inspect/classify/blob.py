@@ -200,10 +200,13 @@ def decoded_payload(data: bytes, depth: int = 1) -> tuple[str, int, str] | None:
     )
     for view in views[: decoders.MAX_VIEWS * 2]:
         kind, at = _plain_kind(view.data)
-        if kind in DANGEROUS_KINDS:
+        if kind in COMPRESSED_KINDS:
+            # An encoded compressed stream is judged by what it holds: metadata encodes
+            # compressed settings and previews for good reasons.
             inside = _inside_compressed(kind, view.data[at:], depth + 1)
             if inside is not None:
                 return inside[0], view.offset, f"{inside[1]} > {view.encoding}"
+        elif kind in DANGEROUS_KINDS:
             return kind, view.offset, view.encoding
         if depth < MAX_DECODE_DEPTH:
             inner = decoded_payload(view.data, depth + 1)

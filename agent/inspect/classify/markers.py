@@ -96,16 +96,15 @@ _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("php", rb"base64_decode\s{0,8}\("),
     ("php", rb"gzinflate\s{0,8}\("),
     ("php", rb"str_rot13\s{0,8}\("),
-    # eight or more fixed bytes: safe in compressed data without further validation
+    # eight or more fixed bytes: safe in compressed data without further validation.
+    # Not here: compressed streams (xz, bzip2) and RTF text, which metadata may carry for
+    # good reasons; the decoders inflate streams and judge what they hold.
     ("ole", rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
     ("cab", rb"mscf\x00\x00\x00\x00"),
     ("lnk", rb"l\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0"),
     ("chm", rb"itsf\x03\x00\x00\x00"),
     ("dex", rb"dex\n0[0-9]{2}\x00"),
     ("wasm", rb"\x00asm\x01\x00\x00\x00"),
-    ("xz", rb"\xfd7zxz\x00\x00"),
-    ("bzip2", rb"bzh[1-9]1ay&sy"),
-    ("rtf", rb"\{\\rtf1\\"),
     ("hta", rb"<hta:application"),
     ("iso", rb"cd001\x01"),  # an ISO 9660 volume descriptor id and version (ECMA-119 8.1)
 )

@@ -21,7 +21,14 @@ from __future__ import annotations
 import re
 import zlib
 
-from agent.inspect.classify.blob import Payload, classify, decoded_payload, entropy, text_runs
+from agent.inspect.classify.blob import (
+    COMPRESSED_KINDS,
+    Payload,
+    classify,
+    decoded_payload,
+    entropy,
+    text_runs,
+)
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS
 from agent.inspect.signatures import script_kind
 
@@ -50,6 +57,8 @@ def judge_metadata(
             return Payload(SCRIPT_PAYLOAD_KINDS[language], len(data), 0.0, True, 0)
     if opaque:
         found = classify(data, use_libmagic=use_libmagic)
+        if found.kind in COMPRESSED_KINDS and not found.encoding:
+            return None  # a compressed value whose content the classifier judged clean
         return found if found.dangerous else None
     decoded = decoded_payload(data)
     if decoded is not None and decoded[0] in DANGEROUS_KINDS:
