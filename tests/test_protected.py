@@ -464,3 +464,36 @@ def test_staff_safe_copy_is_written_as_the_owner_and_delete_is_on_record(
         assert ("safe_copy_saved", alice.name) in kinds and ("deleted", alice.name) in kinds
     finally:
         assert service.stop() == 0
+
+
+def test_flagged_files_are_reported_and_deleted_only_by_their_owner(
+    tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
+) -> None:
+    _, alice, bob, _ = machine
+    service = start(tmp_path, machine)
+    try:
+        notes = alice.downloads / "notes.jpg"
+        write_as(alice, notes, b"this is not a picture at all, only text\n" * 20)
+        wait_for(
+            lambda: any(
+                e["event"] == "verdict" and e["action"] == "flag" for e in service.events()
+            ),
+            20,
+            "the flag verdict",
+        )
+        args = {"path": str(notes)}
+        stolen = _raw_request(bob, service.socket_path, {"op": "delete_flagged", "args": args})
+        assert stolen["ok"] is False and stolen["error"]["code"] == "refused"
+        assert notes.exists()
+        reported = _raw_request(
+            alice, service.socket_path, {"op": "report_flagged", "args": {**args, "note": "ok"}}
+        )
+        assert reported["ok"] is True, reported
+        deleted = _raw_request(alice, service.socket_path, {"op": "delete_flagged", "args": args})
+        assert deleted["ok"] is True, deleted
+        assert not notes.exists()
+        kinds = [(e["event"], e.get("caller")) for e in service.events()]
+        assert ("request_refused", bob.name) in kinds
+        assert ("false_alarm_reported", alice.name) in kinds and ("deleted", alice.name) in kinds
+    finally:
+        assert service.stop() == 0

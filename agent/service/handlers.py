@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 from agent import __version__
-from agent.errors import AgentError, VaultError
+from agent.errors import VaultError
 from agent.policy.schema import Policy
 from agent.service import authority, protocol
 from agent.service.api import MODE_PROTECTED, Rights
 from agent.service.authority import Caller
 from agent.service.events import EventLog
+from agent.service.handler_support import CallerEvents, PlacedVault, Refusal, owned_by
 from agent.service.local import flagged_from_record
 from agent.service.loop import AgentService
 from agent.service.machine import MachineFolders
 from agent.service.staff import StaffActions
+from agent.vault.fsdir import Folder
 from agent.vault.record import QuarantineItem
 from agent.vault.restore import Placement
 from agent.vault.store import Vault
@@ -52,54 +55,6 @@ VIA_CHANNEL = "protected_channel"
 MAX_PAUSE_SECONDS = 24 * 3600.0  # one pause request lasts at most a day
 MAX_NOTE_CHARS = 2000  # characters of a false-alarm note accepted
 MAX_PURGE_DAYS = 36500.0
-
-
-class Refusal(AgentError):
-    """Policy said no; the message is for the person."""
-
-
-class CallerEvents:
-    """The service's EventLog, with the caller in every event and as the `user` who acted."""
-
-    def __init__(self, events: EventLog, caller: Caller) -> None:
-        self._events = events
-        self._caller = caller
-
-    @property
-    def user(self) -> str:
-        """The OS account that asked (not the service's own)."""
-        return self._caller.name
-
-    @property
-    def hashes_names(self) -> bool:
-        """As the service's log."""
-        return self._events.hashes_names
-
-    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Emit with caller fields added."""
-        fields["caller"] = self._caller.name
-        fields["caller_uid"] = self._caller.uid
-        return self._events.emit(kind, **fields)
-
-
-class PlacedVault:
-    """The vault as StaffActions sees it, restoring with one placement (owner, folder uid)."""
-
-    def __init__(self, service: ProtectedService, placement: Placement) -> None:
-        self._vault = service.vault
-        self._placement = placement
-
-    def get(self, item_id: str) -> Any:
-        return self._vault.get(item_id)
-
-    def restore(self, item_id: str, to: Path | None = None) -> Path:
-        return self._vault.restore(item_id, to, self._placement)
-
-    def delete(self, item_id: str) -> None:
-        self._vault.delete(item_id)
-
-    def purge(self, older_than_days: float) -> list[str]:
-        return self._vault.purge(older_than_days)
 
 
 class Handlers:
@@ -301,11 +256,58 @@ class Handlers:
         del args
         rows = []
         for record in self.service.core.statedb.list_flagged():
-            if not caller.is_it and not _owned_by(record.path, caller.uid):
+            if not caller.is_it and not owned_by(record.path, caller.uid):
                 continue
             flagged = flagged_from_record(record)
             rows.append(dict(flagged.__dict__, finding_codes=list(flagged.finding_codes)))
         return rows
+
+    def flagged_record(self, caller: Caller, args: dict[str, Any], op: str) -> Any:
+        """The state database's flagged record the `path` argument names, if the caller's."""
+        path = protocol.text_arg(args, "path", protocol.MAX_PATH_CHARS)
+        for record in self.service.core.statedb.list_flagged():
+            if record.path == path:
+                if caller.is_it or owned_by(path, caller.uid):
+                    return record
+                self.refuse(caller, op, "This file is not one of yours.", None)
+        raise VaultError("that file is not on the list of flagged files")
+
+    def op_delete_flagged(self, caller: Caller, args: dict[str, Any]) -> Any:
+        record = self.flagged_record(caller, args, "delete_flagged")
+        self.check(caller, "delete_flagged", authority.DELETE, None)
+        path = Path(record.path)
+        with Folder.open(path.parent) as folder:  # no link followed on the way
+            info = folder.lstat(path.name)
+            if info is not None:
+                if not stat.S_ISREG(info.st_mode) or (
+                    not caller.is_it and info.st_uid != caller.uid
+                ):
+                    self.refuse(caller, "delete_flagged", "This file is not one of yours.", None)
+                folder.unlink(path.name)
+        self.service.core.statedb.forget(record.path)
+        CallerEvents(self.service.core.events, caller).emit(
+            "deleted",
+            path=record.path,
+            policy_version=self.service.policy.policy.version,
+            sha256=record.sha256,
+            status="flagged",
+            via=VIA_CHANNEL,
+        )
+        return {"deleted": record.path}
+
+    def op_report_flagged(self, caller: Caller, args: dict[str, Any]) -> Any:
+        record = self.flagged_record(caller, args, "report_flagged")
+        note = protocol.text_arg(args, "note", MAX_NOTE_CHARS, optional=True) or ""
+        self.staff(caller).report_false_alarm(
+            f"f:{record.path}",
+            item_id=None,
+            sha256=record.sha256,
+            codes=tuple(record.finding_codes),
+            detected_type=record.detected_type,
+            path=record.path,
+            untrusted_note=note,
+        )
+        return {"reported": record.path}
 
     def op_pause(self, caller: Caller, args: dict[str, Any]) -> Any:
         seconds = protocol.number_arg(args, "seconds", 1, MAX_PAUSE_SECONDS)
@@ -334,7 +336,7 @@ class Handlers:
         folders = [
             {"path": f.path, "watching": f.watching, "problem": f.problem}
             for f in state.folders
-            if caller.is_it or _owned_by(f.path, caller.uid)
+            if caller.is_it or owned_by(f.path, caller.uid)
         ]
         since = self._reviewed_at.get(caller.uid, 0.0)
         mine = [i for i in self.visible(caller) if i.quarantined_at > since]
@@ -363,13 +365,6 @@ class Handlers:
             "allow_quit": True,  # Quit closes the tray only: protection never stops from it
             "caller": {"name": caller.name, "uid": caller.uid, "it": caller.is_it},
         }
-
-
-def _owned_by(path: str, uid: int) -> bool:
-    try:
-        return os.lstat(path).st_uid == uid
-    except OSError:
-        return False
 
 
 OPS = {name[len("op_") :] for name in vars(Handlers) if name.startswith("op_")}

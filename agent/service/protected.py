@@ -25,7 +25,8 @@ from agent.policy.schema import Policy
 from agent.service import protocol
 from agent.service.api import Refused
 from agent.service.authority import Caller, caller_from_ids, it_groups
-from agent.service.handlers import Handlers, Refusal
+from agent.service.handler_support import Refusal
+from agent.service.handlers import Handlers
 from agent.service.loop import AgentService
 from agent.service.machine import MachineFolders
 from agent.service.pipeline import Toolkit

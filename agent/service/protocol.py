@@ -31,7 +31,7 @@ OPS = frozenset(
     {
         "hello", "rights", "items", "damaged", "get", "restore", "delete", "purge",
         "sanitized_copy", "report_false_alarm", "flagged", "pause", "resume",
-        "mark_reviewed", "status",
+        "mark_reviewed", "status", "delete_flagged", "report_flagged",
     }
 )  # fmt: skip
 

@@ -116,6 +116,17 @@ class RemoteBackend:
         rows = result if isinstance(result, list) else []
         return [f for f in (_flagged(row) for row in rows) if f is not None]
 
+    # --- extras the review window uses when present (as LocalBackend's) -----------------
+
+    def delete_flagged(self, path: str, sha256: str | None) -> None:
+        """Ask the service to delete a flagged file (one of the caller's, policy permitting)."""
+        del sha256  # the service reads it from its own records
+        self.call("delete_flagged", path=path)
+
+    def report_flagged(self, flagged: FlaggedFile, note: str = "") -> None:
+        """Report a flagged file as a false alarm."""
+        self.call("report_flagged", path=flagged.path, note=note)
+
     def pause(self, seconds: float) -> None:
         """Request a pause; the service honours it if policy allows, and records it."""
         self.call("pause", seconds=seconds)

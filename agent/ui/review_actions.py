@@ -49,7 +49,7 @@ def copies_folder(row: ReviewRow) -> Path:
 def open_with_default_app(path: Path) -> None:
     """Open `path` (a sanitized copy, safe to open) the way a double click would."""
     if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606  (Windows only)
+        os.startfile(path)  # type: ignore[attr-defined,unused-ignore]  # noqa: S606  (Windows only)
     elif sys.platform == "darwin":
         subprocess.Popen(["open", str(path)])
     else:
