@@ -400,8 +400,12 @@ def packbits(row: bytes) -> bytes:
 
 
 def other_format(rng: random.Random) -> tuple[str, bytes]:
-    """A picture in one of the formats that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI)."""
-    kind = rng.choice(["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi"])
+    """A picture in a format that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI, HDR)."""
+    kind = rng.choice(
+        ["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi", "hdr"]
+    )
+    if kind == "hdr":
+        return "hdr", radiance_hdr(rng, rng.choice([4, 64, 200]), rng.randint(2, 40))
     image = img.photo_image(rng, small_size(rng))
     if kind == "jp2":
         return "jp2", img._save(image, "JPEG2000")
@@ -424,3 +428,39 @@ def appended_to_other_format(rng: random.Random, hidden: bytes) -> tuple[str, by
     """`hidden` appended after the picture's own end."""
     ext, data = other_format(rng)
     return ext, data + hidden
+
+
+def _rgbe_component(values: bytes) -> bytes:
+    """One component of an RLE scan line: runs of >= 4 equal bytes as runs, else literals."""
+    out, i = bytearray(), 0
+    while i < len(values):
+        run = 1
+        while i + run < len(values) and run < 127 and values[i + run] == values[i]:
+            run += 1
+        if run >= 4:
+            out += bytes([128 + run, values[i]])
+            i += run
+            continue
+        start = i
+        while i < len(values) and i - start < 128:
+            if i + 3 < len(values) and values[i] == values[i + 1] == values[i + 2] == values[i + 3]:
+                break
+            i += 1
+        out += bytes([i - start]) + values[start:i]
+    return bytes(out)
+
+
+def radiance_hdr(rng: random.Random, width: int = 64, height: int = 24) -> bytes:
+    """A Radiance RGBE picture encoded as Radiance does (RLE scan lines when 8 <= width)."""
+    header = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\nEXPOSURE=1.0\n\n"
+    header += f"-Y {height} +X {width}\n".encode()
+    lines = b""
+    for y in range(height):
+        pixels = [(rng.randrange(256), (y * 9) % 256, 80, 128) for _ in range(width)]
+        if 8 <= width <= 0x7FFF:
+            lines += bytes([2, 2, width >> 8, width & 0xFF])
+            for component in range(4):
+                lines += _rgbe_component(bytes(p[component] for p in pixels))
+        else:
+            lines += b"".join(bytes(p) for p in pixels)
+    return header + lines

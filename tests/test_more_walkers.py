@@ -53,9 +53,11 @@ WRITTEN = {
     "qoi": lambda: _save("QOI"),
     "psd": lambda: ew.psd_bytes(random.Random(1)),
     "psd-rle": lambda: ew.psd_bytes(random.Random(2), rle=True),
+    "hdr": lambda: ew.radiance_hdr(random.Random(3), 37, 23),
+    "hdr-flat": lambda: ew.radiance_hdr(random.Random(4), 7, 23),
 }
 TYPE = {"j2k": "jp2", "ppm": "netpbm", "pgm": "netpbm", "pbm": "netpbm", "tga-rle": "tga",
-        "pcx-palette": "pcx", "psd-rle": "psd"}  # fmt: skip
+        "pcx-palette": "pcx", "psd-rle": "psd", "hdr-flat": "hdr"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", sorted(WRITTEN))
@@ -65,7 +67,8 @@ def test_written_picture_ends_at_its_size_and_appended_zip_is_left_over(kind: st
     assert sniff.sniff(Reader.from_bytes(data), name_hint=f"x.{kind[:3]}").type == detected
     st = _walk(detected, data)
     assert st.end == len(data) and not st.findings
-    assert st.pixels == (37 * 23 if not kind.startswith("psd") else st.width * st.height)
+    expected = {"psd": (st.width or 0) * (st.height or 0), "hdr-flat": 7 * 23}
+    assert st.pixels == expected.get(kind.removesuffix("-rle"), 37 * 23)
     report = inspect_bytes(f"x.{kind[:3]}", data + ZIP)
     assert report.verdict is Verdict.QUARANTINE
     assert any(f.code == f"{detected}.trailing_data" for f in report.findings)

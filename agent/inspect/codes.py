@@ -45,6 +45,7 @@ FORMAT_WORDS: Mapping[str, str] = {
     "tga": "a Targa picture",
     "pcx": "a PCX picture",
     "qoi": "a QOI picture",
+    "hdr": "a Radiance HDR picture",
 }
 FAMILY_FORMATS: tuple[str, ...] = tuple(FORMAT_WORDS)
 

@@ -30,6 +30,7 @@ _WALKER_MODULES: dict[str, str] = {
     "tga": "agent.inspect.tga",
     "pcx": "agent.inspect.pcx",
     "qoi": "agent.inspect.qoi",
+    "hdr": "agent.inspect.hdr",
 }
 
 

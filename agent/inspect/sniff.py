@@ -192,11 +192,13 @@ TGA_NAMES = (".tga", ".icb", ".vda", ".vst", ".tpic")  # TGA 1.0 has no signatur
 
 
 def _sniff_raster(reader: Reader, head: bytes, name_hint: str) -> Sniffed | None:
-    """Raster formats with weak or no signatures: QOI, netpbm, PCX, TGA."""
+    """Raster formats with weak or no signatures: QOI, Radiance HDR, netpbm, PCX, TGA."""
     from agent.inspect import pcx, tga  # small modules: their header checks are the rule
 
     if head.startswith(b"qoif") and len(head) >= 14 and head[12] in (3, 4) and head[13] <= 1:
         return _s("qoi", "image", "QOI image")
+    if head.startswith((b"#?RADIANCE\n", b"#?RGBE\n")):
+        return _s("hdr", "image", "Radiance HDR image")
     if _NETPBM.match(head) or _PAM.match(head):
         return _s("netpbm", "image", "Netpbm image (PBM/PGM/PPM/PAM)")
     if head[:1] == b"\x0a" and pcx.plausible_header(head):
