@@ -31,7 +31,7 @@ class AgentState:
     policy_problem: str | None = None  # the last policy push was rejected (old one in force)
     policy_problem_words: str | None = None  # the same for staff: no FILE:LINE, no parser words
     preferences_problem: str | None = None  # the user's preferences file is wrong (plain words)
-    events_problem: str | None = None  # events cannot be delivered to the SIEM (plain words)
+    events_problem: str | None = None  # events cannot reach the SIEM (status only, not the tray)
     unreviewed: int = 0  # quarantined/flagged since the review window was last opened
     quarantined_total: int = 0
     flagged_total: int = 0
@@ -65,6 +65,6 @@ class AgentState:
         for folder in self.folders:
             if folder.problem and not folder.watching:
                 return f"{folder.path}: {folder.problem}"
-        if self.events_problem:
-            return self.events_problem
+        # events_problem is left out on purpose: a SIEM outage does not weaken protection, and
+        # staff must not be sent to IT for it; `photogate status` shows it to IT.
         return None
