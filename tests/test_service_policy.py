@@ -112,3 +112,18 @@ def test_policy_files_are_read_and_validated_off_the_worker(agent: Agent) -> Non
     target = agent.downloads / "ok.jpg"
     write_plain(target, make_jpeg(22))
     assert agent.wait_verdict(target)["policy_version"] == "test-3"
+
+
+def test_a_tls_syslog_ca_file_that_cannot_be_read_rejects_the_policy(
+    agent: Agent, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    write_config(
+        agent.config,
+        version="test-4",
+        extra=f'\n[report]\nsyslog = "tls://127.0.0.1:6514"\nsyslog_ca_file = "{missing}"\n',
+    )
+    wait_for(lambda: events_of(agent, "policy_rejected"), WAIT_SECONDS, "the rejection")
+    rejected = events_of(agent, "policy_rejected")[0]
+    assert "report.syslog_ca_file" in rejected["problem"] and "no such file" in rejected["problem"]
+    assert agent.service.snapshot().policy_version == "test-1"

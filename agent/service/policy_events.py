@@ -1,8 +1,9 @@
 """The policy side of the running agent: take a new policy up as a whole, report each change.
 
 `apply_policy` is the keeper's `apply` callback (agent.policy.keeper): a policy whose vault
-folder cannot be used or whose audit log cannot be created is rejected as a whole, and the old
-audit log stays open (it used to be closed first, and every later event was dropped).
+folder cannot be used, whose TLS syslog certificate files cannot be read, or whose audit log
+cannot be created is rejected as a whole, and the old audit log stays open (it used to be
+closed first, and every later event was dropped).
 `emit_policy_changes` turns the keeper's `PolicyChange`s into the events docs/events.md lists.
 """
 
@@ -14,8 +15,11 @@ from pathlib import Path
 
 from agent.policy.keeper import PolicyChange
 from agent.policy.layers import BUILT_IN, LoadedPolicy
+from agent.policy.reading import PolicyFileError, read_policy_file
 from agent.service import folders
 from agent.service.events import EventLog
+
+MAX_PEM_FILE_BYTES = 1024**2  # bytes: a CA bundle, certificate or key file larger is refused
 
 log = logging.getLogger("photogate.service")
 
@@ -40,6 +44,20 @@ def _vault_problem(configured: str) -> str | None:
     return None
 
 
+def _unreadable(configured: str) -> str | None:
+    """Why a certificate/key file named by policy cannot be read, or None (also when unset)."""
+    if not configured:
+        return None
+    path = Path(folders.expand(configured))
+    try:  # bounded and non-blocking like a policy file: a FIFO here must not hang the worker
+        read_policy_file(path, allow_symlink=True, max_bytes=MAX_PEM_FILE_BYTES)
+    except FileNotFoundError:
+        return f"cannot read {str(path)!r}: no such file"
+    except (OSError, PolicyFileError) as error:
+        return f"cannot read {str(path)!r}: {error}"
+    return None
+
+
 def apply_policy(events: EventLog, candidate: LoadedPolicy) -> list[str]:
     """Take up a new policy as a whole, or say why it cannot be (nothing changed then)."""
     policy = candidate.policy
@@ -47,6 +65,17 @@ def apply_policy(events: EventLog, candidate: LoadedPolicy) -> list[str]:
     vault_problem = _vault_problem(policy.vault.path)
     if vault_problem is not None:
         problems.append(f"{_where(candidate, 'vault.path')}: vault.path: {vault_problem}")
+        return problems
+    report = policy.report
+    for key, value in (
+        ("report.syslog_ca_file", report.syslog_ca_file),
+        ("report.syslog_client_cert", report.syslog_client_cert),
+        ("report.syslog_client_key", report.syslog_client_key),
+    ):
+        unreadable = _unreadable(value) if report.syslog.startswith("tls://") else None
+        if unreadable is not None:
+            problems.append(f"{_where(candidate, key)}: {key}: {unreadable}")
+    if problems:
         return problems
     try:
         events.configure(policy.report)  # opens the new log before closing the old
