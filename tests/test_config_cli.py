@@ -167,3 +167,16 @@ def test_codes_lists_every_code_with_severity_reason_and_key(tmp_path: Path) -> 
     text = photogate("codes", home=tmp_path)
     assert text.returncode == 0
     assert "name.double_extension\n  default severity: high" in text.stdout
+
+
+def test_check_a_fifo_or_an_empty_file_says_why_and_never_blocks(tmp_path: Path) -> None:
+    fifo = tmp_path / "pushed.toml"
+    os.mkfifo(fifo)
+    result = photogate("config", "check", str(fifo), home=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == f"{fifo}:0: (file): is a FIFO (named pipe), not a regular file\n"
+    empty = tmp_path / "empty.toml"
+    empty.write_bytes(b"")
+    result = photogate("config", "check", str(empty), home=tmp_path)
+    assert result.returncode == 1
+    assert "has no settings (empty or cut short?)" in result.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,10 @@ def register(subparsers: Any) -> None:
 def handle_check(args: argparse.Namespace) -> int:
     """Print "ok" with the policy's version, or every problem; exit 0 or 1."""
     path: Path = args.file
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UsageError(f"no such file: {path}")
+    # Anything else (a FIFO, a device, a link for --user, an empty file) is a problem in the
+    # policy, reported like the others by the same bounded reader the agent uses.
     problems = check_file(path, user=args.user)
     if problems:
         for problem in problems:
