@@ -49,7 +49,10 @@ def make_zip(seed: int) -> bytes:
     """A small ZIP holding a script, as droppers append to images."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr(f"invoice{seed}.js", "WScript.Echo('x');\n" * 4)
+        # A fixed timestamp: writestr(name) stamps the current time, so two calls made two
+        # seconds apart gave different bytes (and tests comparing them failed at random).
+        entry = zipfile.ZipInfo(f"invoice{seed}.js", date_time=(2024, 1, 1, 0, 0, 0))
+        archive.writestr(entry, "WScript.Echo('x');\n" * 4)
     return out.getvalue()
 
 

@@ -6,7 +6,8 @@ kill the observer thread and silently stop protection).
 
 Kinds: "closed" (Linux close-after-write: the file is complete), "moved" (renamed to its
 final name: complete), "created"/"modified" (wait until size and mtime settle), "dir"
-(a folder appeared or was moved in: sweep it), "deleted".
+(a folder appeared or was moved in: sweep it), "deleted", "overflow" (the OS lost events:
+sweep every watched folder afresh).
 """
 
 from __future__ import annotations
@@ -211,9 +212,13 @@ class FolderWatcher:
         _hook_windows_overflow(self.on_overflow)
 
     def on_overflow(self, folder: str) -> None:
-        """Events for `folder` were lost: have it swept now (as a new folder would be)."""
+        """Events for `folder` were lost: have the watched folders swept afresh, now.
+
+        Not a "dir" event: the sweep skips folders it already listed (same inode), which a
+        watched folder always is; "overflow" asks for a fresh sweep, as a full queue does.
+        """
         if Path(folder) in self.watched():
-            self._on_event("dir", folder)
+            self._on_event("overflow", folder)
         self.restarts = 0  # times the observer was found dead and restarted
 
     def start(self) -> None:
@@ -432,6 +437,10 @@ class CompletionTracker:
         elif kind == "deleted":
             with self._cond:
                 self._settling.pop(path, None)
+        elif kind == "overflow":  # the OS lost events (Windows buffer overflow): full sweep
+            with self._cond:
+                self._overflowed = True
+                self._cond.notify()
 
     def _full(self) -> bool:
         return len(self._ready_set) + len(self._settling) >= self._max_pending
