@@ -110,8 +110,8 @@ def _value_text(value: object) -> str:
 
 
 def _rule_matches(rule: ET.Element, rules: dict[str, ET.Element], event: dict[str, Any]) -> bool:
-    parent = rule.findtext("if_sid")
-    if parent is not None and not _rule_matches(rules[parent.strip()], rules, event):
+    parents = [sid.strip() for sid in (rule.findtext("if_sid") or "").split(",") if sid.strip()]
+    if parents and not any(_rule_matches(rules[sid], rules, event) for sid in parents):
         return False
     for field in rule.findall("field"):
         name = field.get("name", "")
@@ -131,7 +131,9 @@ def test_wazuh_files_are_well_formed_and_every_rule_fits_real_events(
     assert [d.get("name") for d in decoders.iter("decoder")] == ["photogate", "photogate-json"]
     group = ET.parse(SIEM / "wazuh" / "photogate_rules.xml").getroot()
     rules = {rule.get("id", ""): rule for rule in group.iter("rule")}
-    assert len(rules) >= 10
+    assert len(rules) >= 12
+    decoded_as = {rule.findtext("decoded_as") for rule in rules.values()} - {None}
+    assert decoded_as == {"json", "photogate"}  # the file route and the syslog route
     all_fields = {key for event in events for key in event} | {
         key for event in events for key in leaving(event)
     }
