@@ -188,6 +188,9 @@ def test_catch_tell_review_release_and_it_is_on_record(
                 time.sleep(2.0)  # two more sweeps
                 assert target.read_bytes() == payload
                 screenshot(display, "journey-6-after-restart")
+            except BaseException:
+                screenshot(display, "journey-failure")  # what the screen showed when it failed
+                raise
             finally:
                 with contextlib.suppress(Exception):
                     agent.stop()

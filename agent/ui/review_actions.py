@@ -162,7 +162,7 @@ class ReviewActions:
             outcome.message() if outcome is not None else f"Put back as {safe_path(restored)}."
         )
         self._remove_row(row)
-        self._show_count(message)
+        self._show_count(f"Put back {row.name}; Photogate leaves it there.")
         messagebox.showinfo("File restored", message, parent=self.root)
         self._focus_list()
 
