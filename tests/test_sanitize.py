@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import struct
 import subprocess
 import sys
@@ -216,8 +215,11 @@ def test_a_program_named_jpg_is_not_a_picture(tmp_path: Path) -> None:
         sanitize_file(fake, tmp_path / "x.png")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX rlimits; Windows: the job test below")
 def test_child_limits_its_own_memory_and_file_writes() -> None:
     """The child's rlimits are real: a probe process applies them and reads them back."""
+    import resource
+
     probe = (
         "import resource, agent.platform as p, agent.sanitize.child as c;"
         "p.limit_this_process(c.LIMITS);"
@@ -307,3 +309,24 @@ def test_sanitize_vault_item(tmp_path: Path) -> None:
     for marker in PAYLOAD_MARKERS:
         assert marker not in copy.read_bytes(), marker
     assert vault.get(item.id).sha256 == item.sha256  # the item stays in the vault
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows job objects; POSIX: rlimits above")
+def test_windows_child_runs_inside_the_limiting_job() -> None:
+    """start_limited puts the child in a job before it reads stdin; the child reads the job's
+    limits back (QueryInformationJobObject) and finds them no looser than LIMITS."""
+    from agent import platform
+
+    probe = (
+        "import sys; from agent import platform; import agent.sanitize.child as c;"
+        "sys.stdin.buffer.read(); print(platform.limit_this_process(c.LIMITS))"
+    )
+    child = platform.start_limited(
+        [sys.executable, "-c", probe], dict(os.environ), sanitize_child.LIMITS
+    )
+    try:
+        out, err = child.communicate(b"x", timeout=60)
+    finally:
+        platform.finished(child)
+    assert child.returncode == 0, err
+    assert out.decode().strip() == "True"

@@ -95,6 +95,11 @@ _AssignProcessToJobObject.restype = wintypes.BOOL
 _IsProcessInJob = _kernel32.IsProcessInJob
 _IsProcessInJob.argtypes = [wintypes.HANDLE, wintypes.HANDLE, ctypes.POINTER(wintypes.BOOL)]
 _IsProcessInJob.restype = wintypes.BOOL
+_QueryInformationJobObject = _kernel32.QueryInformationJobObject
+_QueryInformationJobObject.argtypes = [
+    wintypes.HANDLE, ctypes.c_int, wintypes.LPVOID, wintypes.DWORD, ctypes.POINTER(wintypes.DWORD),
+]  # fmt: skip
+_QueryInformationJobObject.restype = wintypes.BOOL
 _GetCurrentProcess = _kernel32.GetCurrentProcess
 _GetCurrentProcess.argtypes = []
 _GetCurrentProcess.restype = wintypes.HANDLE
@@ -239,15 +244,38 @@ class WindowsPlatform(PortablePlatform):
         os.lseek(fd, 0, os.SEEK_SET)
 
     def limit_this_process(self, limits: ChildLimits) -> bool:
-        """True when this process runs inside a job object (the parent's limits).
+        """True when this process runs in a job that holds at least `limits`.
 
-        IsProcessInJob(GetCurrentProcess(), NULL, &result): the child refuses to decode
-        when the parent could not confine it.
+        IsProcessInJob(GetCurrentProcess(), NULL): in some job. Then
+        QueryInformationJobObject(NULL, JobObjectExtendedLimitInformation) reads the limits of
+        the job this process is in ("if hJob is NULL ... the job associated with the calling
+        process"): memory, CPU time and process count no looser than asked, killed when the
+        parent's handle closes. The child refuses to decode otherwise.
         """
-        result = wintypes.BOOL(False)
-        if not _IsProcessInJob(_GetCurrentProcess(), None, ctypes.byref(result)):
+        in_job = wintypes.BOOL(False)
+        asked = _IsProcessInJob(_GetCurrentProcess(), None, ctypes.byref(in_job))
+        if not asked or not in_job.value:
             return False
-        return bool(result.value)
+        info = _ExtendedLimits()
+        if not _QueryInformationJobObject(
+            None,
+            JOB_OBJECT_EXTENDED_LIMIT_INFORMATION,
+            ctypes.byref(info),
+            ctypes.sizeof(info),
+            None,
+        ):
+            return False
+        basic = info.BasicLimitInformation
+        needed = (
+            JOB_OBJECT_LIMIT_PROCESS_MEMORY | JOB_OBJECT_LIMIT_PROCESS_TIME
+            | JOB_OBJECT_LIMIT_ACTIVE_PROCESS | JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+        )  # fmt: skip
+        return bool(
+            basic.LimitFlags & needed == needed
+            and 0 < info.ProcessMemoryLimit <= limits.memory_bytes
+            and 0 < basic.PerProcessUserTimeLimit <= limits.cpu_seconds * HUNDRED_NS_PER_SECOND
+            and 0 < basic.ActiveProcessLimit <= limits.max_processes
+        )
 
     def start_limited(
         self, argv: list[str], env: dict[str, str], limits: ChildLimits
