@@ -27,6 +27,7 @@ from tests.test_service import Agent, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 DELIVERY_SECONDS = 20.0  # events must reach rsyslog within this
+RELOAD_BACKLOG = 400  # events queued when the policy reloads
 
 
 @pytest.fixture
@@ -204,3 +205,21 @@ def test_a_full_spool_drops_the_oldest_and_counts_them(
     assert received[3]["event"] == "events_dropped" and received[3]["count"] == 4
     local = read_events(tmp_path / "home" / "logs" / "events.jsonl")
     assert [e["event"] for e in local].count("events_dropped") == 1  # the local log has it too
+
+
+def test_a_policy_reload_with_a_backlog_sends_each_event_once(
+    tmp_path: Path, pki: Pki, receiver: Rsyslog
+) -> None:
+    settings = ReportSettings(syslog=f"tls://127.0.0.1:{receiver.port}", syslog_ca_file=str(pki.ca))
+    log = EventLog(settings, tmp_path / "home")
+    try:
+        for number in range(RELOAD_BACKLOG):
+            log.emit("verdict", action="log", n=number)
+        log.configure(settings)  # a policy reload while the sender is busy with the backlog
+        wait_for(lambda: not log.sink_health()[0]["backlog"], DELIVERY_SECONDS, "an empty spool")
+    finally:
+        log.close()
+    # rsyslog writes its file on its own schedule: wait for the count, then compare.
+    wait_for(lambda: len(receiver.lines()) >= RELOAD_BACKLOG, DELIVERY_SECONDS, "rsyslog's file")
+    numbers = [parsed(line)[3]["n"] for line in receiver.lines()]
+    assert sorted(numbers) == list(range(RELOAD_BACKLOG))  # every event, none twice

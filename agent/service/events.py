@@ -279,18 +279,22 @@ class EventLog:
         except OSError:
             handler.close()
             raise
+        # The old sinks stop before the new ones open: a syslog sink's spool folder is the same
+        # across a reload, and two senders on one spool would deliver its messages twice.
+        with self._lock:
+            old_sinks, self._sinks = self._sinks, []
+        for sink in old_sinks:
+            with contextlib.suppress(Exception):  # closing is best effort
+                sink.close()
         new_sinks = list(
             make_sinks(settings, self._home, self._report_dropped) if sinks is None else sinks
         )
         with self._lock:
-            old_handler, old_sinks = self._handler, self._sinks
+            old_handler = self._handler
             self._handler, self._sinks = handler, new_sinks
             self._settings, self._path, self._salt = settings, path, salt
         if old_handler is not None:
             old_handler.close()
-        for sink in old_sinks:
-            with contextlib.suppress(Exception):  # closing is best effort
-                sink.close()
 
     def _report_dropped(self, count: int) -> None:
         """A sink's spool was full while its receiver was down: say how many were lost."""
