@@ -57,7 +57,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "names",
         ("agent/inspect/names.py", "agent/inspect/name_chars.py"),
-        ("tests/test_names.py",),
+        ("tests/test_names.py", "tests/test_names_edges.py"),
     ),
     Target(
         "classifier",

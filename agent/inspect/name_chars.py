@@ -32,6 +32,9 @@ _REORDERING_CLASSES = BIDI_CONTROL_CLASSES | {"R", "AL"}
 KEYCAP = "\u20e3"  # COMBINING ENCLOSING KEYCAP: 1️⃣ is digit, U+FE0F, U+20E3
 KEYCAP_BASES = frozenset("0123456789#*")
 EMOJI_TAG_BASE = "\U0001f3f4"  # WAVING BLACK FLAG: subdivision flags are it + tags + U+E007F
+# UTS #51 emoji tag sequence: the base, one or more tag_spec characters, then the tag_end.
+TAG_SPEC_FIRST, TAG_SPEC_LAST = 0xE0020, 0xE007E  # code points: TAG SPACE .. TAG TILDE
+CANCEL_TAG = "\U000e007f"  # tag_end
 # Punctuation that is ordinary in its own script (Japanese ・ 。, Catalan l·l, Urdu ۔,
 # Arabic-Indic zero): only a finding when it fakes an extension.
 SCRIPT_DOTS = frozenset("\u00b7\u3002\u30fb\uff61\uff65\u06d4\u0660\u06f0")
@@ -89,12 +92,29 @@ def _legit_selector(name: str, index: int) -> bool:
     return before in KEYCAP_BASES and name[index + 1 : index + 2] == KEYCAP
 
 
+def _is_tag_spec(ch: str) -> bool:
+    """A tag character that may spell a tag sequence's specification (TAG SPACE..TAG TILDE)."""
+    return TAG_SPEC_FIRST <= ord(ch) <= TAG_SPEC_LAST
+
+
 def _legit_tag(name: str, index: int) -> bool:
-    """A tag character in an emoji subdivision flag (🏴 + tag letters + CANCEL TAG)."""
+    """A tag character inside a complete emoji tag sequence (UTS #51 ED-14a: 🏴, tag_spec
+    U+E0020-E007E one or more times, CANCEL TAG). Any other tag, or tags that do not
+    finish the sequence, can spell hidden text after a flag: stray."""
+    if not (_is_tag_spec(name[index]) or name[index] == CANCEL_TAG):
+        return False
     start = index
-    while start > 0 and 0xE0000 <= ord(name[start - 1]) <= 0xE007F:
+    while start > 0 and _is_tag_spec(name[start - 1]):
         start -= 1
-    return start > 0 and name[start - 1] == EMOJI_TAG_BASE
+    end = index
+    while end < len(name) and _is_tag_spec(name[end]):
+        end += 1
+    return (
+        start > 0
+        and name[start - 1] == EMOJI_TAG_BASE
+        and end > start
+        and name[end : end + 1] == CANCEL_TAG
+    )
 
 
 def stray_invisibles(name: str) -> list[int]:
@@ -108,7 +128,7 @@ def stray_invisibles(name: str) -> list[int]:
             continue
         if in_ranges(code, VARIATION_SELECTORS) and _legit_selector(name, index):
             continue
-        if 0xE0000 <= code <= 0xE007F and _legit_tag(name, index):
+        if _legit_tag(name, index):
             continue
         found.append(index)
     return found
