@@ -10,6 +10,7 @@ row and policy, the IT contact line, unique access keys, sorting, the search box
 
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import sys
@@ -215,7 +216,19 @@ def test_review_window_delete_restore_copy_report(
     assert _events(photogate_home, "deleted")[0]["item_id"] == ids["rlo"]
 
 
-def _window(display: str, policy: Path, home: Path, **kwargs: object) -> tuple[object, object]:
+@pytest.fixture(scope="module")
+def tk_display() -> Iterator[str]:
+    """One Xvfb for every in-process window of this module: Tk keeps its connection to a
+    display after the last window closes, and an X server that goes away under it ends the
+    whole process (Xlib's I/O error handler calls exit)."""
+    with xvfb() as display:
+        yield display
+
+
+def _window(
+    display: str, policy: Path, home: Path, thumbnails: bool = False, **kwargs: object
+) -> tuple[object, object]:
+    import dataclasses
     import tkinter as tk
 
     from agent.policy.layers import load_policy
@@ -225,12 +238,10 @@ def _window(display: str, policy: Path, home: Path, **kwargs: object) -> tuple[o
         load_policy(policy, home / "none.toml").policy, Vault(home / "vault"), home=home
     )
     root = tk.Tk(screenName=display, className="Photogate")
-    window = ReviewWindow(
-        root,
-        ReviewSource(backend),
-        Permissions.from_rights(backend.rights()),
-        **kwargs,  # type: ignore[arg-type]
+    permissions = dataclasses.replace(
+        Permissions.from_rights(backend.rights()), thumbnails=thumbnails
     )
+    window = ReviewWindow(root, ReviewSource(backend), permissions, **kwargs)  # type: ignore[arg-type]
     root.update()
     return root, window
 
@@ -241,7 +252,7 @@ def _disabled(window: object) -> dict[str, bool]:
 
 
 def test_buttons_follow_the_row_and_the_policy(
-    desk: dict[str, object], photogate_home: Path, tmp_path: Path
+    desk: dict[str, object], photogate_home: Path, tmp_path: Path, tk_display: str
 ) -> None:
     ids = desk["ids"]
     assert isinstance(ids, dict)
@@ -250,7 +261,7 @@ def test_buttons_follow_the_row_and_the_policy(
         "[ui]\nallow_restore = false\nallow_delete = false\nallow_sanitized_copy = false\n"
         'it_contact = "Sam at the IT desk (ext. 210)"\n'
     )
-    with xvfb() as display:
+    with contextlib.nullcontext(tk_display) as display:
         root, window = _window(display, desk["policy"], photogate_home, select_item=ids["exe"])  # type: ignore[arg-type]
         try:
             assert window.selected().item_id == ids["exe"]  # type: ignore[attr-defined]
@@ -295,6 +306,48 @@ def test_buttons_follow_the_row_and_the_policy(
                 "Your IT policy does not allow restoring files, saving safe copies and deleting"
                 " files here. To ask, contact Sam at the IT desk (ext. 210)."
             )
+        finally:
+            root.destroy()  # type: ignore[attr-defined]
+
+
+def _image_names(window: object) -> list[str]:
+    shown = window.thumbnail.cget("image")  # type: ignore[attr-defined]
+    names = [shown] if isinstance(shown, str) else [str(name) for name in shown]
+    return [name for name in names if name]
+
+
+def test_thumbnails_come_only_from_the_limited_decoder_and_only_by_policy(
+    desk: dict[str, object], photogate_home: Path, tk_display: str
+) -> None:
+    ids = desk["ids"]
+    assert isinstance(ids, dict)
+    with contextlib.nullcontext(tk_display) as display:
+        root, window = _window(
+            display,
+            desk["policy"],
+            photogate_home,
+            thumbnails=True,
+            select_item=ids["photo"],  # type: ignore[arg-type]
+        )
+        try:
+            assert window.thumbnail.winfo_ismapped()  # type: ignore[attr-defined]
+            key = f"q:{ids['photo']}"
+            deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
+            while key not in window._thumbnails and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                root.update()  # type: ignore[attr-defined]
+                time.sleep(0.05)
+            image = window._thumbnails[key]  # type: ignore[attr-defined]
+            assert (image.width(), image.height()) == (64, 48)  # small pictures are not enlarged
+            assert _image_names(window) == [str(image)]
+            # A Windows program gets no picture at all.
+            window.tree.selection_set(window._iid_of[f"q:{ids['exe']}"])  # type: ignore[attr-defined]
+            root.update()  # type: ignore[attr-defined]
+            assert _image_names(window) == []
+        finally:
+            root.destroy()  # type: ignore[attr-defined]
+        root, window = _window(display, desk["policy"], photogate_home)
+        try:
+            assert not window.thumbnail.winfo_ismapped()  # type: ignore[attr-defined]
         finally:
             root.destroy()  # type: ignore[attr-defined]
 

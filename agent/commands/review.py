@@ -8,6 +8,7 @@ window never shares a process with the tray icon (macOS forbids both on one main
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ def _handle_review(args: argparse.Namespace) -> int:
     backend = open_backend(args.policy, via=VIA_REVIEW)
     try:
         permissions = Permissions.from_rights(backend.rights())
+        policy = getattr(backend, "policy", None)  # per-user: the policy's [ui] is here
+        if policy is not None and policy.ui.thumbnails:
+            permissions = dataclasses.replace(permissions, thumbnails=True)
         return run_review_window(backend, permissions, select_item=args.item)
     finally:
         backend.close()

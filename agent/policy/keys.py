@@ -316,6 +316,13 @@ KEY_SPECS: tuple[KeySpec, ...] = (
         "Staff may save a sanitized copy (pixels only) of a quarantined picture.",
         "true",
     ),
+    KeySpec(
+        "ui.thumbnails",
+        BOOL,
+        "The review window shows a small picture of the selected caught image, made only from"
+        " a sanitized copy by the limited decoder (nothing else of the file is drawn).",
+        "true",
+    ),
     KeySpec("ui.allow_delete", BOOL, "Staff may delete a quarantined file.", "true"),
     KeySpec("ui.allow_pause", BOOL, "Staff may pause watching from the tray.", "true"),
     KeySpec("ui.allow_quit", BOOL, "Staff may quit the agent from the tray.", "false"),

@@ -127,6 +127,7 @@ class UiSettings:
     notifications: bool = True
     allow_restore: bool = False
     allow_sanitized_copy: bool = True
+    thumbnails: bool = False
     allow_delete: bool = True
     allow_pause: bool = True
     allow_quit: bool = False

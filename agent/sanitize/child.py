@@ -42,6 +42,8 @@ EXIT_UNDECODABLE = 3
 EXIT_UNCONFINED = 4  # the limits could not be put in force: nothing was decoded
 EXIT_TOO_LARGE = 5  # the declared size is over the pixel limit: nothing was decoded
 MAX_PIXELS_ENV = "PHOTOGATE_SANITIZE_MAX_PIXELS"
+THUMBNAIL_ENV = "PHOTOGATE_SANITIZE_THUMBNAIL_PX"  # set: hand back a picture this big at most
+MAX_THUMBNAIL_PX = 1024  # the largest thumbnail side the child agrees to
 STRIP_BYTES = 4 * 1024 * 1024  # bytes of pixels written per strip of rows
 KIND_PHOTO = "photo"
 KIND_GRAPHIC = "graphic"
@@ -90,6 +92,14 @@ def _pixel_limit() -> int:
     except ValueError:
         wanted = MAX_PIXELS
     return max(1, min(wanted, MAX_PIXELS))
+
+
+def _thumbnail_side() -> int | None:
+    try:
+        wanted = int(os.environ.get(THUMBNAIL_ENV, "0"))
+    except ValueError:
+        return None
+    return min(wanted, MAX_THUMBNAIL_PX) if wanted > 0 else None
 
 
 def _is_lossy_webp(untrusted_bytes: bytes) -> bool:
@@ -197,6 +207,10 @@ def main() -> int:
             upright = ImageOps.exif_transpose(image)
             frame = _to_srgb(upright, icc if isinstance(icc, bytes) else None)
             del upright
+            side = _thumbnail_side()
+            if side is not None:  # a thumbnail for the review window: same path, fewer pixels
+                frame = frame.copy()
+                frame.thumbnail((side, side))
             _write(frame, kind)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return _fail("the picture is too large (pixel bomb)")

@@ -101,8 +101,10 @@ def child_command() -> list[str]:
     return [sys.executable, "-I", "-m", "agent.sanitize.child"]
 
 
-def _child_env(max_pixels: int) -> dict[str, str]:
+def _child_env(max_pixels: int, thumbnail_px: int | None = None) -> dict[str, str]:
     env = {"LC_ALL": "C", sanitize_child.MAX_PIXELS_ENV: str(max_pixels)}
+    if thumbnail_px is not None:
+        env[sanitize_child.THUMBNAIL_ENV] = str(thumbnail_px)
     for name in ("PATH", "SYSTEMROOT", "TEMP", "TMP"):  # Windows needs SYSTEMROOT to start
         if name in os.environ:
             env[name] = os.environ[name]
@@ -122,6 +124,7 @@ def decode_in_child(
     *,
     max_pixels: int = MAX_PIXELS,
     timeout: float = CHILD_TIMEOUT_SECONDS,
+    thumbnail_px: int | None = None,
 ) -> tuple[int, int, str, str]:
     """Decode in the limited subprocess, handing checked strips to `open_sink(w, h, mode, kind)`.
 
@@ -133,7 +136,9 @@ def decode_in_child(
     """
     limit = pixel_limit(max_pixels)
     try:
-        child = platform.start_limited(child_command(), _child_env(limit), sanitize_child.LIMITS)
+        child = platform.start_limited(
+            child_command(), _child_env(limit, thumbnail_px), sanitize_child.LIMITS
+        )
     except OSError as error:
         raise SanitizeError(f"The picture converter could not be started ({error}).") from None
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None

@@ -92,6 +92,7 @@ class ReviewWindow(ReviewActions):
         self._message = ""
         self._sort = ("when", True)
         self._select_key = f"q:{select_item}" if select_item else None
+        self._thumbnails: dict[str, tk.PhotoImage] = {}
         # Tk item ids are plain counters: keys hold paths that Tcl may not carry intact.
         self._iid_of: dict[str, str] = {}
         self._key_of: dict[str, str] = {}
@@ -134,14 +135,20 @@ class ReviewWindow(ReviewActions):
         scroll.pack(side=tk.RIGHT, fill=tk.Y)
         self.tree.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
 
+        pane = ttk.Frame(frame)
+        pane.pack(fill=tk.X, pady=(8, 0))
+        # Policy ui.thumbnails: a picture made by the limited decoder, never the file itself.
+        self.thumbnail = ttk.Label(pane)
+        if self.permissions.thumbnails:
+            self.thumbnail.pack(side=tk.RIGHT, padx=(8, 0), anchor=tk.N)
         self.detail = tk.Text(
-            frame, height=DETAIL_LINES, wrap=tk.WORD, relief=tk.FLAT, takefocus=0,
+            pane, height=DETAIL_LINES, wrap=tk.WORD, relief=tk.FLAT, takefocus=0,
             font=("TkDefaultFont", 11),
         )  # fmt: skip
         self.detail.configure(background=self.root.cget("background"), state=tk.DISABLED)
         self.detail.tag_configure("title", font=("TkDefaultFont", 12, "bold"))
         self.detail.tag_configure("warning", foreground="#a33000")
-        self.detail.pack(fill=tk.X, pady=(8, 0))
+        self.detail.pack(side=tk.LEFT, fill=tk.X, expand=True)
 
         buttons = ttk.Frame(frame, padding=(0, 8, 0, 0))
         buttons.pack(fill=tk.X)
@@ -284,6 +291,7 @@ class ReviewWindow(ReviewActions):
         if row is not None and row.view.note:
             self.detail.tag_add("warning", "2.0", "2.end")
         self.detail.configure(state=tk.DISABLED)
+        self._show_thumbnail(row)
 
     def _show_count(self, message: str | None = None) -> None:
         """The status line: how many files are listed, and the last thing done."""

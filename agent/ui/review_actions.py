@@ -8,7 +8,9 @@ background by the limited decoder, and the window offers to open it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 import os
 import queue
 import socket
@@ -23,6 +25,7 @@ from typing import Any
 
 from agent.textsafe import safe_path, safe_text
 from agent.ui.review_model import (
+    PICTURE_TYPES,
     QUARANTINED,
     Permissions,
     ReviewRow,
@@ -33,6 +36,8 @@ from agent.ui.review_model import (
     restore_question,
     write_report,
 )
+
+log = logging.getLogger(__name__)
 
 NOTE_ENTRY_CHARS = 60  # width of the one-line note field
 REPORT_DIALOG_TITLE = "Tell IT this is a false alarm"
@@ -68,6 +73,8 @@ class ReviewActions:
     clock: Callable[[], float]
     _results: queue.Queue[Callable[[], None]]
     _busy: bool
+    _thumbnails: dict[str, tk.PhotoImage]
+    thumbnail: ttk.Label
 
     # Provided by ReviewWindow.
     def selected(self) -> ReviewRow | None:
@@ -319,3 +326,46 @@ class ReviewActions:
         if recorder is not None:
             recorder(Path(target), [row.item_id for row in rows if row.item_id])
         self._show_count(f"Report saved as {safe_path(target)}.")
+
+    # --- thumbnails (policy ui.thumbnails) ----------------------------------------------
+
+    def _show_thumbnail(self, row: ReviewRow | None) -> None:
+        """The selected picture's thumbnail (policy ui.thumbnails), made in the background."""
+        if not self.permissions.thumbnails:
+            return
+        self.thumbnail.configure(image="", text="")
+        if row is None or (row.detected_type or "").lower() not in PICTURE_TYPES:
+            return
+        cached = self._thumbnails.get(row.key)
+        if cached is not None:
+            self.thumbnail.configure(image=cached)
+            return
+        worker = threading.Thread(
+            target=self._thumbnail_worker, args=(row,), name="thumbnail", daemon=True
+        )
+        worker.start()
+
+    def _thumbnail_worker(self, row: ReviewRow) -> None:
+        from agent.sanitize.parent import SanitizeError, vault_chunks
+        from agent.sanitize.thumbnail import THUMBNAIL_SIDE_PX, thumbnail_png
+
+        vault = getattr(self.backend, "vault", None)
+        try:
+            if row.kind == QUARANTINED and vault is not None:
+                source: Any = vault_chunks(vault, str(row.item_id))
+            elif row.kind != QUARANTINED:
+                source = Path(row.original_path)
+            else:
+                return  # protected mode: the window cannot read the vault
+            png = thumbnail_png(source, THUMBNAIL_SIDE_PX)
+        except (SanitizeError, OSError):  # no thumbnail is never an error
+            log.info("no thumbnail for %s", row.name, exc_info=True)
+            return
+        self._results.put(lambda: self._thumbnail_done(row.key, png))
+
+    def _thumbnail_done(self, key: str, png: bytes) -> None:
+        image = tk.PhotoImage(data=base64.b64encode(png).decode("ascii"), format="png")
+        self._thumbnails[key] = image  # Tk drops images nobody references
+        selected = self.selected()
+        if selected is not None and selected.key == key:
+            self.thumbnail.configure(image=image)

@@ -85,6 +85,7 @@ class Permissions:
     sanitize: bool = True
     report: bool = True
     it_contact: str = "your IT department"
+    thumbnails: bool = False  # policy ui.thumbnails: a small sanitized picture of the row
 
     @classmethod
     def from_rights(cls, rights: Any) -> Permissions:
