@@ -351,3 +351,24 @@ def test_compressed_values_are_judged_by_their_content() -> None:
     hit = judge_metadata(b"\x00\x01VNDR" + evil, opaque=True)
     assert hit is not None and hit.kind == "python"
     assert classify(benign).kind == "gzip"  # after a picture's end, an archive is a payload
+
+
+def test_nested_views_share_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.inspect.classify import blob
+
+    judged: list[int] = []
+    real = blob._plain_kind
+
+    def counting(data: bytes) -> tuple[str | None, int]:
+        judged.append(len(data))
+        return real(data)
+
+    # 16 streams, each inflating to 16 streams that each inflate to 256 KiB of zeros:
+    # 64 MiB of views without the shared budget
+    inner = b"".join(zlib.compress(bytes(300_000)) for _ in range(16))
+    outer = zlib.compress(inner + bytes(MAX_DECODED_BYTES)) * 16
+    monkeypatch.setattr(blob, "_plain_kind", counting)
+    assert not blob.decoded_payload(outer)
+    # every judged view was paid for before it was judged: at most one view over the budget
+    assert sum(judged) <= blob.MAX_DECODED_TOTAL_BYTES + MAX_DECODED_BYTES
+    assert sum(judged) >= blob.MAX_DECODED_TOTAL_BYTES  # the budget, not the input, stopped it

@@ -44,6 +44,7 @@ MAX_TEXT_BYTES = 256 * 1024  # bytes of extracted text given to the script detec
 SCRIPT_RUNS_SAMPLE_BYTES = 1024 * 1024  # bytes of a binary range searched for text runs
 SAMPLE_MIDDLE_BYTES = 64 * 1024  # bytes sampled from the middle of a large range
 MAX_DECODE_DEPTH = 2  # decoding levels (base64 of a gzip of a program is two)
+MAX_DECODED_TOTAL_BYTES = 4 * 1024 * 1024  # bytes of decoded views judged per range, all levels
 COMPRESSED_KINDS = frozenset({"gzip", "bzip2", "xz"})  # single streams: looked inside
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -184,12 +185,17 @@ def _inside_compressed(kind: str | None, data: bytes, depth: int) -> tuple[str, 
     return None if deeper is None else (deeper[0], f"{deeper[1]} > {kind}")
 
 
-def decoded_payload(data: bytes, depth: int = 1) -> tuple[str, int, str] | None:
+def decoded_payload(
+    data: bytes, depth: int = 1, budget: list[int] | None = None
+) -> tuple[str, int, str] | None:
     """(kind, offset, encoding) of a dangerous payload inside a decoded view, or None.
 
     Views nest up to MAX_DECODE_DEPTH (a gzip inside base64); the encoding lists the
-    outermost decoder last ("gzip > base64").
+    outermost decoder last ("gzip > base64"). All levels together judge at most
+    MAX_DECODED_TOTAL_BYTES of decoded views (`budget`, shared by the recursion), so
+    nested runs cannot multiply the work.
     """
+    budget = [MAX_DECODED_TOTAL_BYTES] if budget is None else budget
     views = (
         decoders.base64_views(data)
         + decoders.hex_views(data)
@@ -199,6 +205,9 @@ def decoded_payload(data: bytes, depth: int = 1) -> tuple[str, int, str] | None:
         + decoders.xor_views(data)
     )
     for view in views[: decoders.MAX_VIEWS * 2]:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= len(view.data)
         kind, at = _plain_kind(view.data)
         if kind in COMPRESSED_KINDS:
             # An encoded compressed stream is judged by what it holds: metadata encodes
@@ -209,7 +218,7 @@ def decoded_payload(data: bytes, depth: int = 1) -> tuple[str, int, str] | None:
         elif kind in DANGEROUS_KINDS:
             return kind, view.offset, view.encoding
         if depth < MAX_DECODE_DEPTH:
-            inner = decoded_payload(view.data, depth + 1)
+            inner = decoded_payload(view.data, depth + 1, budget)
             if inner is not None:
                 return inner[0], view.offset, f"{inner[2]} > {view.encoding}"
     return None
