@@ -115,6 +115,11 @@ def test_the_words_of_each_finding(
         ("a.j\u200bpg", "U+200B at character 3; shows .jpg, Windows uses .j\u200bpg"),
         # ".jpg" alone on screen is a dot-file with no extension; Windows acts on ".jpg"
         ("\u200b.jpg", "U+200B at character 0; shows .(none), Windows uses .jpg"),
+        # a Hebrew stem: the left-to-right window still draws ".jpg" at the right end
+        (
+            "\u05e6\u05d9\u05dc\u05d5\u05dd.j\u200bpg",
+            "U+200B at character 7; shows .jpg, Windows uses .j\u200bpg",
+        ),
     ],
 )
 def test_an_invisible_inside_the_extension_reports_what_is_shown(name: str, detail: str) -> None:
@@ -248,6 +253,7 @@ def test_joiners_and_selectors_in_sequences(name: str, expected: dict[str, Sever
         (ENGLAND + CANCEL_TAG + ".jpg", {"name.invisible_character": LOW}),  # a second end
         (ENGLAND + "\U000e0068i.jpg", {"name.invisible_character": LOW}),  # tags after the end
         ("\U000e0041photo " + FLAG, {"name.invisible_character": LOW}),
+        ("\U000e0067" + CANCEL_TAG + " team " + FLAG, {"name.invisible_character": LOW}),
         ("\U000e0041\U000e0042", {"name.invisible_character": LOW}),  # nothing but tags
         ("\U000e0041\U000e0042" + CANCEL_TAG, {"name.invisible_character": LOW}),
     ],
