@@ -194,16 +194,15 @@ def open_pipe(name: str) -> BinaryIO:  # pragma: no cover - Windows only
     """The client end of the pipe, after checking the server runs as SYSTEM."""
     if sys.platform != "win32":
         raise OSError("named pipes are Windows only")
-    import msvcrt
-
     import win32api
     import win32con
+    import win32file
     import win32pipe
     import win32security
 
     stream: BinaryIO = open(name, "r+b", buffering=0)  # noqa: SIM115 - returned to the caller
     try:
-        handle = msvcrt.get_osfhandle(stream.fileno())
+        handle = win32file._get_osfhandle(stream.fileno())  # pywin32's CRT fd -> HANDLE
         server_pid = win32pipe.GetNamedPipeServerProcessId(handle)
         process = win32api.OpenProcess(
             win32con.PROCESS_QUERY_LIMITED_INFORMATION, False, server_pid
