@@ -79,6 +79,8 @@ class Accounts:
             shutil.rmtree(account.home, ignore_errors=True)
         for group in self.groups:
             subprocess.run(["groupdel", group], capture_output=True)
+        for base in Path("/tmp").glob(f"pgt-{self.tag}-*"):  # the services' state and sockets
+            shutil.rmtree(base, ignore_errors=True)
         self.made.clear()
         self.groups.clear()
 
@@ -195,7 +197,11 @@ class ServiceProcess:
             folders = json.loads(done.stdout).get("folders") or []
             return wanted <= {f["path"] for f in folders if f["watching"]}
 
-        wait_for(watching, SERVICE_READY_SECONDS, "the service to watch every Downloads folder")
+        try:
+            wait_for(watching, SERVICE_READY_SECONDS, "the service to watch every Downloads folder")
+        except BaseException:
+            self.kill()  # a service that never became ready must not outlive the test
+            raise
         return self
 
     @property
