@@ -142,6 +142,7 @@ UNIX_ONLY_MODULES = {"resource", "fcntl", "msvcrt", "winreg"}
 OS_MODULE_IMPORTERS = {
     "agent/policy/registry.py": {"winreg"},  # HKLM policy (itops)
     "agent/service/folders.py": {"winreg"},  # Outlook's secure temp folder from HKCU
+    "agent/service/winpipe.py": {"msvcrt"},  # protected mode's named pipe (Windows-only module)
 }
 
 

@@ -100,6 +100,10 @@ Type: files; Name: "{app}\protected-mode"
 const
   { taskkill: 0 = processes ended; 128 = none was running ("process not found"). }
   TASKKILL_NONE_FOUND = 128;
+  { sc.exe exit codes (winerror.h): the service does not exist / is not started / already runs. }
+  SC_NO_SERVICE = 1060;
+  SC_NOT_ACTIVE = 1062;
+  SC_ALREADY_RUNNING = 1056;
   CLOSE_GRACE_MS = 5000;
   ADMINS_SID = '*S-1-5-32-544';
   SYSTEM_SID = '*S-1-5-18';
@@ -108,6 +112,7 @@ const
 
 var
   TraysWereRunning: Boolean;
+  ServiceWasRunning: Boolean;
 
 { Exec with the exit code logged; True when it is one of the two accepted codes. }
 function RunChecked(const Exe, Params: String; const Accept1, Accept2: Integer; var Code: Integer): Boolean;
@@ -135,6 +140,14 @@ var
 begin
   Result := '';
   TraysWereRunning := False;
+  { Protected mode: stop the service the documented way first; started again after the upgrade. }
+  ServiceWasRunning := False;
+  if RunChecked(ExpandConstant('{sys}\sc.exe'), 'stop Photogate', 0, SC_NOT_ACTIVE, Code) then
+    ServiceWasRunning := (Code = 0)
+  else if Code <> SC_NO_SERVICE then
+    Log('  the Photogate service did not stop (sc exit code ' + IntToStr(Code) + '); it is forced below');
+  if ServiceWasRunning then
+    Sleep(CLOSE_GRACE_MS);
   for I := 0 to 1 do begin
     if not RunChecked(ExpandConstant('{sys}\taskkill.exe'), '/IM ' + ProgramName(I), 0, TASKKILL_NONE_FOUND, Code) then
       Log('  polite close of ' + ProgramName(I) + ' did not succeed; it is forced below');
@@ -213,9 +226,15 @@ begin
 end;
 
 procedure CurStepChanged(CurStep: TSetupStep);
+var
+  Code: Integer;
 begin
-  if (CurStep = ssPostInstall) and TraysWereRunning then
-    RestartTrays();
+  if CurStep = ssPostInstall then begin
+    if ServiceWasRunning and not RunChecked(ExpandConstant('{sys}\sc.exe'), 'start Photogate', 0, SC_ALREADY_RUNNING, Code) then
+      Log('WARNING: the Photogate service did not start again (sc exit code ' + IntToStr(Code) + ')');
+    if TraysWereRunning then
+      RestartTrays();
+  end;
 end;
 
 { Uninstall: stop every user's Photogate first (each step checked and logged) so its files can
