@@ -284,12 +284,23 @@ class Reader:
         return None
 
     def finditer(
-        self, pattern: re.Pattern[bytes], start: int = 0, end: int | None = None
+        self,
+        pattern: re.Pattern[bytes],
+        start: int = 0,
+        end: int | None = None,
+        *,
+        confirm: re.Pattern[bytes] | None = None,
     ) -> Iterator[ReaderMatch]:
         """All regex matches in [start, end), window by window, releasing searched windows.
 
         `pattern` should match short tokens (markers): a match that straddles a window
         boundary is found because windows overlap by SEARCH_OVERLAP_BYTES.
+
+        With `confirm`, `pattern` is a cheap prefilter: every place it matches is tried with
+        `confirm.match`, and the confirmed matches (non-overlapping, left to right) are
+        yielded. This finds exactly what `confirm` itself would, provided every match of
+        `confirm` starts with a match of `pattern`, and it is faster when `confirm` is an
+        alternation that SRE would otherwise enter at every occurrence of its first byte.
         """
         stop = self.size if end is None else min(end, self.size)
         pos = max(0, start)
@@ -301,10 +312,21 @@ class Reader:
             if self._data is not None:
                 base, buffer = 0, self._data
             else:
-                base, buffer = pos, self._bytes(pos, scan_stop)
-            for match in pattern.finditer(buffer, pos - base, scan_stop - base):
-                if base + match.start() >= window_stop:
+                # the window holding pos reaches WINDOW_SPAN_BYTES (> SEARCH_OVERLAP_BYTES)
+                # past its step, so scan_stop is inside it: search it in place, no copy
+                index = pos // WINDOW_BYTES
+                base, buffer = index * WINDOW_BYTES, self._window(index)
+            for candidate in pattern.finditer(buffer, pos - base, scan_stop - base):
+                if base + candidate.start() >= window_stop:
                     break
+                if base + candidate.start() < last_end:
+                    continue
+                match = candidate
+                if confirm is not None:
+                    confirmed = confirm.match(buffer, candidate.start(), scan_stop - base)
+                    if confirmed is None:
+                        continue
+                    match = confirmed
                 if base + match.start() >= last_end:
                     last_end = base + match.end()
                     yield ReaderMatch(match, base)

@@ -69,6 +69,12 @@ _PIXEL_PATTERN = re.compile(
     re.DOTALL,
 )
 
+# What every match of _PIXEL_PATTERN starts with: `<` and the first byte of one of its
+# branches (`?php`/`?=`, `/script`, `script`/`svg`, `html`, `iframe`; bytes patterns fold
+# ASCII case only). SRE tries this one class at each `<` far faster than the five-branch
+# alternation; the few places it matches (1 in 4,000 bytes of noise) get the full pattern.
+_PIXEL_PREFILTER = re.compile(rb"<[?/sShHiI]")
+
 # (kind, pattern over lower-cased bytes). Strong: safe in compressed data (>= 5 fixed bytes or
 # a validated structure). Binary magics are unchanged by lower-casing except their letters.
 _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
@@ -343,7 +349,7 @@ def find_markers(
     """
     if pixel_data:
         pixel: list[Marker] = []
-        for match in reader.finditer(_PIXEL_PATTERN, start, end):
+        for match in reader.finditer(_PIXEL_PREFILTER, start, end, confirm=_PIXEL_PATTERN):
             kind = "php" if match.group(0)[1:2] == b"?" else "html"
             pixel.append(Marker(match.start(), kind, match.group(0)[:40]))
             if len(pixel) >= MAX_MARKERS:
