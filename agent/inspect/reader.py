@@ -116,6 +116,8 @@ class Reader:
     def close(self) -> None:
         """Drop the cached windows (the descriptor belongs to the caller)."""
         self._windows.clear()
+        if self._fd is not None:
+            self._data = None
 
     # --- time budget --------------------------------------------------------------------
 
@@ -140,6 +142,11 @@ class Reader:
         start = index * WINDOW_BYTES
         want = min(self.size, start + WINDOW_BYTES + WINDOW_SPAN_BYTES) - start
         data = self._pread(start, want)
+        if index == 0 and want == self.size:
+            # The whole file fits in its first window: from now on it is read like bytes in
+            # memory (no window lookup per read; `close` drops it).
+            self._data = data
+            return data
         self._windows[index] = data
         while len(self._windows) > MAX_CACHED_WINDOWS:
             self._windows.popitem(last=False)

@@ -155,14 +155,19 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
                 return walk
             pos = resync.start()
             continue
-        fill_end = reader.search(_NOT_FILL, pos + 1)
-        if fill_end is None:
+        marker_at = pos + 1  # offset of the marker code byte
+        marker = reader.byte(marker_at)
+        if marker == 0xFF:  # fill bytes before the marker code (rare): skip them in C
+            fill_end = reader.search(_NOT_FILL, pos + 1)
+            if fill_end is None:
+                walk.truncated = True
+                walk.clean = False
+                return walk
+            marker_at = fill_end.start()
+            marker = reader.byte(marker_at)
+        if marker is None:  # the file ends right after 0xFF
             walk.truncated = True
             walk.clean = False
-            return walk
-        marker_at = fill_end.start()  # offset of the marker code byte
-        marker = reader.byte(marker_at)
-        if marker is None:  # pragma: no cover - search found a byte there
             return walk
         if in_entropy and (marker == 0x00 or marker in _RST_MARKERS):
             # A fill run ending in a stuffed byte or RSTn: still inside the scan data.
