@@ -1,0 +1,263 @@
+"""classify(): the order of its steps, the payload it reports (kind, offset, encoding,
+severity) and its sampling of large ranges. Expected values are literals or come from the
+formats (RFC 1952 gzip via the stdlib, APPNOTE ZIP end record, base64 of a known program)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import math
+import zipfile
+from collections import Counter
+
+import classify_samples as cs
+import pytest
+
+from agent.inspect.classify import blob
+from agent.inspect.classify.blob import Payload, classify, classify_range, decoded_payload
+from agent.inspect.reader import Reader
+
+PE = cs.real_pe()
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def shannon(data: bytes) -> float:
+    """Shannon entropy in bits per byte, written out here independently of the module."""
+    counts = Counter(data)
+    return -sum(c / len(data) * math.log2(c / len(data)) for c in counts.values())
+
+
+def eocd(comment: bytes = b"", declared: int | None = None) -> bytes:
+    """APPNOTE 4.3.16 end of central directory record for an empty archive."""
+    length = len(comment) if declared is None else declared
+    return b"PK\x05\x06" + bytes(16) + length.to_bytes(2, "little") + comment
+
+
+# --- trivial ranges -------------------------------------------------------------------------
+
+
+def test_zeros_and_whitespace_are_exact() -> None:
+    assert classify(bytes(10)) == Payload("zeros", 10, 0.0, False)
+    assert classify(b"") == Payload("zeros", 0, 0.0, False)
+    assert classify(b" \n" * 8) == Payload("whitespace", 16, 1.0, False)
+    assert classify(b"\x00 ") == Payload("whitespace", 2, 1.0, False)
+
+
+def test_one_non_zero_byte_is_not_zeros() -> None:
+    found = classify(bytes(7) + b"\x01")
+    assert found.kind == "unknown" and not found.dangerous
+
+
+# --- what is reported for a dangerous range ----------------------------------------------------
+
+
+def test_program_after_padding_is_reported_whole() -> None:
+    data = b"\x00" * 6 + PE
+    assert classify(data) == Payload("pe", len(data), shannon(data), True, 6, "")
+
+
+def test_gzip_of_a_program_names_the_program_and_the_archive() -> None:
+    stream = gzip.compress(PE, mtime=0)
+    data = b"\n\n\n" + stream
+    assert classify(data) == Payload("pe", len(data), shannon(data), True, 3, "gzip")
+
+
+def test_gzip_of_prose_is_the_archive_itself() -> None:
+    stream = gzip.compress(b"nothing to see here, only words " * 4, mtime=0)
+    found = classify(stream)
+    assert (found.kind, found.dangerous, found.offset, found.encoding) == ("gzip", True, 0, "")
+
+
+def test_base64_of_a_program_reports_the_run_offset() -> None:
+    data = b"\x01\x02\x03junk:" + base64.b64encode(PE)
+    assert classify(data) == Payload("pe", len(data), shannon(data), True, 8, "base64")
+
+
+def test_decoded_payload_tuple() -> None:
+    assert decoded_payload(b"\x01\x02" + base64.b64encode(PE)) == ("pe", 2, "base64")
+    nested = base64.b64encode(gzip.compress(PE, mtime=0))
+    assert decoded_payload(b"\x01" + nested) == ("pe", 1, "gzip > base64")
+    assert decoded_payload(b"\x01" + base64.b64encode(base64.b64encode(PE))) == (
+        "pe",
+        1,
+        "base64 > base64",
+    )
+    assert decoded_payload(b"\x01\x02" + base64.b64encode(b"plain words, no program " * 3)) is None
+
+
+def test_gzip_inside_gzip_names_both() -> None:
+    inner = gzip.compress(PE, mtime=0)
+    data = gzip.compress(inner, mtime=0)
+    found = classify(data)
+    assert (found.kind, found.encoding, found.offset) == ("pe", "gzip > gzip", 0)
+
+
+def test_benign_range_is_text_or_unknown_with_entropy() -> None:
+    prose = b"Patient sat for the photo at 10:30, all fine.\n"
+    assert classify(prose) == Payload("text", len(prose), shannon(prose), False, 0)
+    noise = bytes(range(256)) * 4
+    assert classify(noise) == Payload("unknown", 1024, 8.0, False, 0)
+    padded = b"\x00\x00" + prose
+    assert classify(padded) == Payload("text", len(padded), shannon(padded), False, 0)
+
+
+def test_embedded_picture_keeps_its_kind_and_offset() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IHDR" + bytes(40)
+    data = b"  " + png
+    assert classify(data) == Payload("png", len(data), shannon(data), False, 2)
+
+
+# --- the order of the steps --------------------------------------------------------------------
+
+
+def test_signature_starting_with_nul_is_found_at_zero() -> None:
+    wasm = cs.wasm()
+    assert classify(wasm) == Payload("wasm", len(wasm), shannon(wasm), True, 0)
+
+
+def test_zip_end_record_with_comment() -> None:
+    junk = b"\x01\x02\x03\x04junk"
+    for comment in (b"", b"c", b"comment!"):
+        found = classify(junk + eocd(comment))
+        assert (found.kind, found.dangerous, found.offset) == ("zip", True, 8)
+
+
+@pytest.mark.parametrize("declared_delta", [-1, 1])
+def test_zip_end_record_must_reach_the_end(declared_delta: int) -> None:
+    comment = b"abc"
+    data = b"\x01\x02\x03\x04junk" + eocd(comment, declared=len(comment) + declared_delta)
+    assert not classify(data).dangerous
+
+
+def test_zip_end_record_length_is_little_endian() -> None:
+    # 0x0100 little-endian is 256; read big-endian it would be 1 and match this 1-byte comment
+    data = b"\x01\x02\x03\x04" + b"PK\x05\x06" + bytes(16) + b"\x00\x01" + b"c"
+    assert not classify(data).dangerous
+
+
+def test_truncated_zip_end_record_is_not_a_zip() -> None:
+    assert not classify(b"\x01\x02\x03\x04" + eocd()[:21]).dangerous
+
+
+def test_zip_end_record_with_the_longest_comment() -> None:
+    comment = b"c" * 65_535  # the comment length field is 16 bits
+    data = b"\x01\x02junk" + eocd(comment)
+    found = classify(data)
+    assert (found.kind, found.offset) == ("zip", 6)
+    assert blob.ZIP_EOCD_SEARCH_BYTES == 65_535 + 22
+
+
+def test_real_zip_from_the_stdlib() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    data = b"\x01\x02\x03" + buffer.getvalue()
+    found = classify(data)
+    assert (found.kind, found.dangerous) == ("zip", True)
+    assert found.offset == len(data) - 22
+
+
+def test_conclusive_marker_reports_its_offset() -> None:
+    data = b"\x01\x02\x03\x04" + b"<?php echo 1; ?>"
+    found = classify(data)
+    assert (found.kind, found.dangerous, found.offset) == ("php", True, 4)
+
+
+def test_strong_marker_is_preferred_to_an_earlier_suggestive_one() -> None:
+    data = b"\x01\x02 alert(1) \x03 <script>x</script>"
+    found = classify(data)
+    assert (found.kind, found.offset) == ("html", 14)
+
+
+def test_one_suggestive_marker_is_not_a_payload() -> None:
+    found = classify(b"\x01\x02 alert(1) \x03\x04")
+    assert not found.dangerous
+
+
+def test_script_at_start_is_reported_after_its_padding() -> None:
+    data = b"\r\n\r\n" + cs.POWERSHELL
+    found = classify(data)
+    assert (found.kind, found.dangerous, found.offset) == ("powershell", True, 4)
+
+
+def test_script_text_stops_at_the_first_nul() -> None:
+    # a NUL right after a 15-byte script start leaves too little text at the start
+    short = b"IEX($p);$x=1;z"[:15]
+    assert len(short) < blob.MIN_SCRIPT_BYTES
+    assert classify(short + b"\x00\x01\x02").kind != "powershell"
+
+
+def test_eicar_reports_its_offset() -> None:
+    data = b"\x01\x02\x03" + EICAR
+    found = classify(data)
+    assert (found.kind, found.dangerous, found.offset) == ("eicar", True, 3)
+
+
+def test_compressed_start_is_looked_inside_before_markers() -> None:
+    stream = gzip.compress(cs.PYTHON, mtime=0)
+    found = classify(stream)
+    assert (found.kind, found.encoding, found.offset) == ("python", "gzip", 0)
+
+
+def test_libmagic_is_asked_only_when_nothing_decided() -> None:
+    found = classify(b"\x01\x02" + PE, use_libmagic=False)
+    assert (found.kind, found.offset) == ("pe", 2)
+
+
+# --- text runs ----------------------------------------------------------------------------------
+
+
+def test_text_runs_join_runs_and_skip_short_ones() -> None:
+    data = b"\x01" + b"a" * 16 + b"\x02" + b"b" * 15 + b"\x03" + b"c" * 17 + b"\x04"
+    assert blob.text_runs(data) == b"a" * 16 + b"\n" + b"c" * 17
+    assert blob.text_runs(b"\x01\x02") == b""
+
+
+def test_text_runs_are_capped() -> None:
+    run = b"x" * 1000
+    data = b"\x01".join([run] * 300)  # 300 runs, 300 KB of text
+    text = blob.text_runs(data)
+    assert len(text) == 256 * 1024
+    assert text.startswith(run + b"\n" + run)
+
+
+# --- large ranges through a reader ---------------------------------------------------------
+
+
+def test_classify_range_small_is_the_whole_range() -> None:
+    data = b"HEAD" + b"\x01\x02" + PE + b"TAIL"
+    found = classify_range(Reader.from_bytes(data), 4, len(data) - 4)
+    assert (found.kind, found.offset, found.size) == ("pe", 2, len(PE) + 2)
+
+
+def test_classify_range_skips_long_zero_padding() -> None:
+    zeros = 2 * 1024 * 1024
+    data = bytes(zeros) + PE
+    found = classify_range(Reader.from_bytes(data), 0, len(data))
+    assert (found.kind, found.offset, found.size) == ("pe", zeros, len(data))
+
+
+def test_classify_range_of_only_zeros() -> None:
+    size = 1024 * 1024 + 1
+    found = classify_range(Reader.from_bytes(bytes(size)), 0, size)
+    assert found == Payload("zeros", size, 0.0, False)
+
+
+def test_classify_range_sees_the_zip_end_record_at_the_tail() -> None:
+    body = bytes(range(1, 256)) * 8000  # ~2 MB, no zero run, no signature
+    data = body + eocd(b"zz")
+    found = classify_range(Reader.from_bytes(data), 0, len(data))
+    assert (found.kind, found.dangerous, found.size) == ("zip", True, len(data))
+
+
+def test_sample_range_is_head_middle_tail() -> None:
+    length = 4 * 1024 * 1024
+    data = bytes(i % 251 for i in range(length))
+    sample = blob.sample_range(Reader.from_bytes(data), 0, length)
+    head, middle, tail = 1024 * 1024, 64 * 1024, 65_535 + 22
+    assert sample == (
+        data[:head] + data[length // 2 : length // 2 + middle] + data[length - tail :]
+    )
+    small = data[: head + middle + tail]
+    assert blob.sample_range(Reader.from_bytes(small), 0, len(small)) == small
