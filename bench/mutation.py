@@ -67,7 +67,14 @@ TARGETS: tuple[Target, ...] = (
             "agent/inspect/classify/decoders.py",
             "agent/inspect/classify/markers.py",
         ),
-        ("tests/test_classify.py", "tests/test_payload.py", "tests/test_leftover_judgement.py"),
+        (
+            "tests/test_classify.py",
+            "tests/test_classify_blob.py",
+            "tests/test_classify_markers.py",
+            "tests/test_classify_kinds.py",
+            "tests/test_payload.py",
+            "tests/test_leftover_judgement.py",
+        ),
     ),
     Target(
         "leftover",

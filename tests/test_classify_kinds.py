@@ -1,0 +1,291 @@
+"""Start signatures and the structure behind short magics, at their bounds; and the bounded
+decoders' views (offsets, encodings, caps, alignment). Headers are written from the
+formats' specifications (PE/COFF, Mach-O loader.h, JVM spec 4.1, RFC 1952, ECMA-119)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import gzip
+import lzma
+import struct
+import zlib
+
+import classify_samples as cs
+import pytest
+
+from agent.inspect.classify import decoders
+from agent.inspect.classify.decoders import View
+from agent.inspect.classify.kinds import DANGEROUS_KINDS, kind_at_start, valid_pe
+
+PE = cs.real_pe()
+
+
+def mz(lfanew: int, size: int) -> bytes:
+    data = bytearray(b"MZ" + bytes(size - 2))
+    data[0x3C:0x40] = struct.pack("<I", lfanew)
+    data[lfanew : lfanew + 4] = b"PE\x00\x00"
+    return bytes(data[:size])
+
+
+@pytest.mark.parametrize(
+    ("lfanew", "pe"), [(0x3F, False), (0x40, True), (0x10000, True), (0x10001, False)]
+)
+def test_pe_header_offset_bounds(lfanew: int, pe: bool) -> None:
+    data = mz(lfanew, lfanew + 8)
+    assert valid_pe(data) is pe
+    assert kind_at_start(data) == ("pe" if pe else None)
+
+
+def test_valid_pe_at_an_offset_and_truncated() -> None:
+    assert valid_pe(b"junk" + PE, 4)
+    assert not valid_pe(b"junk" + PE, 3)
+    assert not valid_pe(b"MZ" + bytes(0x3A))  # 0x3C bytes: e_lfanew missing
+    assert not valid_pe(mz(0x40, 0x43))  # PE\0\0 cut short
+    big_endian = bytearray(mz(0x40, 0x48))
+    big_endian[0x3C:0x40] = struct.pack(">I", 0x40)
+    assert not valid_pe(bytes(big_endian))
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        (b"\xcf\xfa\xed\xfe" + struct.pack("<I", 0x01000007), "macho"),  # x86_64
+        (b"\xce\xfa\xed\xfe" + struct.pack("<I", 7), "macho"),  # i386
+        (b"\xfe\xed\xfa\xce" + struct.pack(">I", 18), "macho"),  # PowerPC, big-endian
+        (b"\xfe\xed\xfa\xcf" + struct.pack(">I", 0x0100000C), "macho"),  # arm64
+        (b"\xcf\xfa\xed\xfe" + struct.pack(">I", 7), None),  # wrong byte order: 0x07000000
+        (b"\xcf\xfa\xed\xfe" + struct.pack("<I", 2), None),  # no such CPU family
+        (b"\xcf\xfa\xed\xfe" + struct.pack("<I", 0x01000011), None),  # 17: none
+        (b"\xcf\xfa\xed\xfe\x07\x00\x00", None),  # CPU type cut short
+    ],
+)
+def test_macho_cpu_type(header: bytes, kind: str | None) -> None:
+    assert kind_at_start(header) == kind
+
+
+@pytest.mark.parametrize("family", [1, 6, 7, 10, 11, 12, 13, 14, 15, 16, 18])
+def test_macho_cpu_families(family: int) -> None:
+    assert kind_at_start(b"\xce\xfa\xed\xfe" + struct.pack("<I", family)) == "macho"
+
+
+@pytest.mark.parametrize(("major", "kind"), [(45, "java_class"), (80, "java_class"), (81, None)])
+def test_java_class_version(major: int, kind: str | None) -> None:
+    assert kind_at_start(b"\xca\xfe\xba\xbe\x00\x00" + struct.pack(">H", major) + bytes(8)) == kind
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        (b"\x1f\x8b\x08\x00", "gzip"),
+        (b"\x1f\x8b\x08\x1f", "gzip"),  # FTEXT FHCRC FEXTRA FNAME FCOMMENT
+        (b"\x1f\x8b\x08\x20", None),  # reserved bit 5
+        (b"\x1f\x8b\x08\x80", None),  # reserved bit 7
+        (b"\x1f\x8b\x08", None),  # no flags byte
+    ],
+)
+def test_gzip_flags(header: bytes, kind: str | None) -> None:
+    assert kind_at_start(header) == kind
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"BZh11AY&SY", "bzip2"),
+        (b"BZh01AY&SY", None),
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"ITSF\x03\x00\x00\x00", "chm"),
+        (b"ITSF\x02\x00\x00\x00", None),
+        (b"dex\n039\x00", "dex"),
+        (b"dex\n03a\x00", None),
+        (b"\x00asm\x01\x00\x00\x00", "wasm"),
+        (b"\x00asm\x02\x00\x00\x00", None),
+        (b"{\\rtf1", "rtf"),
+        (b"#!/bin/sh", "shell"),
+        (b"#! /bin/sh", "shell"),
+        (b"#!bin/sh", None),
+        (b"\x00\x00\x00\x18ftypisom", "mp4"),
+        (b"\x00\x00\x00\x18ftyp"[:7], None),
+        (bytes(0x8001) + b"CD001", "iso"),
+        (bytes(0x8801) + b"CD001", "iso"),
+        (bytes(0x9001) + b"CD001", "iso"),
+        (bytes(0x8002) + b"CD001", None),
+        (cs.cab(), "cab"),
+        (cs.ole(), "ole"),
+        (cs.lnk(), "lnk"),
+        (gzip.compress(b"x", mtime=0), "gzip"),
+    ],
+)
+def test_start_signatures(data: bytes, kind: str | None) -> None:
+    assert kind_at_start(data) == kind
+
+
+def test_harmless_kinds_are_not_dangerous() -> None:
+    for kind in ("mp4", "jpeg", "png", "text", "unknown", "zeros", "whitespace"):
+        assert kind not in DANGEROUS_KINDS
+    for kind in ("pe", "zip", "gzip", "pdf", "ole", "html", "python", "file_read", "iso"):
+        assert kind in DANGEROUS_KINDS
+
+
+# --- decoders: what each view holds and where it starts ----------------------------------------
+
+PAYLOAD = bytes(range(36))  # 36 bytes: exactly 48 base64 characters, no padding
+
+
+def test_base64_view_offset_and_data() -> None:
+    text = base64.b64encode(PAYLOAD)
+    views = decoders.base64_views(b"!!!" + text + b"!")
+    assert views[0] == View("base64", 3, PAYLOAD)
+
+
+@pytest.mark.parametrize(
+    ("tail", "extra"), [(b"Q", b""), (b"QQ", b"A"), (b"QUI", b"AB"), (b"QUI=", b"AB")]
+)
+def test_base64_ragged_tail(tail: bytes, extra: bytes) -> None:
+    text = base64.b64encode(PAYLOAD) + tail
+    [view] = [v for v in decoders.base64_views(b"!" + text + b"!") if v.encoding == "base64"]
+    assert view.data == PAYLOAD + extra
+
+
+def test_base64_wrapped_lines() -> None:
+    body = bytes(range(200))
+    wrapped = base64.encodebytes(body)  # RFC 2045: 76-character lines
+    [view] = [v for v in decoders.base64_views(b"!" + wrapped) if v.encoding == "base64"]
+    assert (view.offset, view.data) == (1, body)
+
+
+def test_reversed_base64_view() -> None:
+    text = base64.b64encode(PE)[::-1]
+    views = decoders.base64_views(b"!" + text + b"!")
+    reversed_ = [v for v in views if v.encoding == "reversed base64"]
+    # 664 bytes leave "==" padding, which starts the reversed text: the run starts after it
+    assert reversed_ and reversed_[0].offset == 3 and reversed_[0].data == PE
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_shifted_base64_is_realigned(shift: int) -> None:
+    run = b"Ab9"[:shift] + base64.b64encode(PE)
+    views = decoders.base64_views(b"!" + run + b"!")
+    shifted = [v for v in views if v.encoding == "base64" and v.offset == 1 + shift]
+    assert shifted and shifted[0].data == PE
+
+
+def test_realignment_accepts_stray_bytes_before_the_signature() -> None:
+    # 15 stray decoded bytes, then the program: within REALIGN_SKIP_BYTES (16); 16 are not
+    for stray, kept in ((15, True), (16, False)):
+        run = b"Q" + base64.b64encode(b"\x01" * stray + PE)
+        views = decoders.base64_views(b"!" + run + b"!")
+        assert any(v.offset == 2 for v in views) == kept, stray
+
+
+def test_hex_view_offset_and_odd_digit() -> None:
+    digits = binascii.hexlify(PAYLOAD)  # 72 digits
+    assert decoders.hex_views(b"!!" + digits + b"a!") == [View("hex", 2, PAYLOAD)]
+    spaced = b" ".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    assert decoders.hex_views(b"!" + spaced) == [View("hex", 1, PAYLOAD)]
+    assert decoders.hex_views(b"!" * 100) == []
+
+
+def test_uuencode_view() -> None:
+    lines = b"".join(binascii.b2a_uu(PE[i : i + 45]) for i in range(0, len(PE), 45))
+    data = b"xx\nbegin 644 a.exe\n" + lines + b"`\nend\n"
+    assert decoders.uuencode_views(data) == [View("uuencode", 3, PE)]
+    assert decoders.uuencode_views(b"no uu here" * 10) == []
+    broken = b"begin 644 a.exe\n" + b"\x7f\x7f\x7f\n"
+    assert decoders.uuencode_views(broken) == []
+
+
+def test_utf16_views_le_and_be() -> None:
+    le = "powershell -enc".encode("utf-16-le")
+    assert decoders.utf16_views(b"\xff\xfe" + le + b"\x01\x01") == [
+        View("utf-16le", 2, b"powershell -enc")
+    ]
+    # 12 big-endian units: read little-endian from one byte on they are 11, below the minimum
+    be = "powershell-e".encode("utf-16-be")
+    assert decoders.utf16_views(b"\x01\x01" + be + b"\x01\x01") == [
+        View("utf-16be", 2, b"powershell-e")
+    ]
+    # 13 units: the little-endian reading one byte on covers it, the same text is not repeated
+    longer = "powershell-en".encode("utf-16-be")
+    assert decoders.utf16_views(b"\x01\x01" + longer + b"\x01\x01") == [
+        View("utf-16le", 3, b"powershell-e")
+    ]
+    assert decoders.utf16_views(b"p\x01" * 40) == []
+
+
+@pytest.mark.parametrize(
+    ("stream", "kind"),
+    [
+        (zlib.compress(b"inside a zlib stream"), "zlib"),
+        (gzip.compress(b"inside a zlib stream", mtime=0), "gzip"),
+        (bz2.compress(b"inside a zlib stream"), "bzip2"),
+        (lzma.compress(b"inside a zlib stream", format=lzma.FORMAT_XZ), "xz"),
+    ],
+)
+def test_stream_view_offset(stream: bytes, kind: str) -> None:
+    views = decoders.stream_views(b"\x01\x02\x03" + stream)
+    assert View(kind, 3, b"inside a zlib stream") in views
+    assert decoders.stream_views(stream, skip_start=True) == [
+        v for v in decoders.stream_views(stream) if v.offset != 0
+    ]
+    assert all(v.offset != 0 for v in decoders.stream_views(stream, skip_start=True))
+    assert any(v.offset == 0 for v in decoders.stream_views(stream))
+
+
+def test_inflate_rejects_garbage() -> None:
+    for kind in ("zlib", "gzip", "bzip2", "xz"):
+        assert decoders.inflate(kind, b"\x00\x01garbage") == b""
+
+
+def test_stream_views_per_range_cap() -> None:
+    data = b"".join(zlib.compress(b"stream %d" % i) for i in range(20))
+    views = decoders.stream_views(data)
+    assert len(views) == decoders.MAX_VIEWS == 16
+    assert views[0] == View("zlib", 0, b"stream 0")
+
+
+@pytest.mark.parametrize(("runs", "kept"), [(7, 14), (8, 16), (9, 16)])
+def test_base64_views_cap(runs: int, kept: int) -> None:
+    run = base64.b64encode(PAYLOAD)  # each run: a forward and a reversed view
+    views = decoders.base64_views(b"!".join([run] * runs))
+    assert len(views) == kept
+    assert views[-1].offset == 49 * (kept // 2 - 1)
+
+
+@pytest.mark.parametrize("runs", [15, 16, 17])
+def test_hex_views_cap(runs: int) -> None:
+    run = binascii.hexlify(PAYLOAD)
+    views = decoders.hex_views(b"!".join([run] * runs))
+    assert len(views) == min(runs, 16)
+
+
+def test_xor_view_key_offset_and_length() -> None:
+    big = cs.real_pe(body=8000)
+    encoded = bytes(b ^ 0x5A for b in big)
+    [view] = decoders.xor_views(b"\x01" * 10 + encoded)
+    assert (view.encoding, view.offset) == ("xor 0x5a", 10)
+    assert view.data == big[:4096]
+
+
+def test_xor_view_of_a_program_found_by_its_stub_message() -> None:
+    # a DOS header other than the linkers' (e_cblp 0x50): found by the message at 0x4E
+    odd = bytearray(PE)
+    odd[2] = 0x50
+    encoded = bytes(b ^ 0x21 for b in odd)
+    [view] = decoders.xor_views(b"\x01" * 7 + encoded)
+    assert (view.encoding, view.offset, view.data[:2]) == ("xor 0x21", 7, b"MZ")
+
+
+def test_xor_of_a_stub_message_without_mz_is_no_program() -> None:
+    text = (b"\x00" * 0x4E + cs.DOS_MESSAGE).ljust(200, b"\x00")
+    encoded = bytes(b ^ 0x33 for b in text)
+    assert decoders.xor_views(encoded) == []
+    # the message too close to the start for an MZ header before it
+    assert decoders.xor_views(bytes(b ^ 0x33 for b in cs.DOS_MESSAGE.ljust(100, b"\x00"))) == []
+
+
+@pytest.mark.parametrize("header", [cs.elf64(), b"\x7fELF\x01\x01\x01" + bytes(60)])
+def test_xor_of_elf(header: bytes) -> None:
+    [view] = decoders.xor_views(b"\x01\x02" + bytes(b ^ 0x77 for b in header))
+    assert (view.encoding, view.offset, view.data[:4]) == ("xor 0x77", 2, b"\x7fELF")
