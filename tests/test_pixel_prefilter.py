@@ -77,3 +77,15 @@ def test_file_reader_across_window_edges(tmp_path: Path, monkeypatch) -> None:  
         reader = Reader.open_file(handle)
         found = find_markers(reader, 0, reader.size, True, pixel_data=True)
     assert [m.offset for m in found] == offsets
+
+
+def test_every_lazily_compiled_rule_compiles() -> None:
+    # marker rules and script tokens are compiled on first use in a scan: compile all here
+    from agent.inspect import signatures
+    from agent.inspect.classify import markers
+
+    for rule in markers._ALL:
+        assert rule.prefix, rule.label  # the `in` check that skips the regex needs one
+        assert rule.pattern.pattern == rule.source
+    for token in signatures._TOKENS:
+        assert token.pattern.pattern == token.source

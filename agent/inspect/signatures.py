@@ -19,6 +19,7 @@ newline prepended.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -119,13 +120,24 @@ def is_text(sample: bytes) -> bool:
 @dataclass(frozen=True)
 class _Token:
     kind: str  # "powershell", "vbs", "batch", "js", "python"
-    pattern: re.Pattern[bytes]  # over lower-cased text with a newline prepended
+    source: bytes  # the regex, over lower-cased text with a newline prepended
     strong: bool  # one occurrence decides
     word_start: bool  # the byte before the match must not be a letter, digit or `_`
 
+    @property
+    def pattern(self) -> re.Pattern[bytes]:
+        """The compiled token, compiled on first use: a scan of clean photos never asks
+        for a script's language, so `photogate scan` does not pay to compile ~70 regexes."""
+        return _compiled(self.source)
+
+
+@functools.cache
+def _compiled(source: bytes) -> re.Pattern[bytes]:
+    return re.compile(source)
+
 
 def _t(kind: str, source: bytes, *, strong: bool = False, word_start: bool = True) -> _Token:
-    return _Token(kind, re.compile(source), strong, word_start)
+    return _Token(kind, source, strong, word_start)
 
 
 # Each pattern starts with a literal byte (see the module docstring).
