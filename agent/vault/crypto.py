@@ -223,6 +223,21 @@ def sha256_file(path: Path, *, expected_size: int | None = None) -> str | None:
     return digest.hexdigest()
 
 
+def sync_data(fd: int) -> None:
+    """Make a file's bytes and size durable: fdatasync where the OS has it, else fsync.
+
+    What recovery needs of a file the vault wrote (content, record, journal) is its bytes
+    and its length; fdatasync flushes both (POSIX: all metadata needed to read the data
+    back) and skips only timestamps, which nothing in the vault relies on. macOS and
+    Windows have no os.fdatasync: fsync there.
+    """
+    fdatasync = getattr(os, "fdatasync", None)
+    if fdatasync is not None:
+        fdatasync(fd)
+    else:
+        os.fsync(fd)
+
+
 def fsync_dir(directory: Path) -> None:
     """Make renames and unlinks in `directory` durable (no-op where unsupported: Windows)."""
     try:

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from agent import platform
 from agent.testhooks import VAULT_CRASH_AT, hook_value
+from agent.vault.crypto import sync_data
 from agent.vault.journal_schema import FIRST_STEP, validate_entry
 
 JOURNAL_FILE_NAME = "journal.jsonl"
@@ -97,7 +98,7 @@ class Journal:
         self.skipped: list[str] = []  # problems of the lines the last read skipped
 
     def append(self, txn: str, op: str, step: str, **fields: Any) -> None:
-        """Write one signed step durably (write + fsync) before the caller acts on it.
+        """Write one signed step durably (write + fdatasync) before the caller acts on it.
 
         The closing steps (`done`, `aborted`, and `original-removed`, which recovery can
         tell from the disk) skip the fsync: if one is lost, recovery re-derives it.
@@ -119,7 +120,7 @@ class Journal:
             else:
                 self._open_txns.add(txn)
             if step not in _REDERIVABLE_STEPS:
-                os.fsync(fd)
+                sync_data(fd)  # bytes + length; the journal's mtime is never read
         finally:
             os.close(fd)
         crash_point(step)

@@ -44,7 +44,7 @@ from agent.errors import VaultError
 from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
-from agent.vault.crypto import ChunkReader, fsync_dir, load_or_create_key
+from agent.vault.crypto import ChunkReader, fsync_dir, load_or_create_key, sync_data
 from agent.vault.journal import Journal, VaultLock, crash_point
 from agent.vault.origin import OriginFile
 from agent.vault.record import QuarantineItem, b64_path, user_name
@@ -263,7 +263,7 @@ class Vault:
                 item_id, source, sink, max_bytes=before.st_size
             )
             sink.flush()
-            os.fsync(sink.fileno())
+            sync_data(sink.fileno())
         after = os.fstat(source.fileno())
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
             size != before.st_size
@@ -279,7 +279,7 @@ class Vault:
         with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
             sink.write(self._keys.sign_record(item.record_fields()))
             sink.flush()
-            os.fsync(sink.fileno())
+            sync_data(sink.fileno())
         temp_content.rename(self._content_path(item.id))
         crash_point("content-placed")
         temp_record.rename(self._record_path(item.id))
@@ -314,7 +314,7 @@ class Vault:
                         item.id, reader, sink, max_bytes=item.size
                     )
                     sink.flush()
-                    os.fsync(sink.fileno())
+                    sync_data(sink.fileno())
                 source.check_digest(item, size, sha256)
                 self._place_item(adopted, temp_content)
                 self._verify_stored(adopted)
