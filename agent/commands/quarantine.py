@@ -5,7 +5,7 @@ request to the machine's service, which decides by the caller's OS identity and 
 (staff: their own items within `[ui]`; IT: every item, `restore --to` a folder they own).
 A restore releases the file: the agent will not catch that version at that path again
 (agent.service.staffdb); every action is an audit event (agent.service.staff). Items staff
-reported as false alarms are listed as "reported" (per-user mode).
+reported as false alarms are listed as "reported".
 Names are printed through `safe_text`, so a file name cannot forge terminal output.
 `--json` prints JSON lines, one object per item, like `photogate scan --json`.
 """
@@ -91,7 +91,7 @@ def _warn_damaged(backend: QuarantineBackend) -> None:
 
 def _reported_ids(backend: QuarantineBackend) -> set[str]:
     """Ids of items staff reported as false alarms (what this backend can tell)."""
-    reported = getattr(backend, "reported", None)  # per-user extra (agent.service.local)
+    reported = getattr(backend, "reported", None)  # both backends have it; a stub may not
     if reported is None:
         return set()
     return {report.item_id for report in reported().values() if report.item_id}
@@ -151,7 +151,7 @@ def _restore(args: argparse.Namespace) -> int:
     backend = _backend(args)
     item_id = backend.get(args.id).id
     restored = backend.restore(item_id, args.to)
-    outcome = getattr(backend, "last_restore", None)  # per-user: what the release did
+    outcome = getattr(backend, "last_restore", None)  # what the restore and release did
     if outcome is not None:
         print(f"Restored {item_id}. {outcome.message()}")
     else:

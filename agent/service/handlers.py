@@ -24,6 +24,7 @@ from agent.service import authority, protocol
 from agent.service.api import MODE_PROTECTED, Rights
 from agent.service.authority import Caller
 from agent.service.events import EventLog
+from agent.service.handler_records import RecordOps
 from agent.service.handler_support import CallerEvents, PlacedVault, Refusal, owned_by
 from agent.service.local import flagged_from_record
 from agent.service.loop import AgentService
@@ -57,8 +58,10 @@ MAX_NOTE_CHARS = 2000  # characters of a false-alarm note accepted
 MAX_PURGE_DAYS = 36500.0
 
 
-class Handlers:
+class Handlers(RecordOps):
     """Answers requests for one ProtectedService."""
+
+    service: ProtectedService
 
     def __init__(self, service: ProtectedService) -> None:
         self.service = service
@@ -367,5 +370,5 @@ class Handlers:
         }
 
 
-OPS = {name[len("op_") :] for name in vars(Handlers) if name.startswith("op_")}
+OPS = {name[len("op_") :] for name in dir(Handlers) if name.startswith("op_")}
 assert OPS == protocol.OPS, OPS ^ protocol.OPS  # the protocol's list is this one

@@ -31,7 +31,8 @@ OPS = frozenset(
     {
         "hello", "rights", "items", "damaged", "get", "restore", "delete", "purge",
         "sanitized_copy", "report_false_alarm", "flagged", "pause", "resume",
-        "mark_reviewed", "status", "delete_flagged", "report_flagged",
+        "mark_reviewed", "status", "delete_flagged", "report_flagged", "reported",
+        "review_opened", "report_exported",
     }
 )  # fmt: skip
 

@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,28 @@ from agent.service.api import (
     ServiceUnavailable,
 )
 from agent.service.local import state_from_status
+from agent.service.staffdb import FalseAlarmReport
 from agent.service.state import AgentState
+from agent.textsafe import safe_text
 from agent.vault.record import QuarantineItem
 
 CONNECT_TIMEOUT_SECONDS = 5.0  # to connect and to say hello
 REPLY_TIMEOUT_SECONDS = 120.0  # one reply (a restore or safe copy of a large file takes a while)
 MAX_PAGES = 1000  # pages of items read for one `items()` call (200,000 items)
+MAX_MESSAGE_CHARS = 1000  # characters of the service's restore message shown to a person
+MAX_EXPORTED_IDS = 1500  # item ids sent with one export record (the request stays < 64 KiB)
+
+
+@dataclass(frozen=True)
+class ServiceRestore:
+    """What the service said a restore did (as LocalBackend's RestoreOutcome tells it)."""
+
+    path: str
+    text: str
+
+    def message(self) -> str:
+        """The service's own sentence ("Put back as …; Photogate will not stop …")."""
+        return self.text
 
 
 class RemoteBackend:
@@ -47,6 +64,7 @@ class RemoteBackend:
         self._stream: Any = None
         self._writer: Any = None
         self.hello: dict[str, Any] = {}
+        self.last_restore: ServiceRestore | None = None
         with self._lock:
             self._connect()
 
@@ -88,7 +106,16 @@ class RemoteBackend:
     def restore(self, item_id: str, to: Path | None = None) -> str:
         """Ask the service to restore; returns where the file landed."""
         where = None if to is None else str(Path(to).absolute())
-        return str(self._dict(self.call("restore", item=item_id, to=where)).get("path"))
+        result = self._dict(self.call("restore", item=item_id, to=where))
+        path = str(result.get("path"))
+        untrusted_message = result.get("message")
+        text = (
+            safe_text(untrusted_message, MAX_MESSAGE_CHARS)
+            if isinstance(untrusted_message, str)
+            else f"Put back as {safe_text(path, MAX_MESSAGE_CHARS)}."
+        )
+        self.last_restore = ServiceRestore(path=path, text=text)
+        return path
 
     def delete(self, item_id: str) -> None:
         """Ask the service to delete the item."""
@@ -126,6 +153,25 @@ class RemoteBackend:
     def report_flagged(self, flagged: FlaggedFile, note: str = "") -> None:
         """Report a flagged file as a false alarm."""
         self.call("report_flagged", path=flagged.path, note=note)
+
+    def reported(self) -> dict[str, FalseAlarmReport]:
+        """The caller's false-alarm reports by review-row key ("q:<id>", "f:<path>")."""
+        result = self.call("reported")
+        rows = result if isinstance(result, list) else []
+        reports = (_report(row) for row in rows)
+        return {report.key: report for report in reports if report is not None}
+
+    def review_opened(self, listed: int) -> None:
+        """The review window opened on this caller's screen (the service records it)."""
+        self.call("review_opened", listed=listed)
+
+    def report_exported(self, dest: Path, item_ids: list[str]) -> None:
+        """The window saved the list of caught files as `dest` (the service records it)."""
+        self.call(
+            "report_exported",
+            export_path=str(Path(dest).absolute()),
+            item_ids=item_ids[:MAX_EXPORTED_IDS],
+        )
 
     def pause(self, seconds: float) -> None:
         """Request a pause; the service honours it if policy allows, and records it."""
@@ -262,7 +308,29 @@ class RemoteBackend:
 
 
 # Requests that may be sent again after a reconnect without doing anything twice.
-_IDEMPOTENT = frozenset({"hello", "rights", "items", "damaged", "get", "flagged", "status"})
+_IDEMPOTENT = frozenset(
+    {"hello", "rights", "items", "damaged", "get", "flagged", "status", "reported"}
+)
+
+
+def _report(untrusted: Any) -> FalseAlarmReport | None:
+    """One report from the channel; None when it is not the shape `reported` sends."""
+    if not isinstance(untrusted, dict) or not isinstance(untrusted.get("key"), str):
+        return None
+
+    def text(name: str) -> str | None:
+        value = untrusted.get(name)
+        return value if isinstance(value, str) else None
+
+    when = untrusted.get("reported_at")
+    return FalseAlarmReport(
+        key=untrusted["key"],
+        item_id=text("item_id"),
+        sha256=text("sha256"),
+        note=text("note") or "",
+        reported_by=text("reported_by") or "",
+        reported_at=float(when) if isinstance(when, (int, float)) else 0.0,
+    )
 
 
 def _flagged(untrusted: Any) -> FlaggedFile | None:

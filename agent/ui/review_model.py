@@ -363,7 +363,7 @@ class ReviewSource:
         self.rows: dict[str, ReviewRow] = {}
 
     def _reported_keys(self) -> set[str]:
-        reported = getattr(self.backend, "reported", None)  # per-user extra
+        reported = getattr(self.backend, "reported", None)  # Local and RemoteBackend have it
         if reported is None:
             return set()
         try:
