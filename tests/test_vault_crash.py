@@ -58,15 +58,15 @@ print("finished", flush=True)
 QUARANTINE_STEPS = [
     "intent",
     "encrypted",
+    "stored",
     "content-placed",
     "record-placed",
-    "stored",
     "original-unlinked",
     "original-removed",
     "done",
 ]
-STEPS_AFTER_WHICH_THE_FILE_IS_IN_THE_VAULT = {
-    "stored",
+STEPS_AFTER_WHICH_THE_FILE_IS_IN_THE_VAULT = {  # `stored` comes before the item is placed
+    "record-placed",
     "original-unlinked",
     "original-removed",
     "done",
@@ -166,12 +166,14 @@ def test_kill_9_during_restore_loses_nothing(tmp_path: Path, step: str) -> None:
     assert leftovers == []
 
 
-def test_crash_after_stored_then_file_edited_keeps_both_versions(tmp_path: Path) -> None:
+def test_crash_after_placing_then_file_edited_keeps_both_versions(tmp_path: Path) -> None:
     """Edited after the crash: the stored version is kept, the new version stays in place."""
     files = _files(tmp_path / "Downloads")
     paths = list(files)
     targets = [os.fsencode(p).hex() for p in paths]
-    assert _run_child(tmp_path / "vault", "quarantine", "stored", 0, targets) == -signal.SIGKILL
+    assert _run_child(tmp_path / "vault", "quarantine", "record-placed", 0, targets) == (
+        -signal.SIGKILL
+    )
     with paths[0].open("ab") as handle:  # same inode, new content and mtime
         handle.write(b"edited after the crash")
 

@@ -1,7 +1,7 @@
 """Which durability calls one quarantine makes, and in which order (Linux: fdatasync).
 
-Recovery relies on this order (agent.vault.recovery): the intent line, then the encrypted
-content and the signed record, then their names in items/, then the `stored` line, and
+Recovery relies on this order (agent.vault.recovery): the encrypted content and the signed
+record in tmp/, then the journal (`intent` + `stored`), then their names in items/, and
 only then the original's removal from its folder. File contents need only their bytes and
 length durable (fdatasync); renames and unlinks need the folder itself synced (fsync).
 """
@@ -26,7 +26,7 @@ def _where(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
-def test_one_quarantine_syncs_data_four_times_and_folders_twice_in_recovery_order(
+def test_one_quarantine_syncs_data_three_times_and_folders_twice_in_recovery_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "vault"
@@ -52,12 +52,11 @@ def test_one_quarantine_syncs_data_four_times_and_folders_twice_in_recovery_orde
     monkeypatch.undo()
 
     journal = str(root / "journal.jsonl")
-    assert calls == [
-        ("fdatasync", journal),  # intent
+    assert calls == [  # intent is written, not synced: stored's sync covers it
         ("fdatasync", str(root / "tmp" / f"{item.id}.pgq")),  # encrypted content
         ("fdatasync", str(root / "tmp" / f"{item.id}.json")),  # signed record
-        ("fsync", str(root / "items")),  # both renamed into items/
-        ("fdatasync", journal),  # stored: only now may the original go
+        ("fdatasync", journal),  # intent + stored, before anything outside tmp/ changes
+        ("fsync", str(root / "items")),  # both renamed into items/, before the unlink
         ("fsync", str(downloads)),  # the original's unlink
     ]
     assert not victim.exists()

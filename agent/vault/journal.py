@@ -44,6 +44,9 @@ FILE_MODE = 0o600
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the journal is never reached through a link
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _REDERIVABLE_STEPS = frozenset({"done", "aborted", "original-removed"})
+# Steps whose line the next synced line of the same operation makes durable, written with
+# nothing outside tmp/ changed in between (agent.vault.store: `intent` before `stored`).
+_SYNCED_BY_NEXT_STEP = frozenset({("quarantine", "intent")})
 
 
 def crash_point(name: str) -> None:
@@ -101,7 +104,9 @@ class Journal:
         """Write one signed step durably (write + fdatasync) before the caller acts on it.
 
         The closing steps (`done`, `aborted`, and `original-removed`, which recovery can
-        tell from the disk) skip the fsync: if one is lost, recovery re-derives it.
+        tell from the disk) skip the sync: if one is lost, recovery re-derives it. A
+        quarantine's `intent` skips it too: its `stored` line, synced before anything
+        outside tmp/ changes, makes both durable (a lost `intent` leaves only tmp/ files).
         """
         entry = {"txn": txn, "op": op, "step": step, **fields}
         entry["mac"] = self._mac(entry)
@@ -119,7 +124,7 @@ class Journal:
                 self._open_txns.discard(txn)
             else:
                 self._open_txns.add(txn)
-            if step not in _REDERIVABLE_STEPS:
+            if step not in _REDERIVABLE_STEPS and (op, step) not in _SYNCED_BY_NEXT_STEP:
                 sync_data(fd)  # bytes + length; the journal's mtime is never read
         finally:
             os.close(fd)

@@ -11,9 +11,11 @@ file of our own temp-name pattern for that item (agent.vault.restore).
 Recovery (on open, when a holder of the lock finds journal lines it did not write and close
 itself, and right after a failed operation) decides per step:
   - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
-  - `stored` without `original-removed`: the item is complete and verified, so it is kept.
-    If the path still holds the same bytes (same size and SHA-256), the stored copy is
-    verified once more and the original unlinked (roll forward). If the path is empty, the
+  - `stored` without `original-removed`: the complete copy was durable in tmp/ and may have
+    reached items/ (agent.vault.store renames it there after `stored`). If the path still
+    holds the same bytes (same size and SHA-256), the item is verified (record and content
+    in items/) and the original unlinked (roll forward); an item that never reached items/
+    or fails verification is removed and the original kept (roll back). If the path is empty, the
     unlink had happened. If it holds other bytes, that is a different file (a new download
     reusing the name, or an edit made after the crash): it is left alone, for the agent to
     inspect as the new version it is. Inode numbers cannot decide this: ext4 hands a freed

@@ -11,11 +11,17 @@ Layout of the vault folder (0700):
 Moving a file in (always copy + encrypt; plaintext is never renamed in, so it is the same
 on one volume or across volumes). Journal steps: intent -> stored -> original-removed -> done.
   1. open the source with O_NOFOLLOW (a symlink is refused), relative to its opened folder;
-  2. `intent`; encrypt into tmp/ while hashing; fsync; the file must not have changed while
-     it was read (same size and mtime), and must match `expected_sha256` when given;
-  3. rename content then record into items/; decrypt it again and compare the SHA-256;
-  4. `stored`; unlink the original only if it is still the same inode, size and mtime;
-  5. `original-removed`, `done`.
+  2. `intent` (written, not yet synced); encrypt into tmp/ while hashing; fdatasync; the
+     file must not have changed while it was read (same size and mtime), and must match
+     `expected_sha256` when given; write the signed record into tmp/; fdatasync;
+  3. `stored` (synced: it makes `intent` durable too): the complete copy exists in tmp/;
+  4. rename content then record into items/; fsync items/; decrypt it again and compare
+     the SHA-256;
+  5. unlink the original only if it is still the same inode, size and mtime; fsync its
+     folder; `original-removed`, `done`.
+Five syncs per quarantine. `intent` needs no sync of its own: until `stored` is durable
+only tmp/ has changed, and recovery empties tmp/; a `stored` txn whose record or content
+did not reach items/ is rolled back (the original is untouched until step 5).
 
 Recovery: agent.vault.recovery (it holds the rules, per step).
 
@@ -235,9 +241,13 @@ class Vault:
                 policy_version=policy_version, user=user_name(owner_uid),
                 detected_type=detected_type, mtime_ns=before.st_mtime_ns, owner_uid=owner_uid,
             )  # fmt: skip
-            self._place_item(item, temp_content)
-            self._verify_stored(item)
+            # `stored` is made durable (and with it `intent`, same file) before anything
+            # outside tmp/ changes: so no item reaches items/ without a durable txn, and
+            # recovery of a `stored` txn checks the record and content before it unlinks.
+            self._write_record(item)
             self._journal.append(txn, "quarantine", "stored", id=item_id, sha256=sha256)
+            self._rename_in(item, temp_content)
+            self._verify_stored(item)
             if not origin.still_same():
                 raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
             origin.unlink()
@@ -274,12 +284,21 @@ class Vault:
 
     def _place_item(self, item: QuarantineItem, temp_content: Path) -> None:
         """Record to tmp/, then content and record renamed into items/ (content first)."""
+        self._write_record(item)
+        self._rename_in(item, temp_content)
+
+    def _write_record(self, item: QuarantineItem) -> None:
+        """The signed record, durable in tmp/."""
         temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
         with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
             sink.write(self._keys.sign_record(item.record_fields()))
             sink.flush()
             sync_data(sink.fileno())
+
+    def _rename_in(self, item: QuarantineItem, temp_content: Path) -> None:
+        """Content then record renamed from tmp/ into items/, made durable (one fsync)."""
+        temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
         temp_content.rename(self._content_path(item.id))
         crash_point("content-placed")
         temp_record.rename(self._record_path(item.id))
