@@ -9,6 +9,7 @@ import gzip
 import io
 import math
 import zipfile
+import zlib
 from collections import Counter
 
 import classify_samples as cs
@@ -253,7 +254,7 @@ def test_classify_range_sees_the_zip_end_record_at_the_tail() -> None:
 
 def test_sample_range_is_head_middle_tail() -> None:
     length = 4 * 1024 * 1024
-    data = bytes(i % 251 for i in range(length))
+    data = (bytes(range(251)) * (length // 251 + 1))[:length]
     sample = blob.sample_range(Reader.from_bytes(data), 0, length)
     head, middle, tail = 1024 * 1024, 64 * 1024, 65_535 + 22
     assert sample == (
@@ -261,3 +262,38 @@ def test_sample_range_is_head_middle_tail() -> None:
     )
     small = data[: head + middle + tail]
     assert blob.sample_range(Reader.from_bytes(small), 0, len(small)) == small
+
+
+def test_entropy_of_a_large_range_is_sampled_head_middle_tail() -> None:
+    # 256 KiB sample: thirds of 87,381 bytes from the head (zeros), the middle and the tail
+    # (ones); one third zeros gives H(1/3) = 0.9183 bits, the whole range would give 1.0
+    data = bytes(300_000) + b"\x01" * 300_000
+    assert blob.entropy(data) == pytest.approx(0.9182958340544896)
+    assert blob.entropy(bytes(256 * 1024 - 1) + b"\x01") > 0  # at the bound: every byte
+    assert blob.entropy(b"") == 0.0
+
+
+@pytest.mark.parametrize(("start", "found"), [(1024 * 1024 - 20, True), (1024 * 1024 - 10, False)])
+def test_text_runs_are_searched_in_the_first_mebibyte(start: int, found: bool) -> None:
+    script = b"iex($p)".ljust(20)
+    data = (b"\x01\x80" * (start // 2) + script).ljust(1024 * 1024 + 64, b"\x80")
+    assert (classify(data, use_libmagic=False).kind == "powershell") is found
+
+
+def test_gzip_nesting_beyond_the_depth_cap_is_the_archive() -> None:
+    thrice = gzip.compress(gzip.compress(gzip.compress(PE, mtime=0), mtime=0), mtime=0)
+    found = classify(thrice)
+    assert (found.kind, found.encoding, found.dangerous) == ("gzip", "", True)
+
+
+@pytest.mark.parametrize(("short_by", "judged"), [(0, False), (1, True)])
+def test_decoded_budget_is_four_mebibytes(short_by: int, judged: bool) -> None:
+    """16 streams of 256 KiB use up the 4 MiB budget exactly: the XOR view after them is not
+    judged; one byte less and it is."""
+    streams = [zlib.compress(bytes(256 * 1024)) for _ in range(15)]
+    streams.append(zlib.compress(bytes(256 * 1024 - short_by)))
+    xored = bytes(b ^ 0x21 for b in PE)  # zeros become "!": no base64 run
+    result = decoded_payload(b"".join(streams) + xored)
+    assert (result is not None) is judged
+    if judged:
+        assert result == ("pe", len(b"".join(streams)), "xor 0x21")
