@@ -289,3 +289,73 @@ def test_xor_of_a_stub_message_without_mz_is_no_program() -> None:
 def test_xor_of_elf(header: bytes) -> None:
     [view] = decoders.xor_views(b"\x01\x02" + bytes(b ^ 0x77 for b in header))
     assert (view.encoding, view.offset, view.data[:4]) == ("xor 0x77", 2, b"\x7fELF")
+
+
+# --- every decoder reads at most MAX_DECODE_INPUT_BYTES (1 MiB) of a range ----------------------
+
+MIB = 1024 * 1024
+
+
+def test_runs_at_offset_zero_are_seen() -> None:
+    digits = binascii.hexlify(PAYLOAD)
+    assert decoders.hex_views(digits)[0].offset == 0
+    assert decoders.base64_views(base64.b64encode(PAYLOAD))[0].offset == 0
+    text = "powershell -enc".encode("utf-16-le")
+    assert decoders.utf16_views(text)[0] == View("utf-16le", 0, b"powershell -enc")
+    begin = b"begin 644 a\n" + binascii.b2a_uu(PAYLOAD) + b"`\nend\n"
+    assert decoders.uuencode_views(begin) == [View("uuencode", 0, PAYLOAD)]
+
+
+@pytest.mark.parametrize(("shift", "seen"), [(0, True), (1, False)])
+def test_hex_input_cap(shift: int, seen: bool) -> None:
+    start = MIB - 64 + shift  # 64 digits are the minimum run
+    data = b"!" * start + b"4d" * 32 + b"!"
+    assert bool(decoders.hex_views(data)) is seen
+
+
+@pytest.mark.parametrize(("shift", "seen"), [(0, True), (1, False)])
+def test_utf16_input_cap(shift: int, seen: bool) -> None:
+    start = MIB - 24 + shift  # 12 units of 2 bytes are the minimum run
+    data = b"!" * start + "abcdefghijkl".encode("utf-16-le") + b"!"
+    assert [v.data for v in decoders.utf16_views(data)] == ([b"abcdefghijkl"] if seen else [])
+
+
+@pytest.mark.parametrize(("start", "seen"), [(MIB - 200, True), (MIB, False)])
+def test_uuencode_input_cap(start: int, seen: bool) -> None:
+    body = b"begin 644 a\n" + binascii.b2a_uu(b"hello") + b"`\nend\n"
+    data = b"!" * start + body
+    assert [v.data for v in decoders.uuencode_views(data)] == ([b"hello"] if seen else [])
+
+
+@pytest.mark.parametrize(("at_end", "seen"), [(True, True), (False, False)])
+def test_stream_input_cap(at_end: bool, seen: bool) -> None:
+    stream = zlib.compress(b"hello hello")
+    # ending exactly at 1 MiB, or starting there (a stream cut short still inflates in part)
+    data = b"!" * (MIB - len(stream) if at_end else MIB) + stream
+    views = decoders.stream_views(data)
+    assert [v.data for v in views] == ([b"hello hello"] if seen else [])
+
+
+@pytest.mark.parametrize(("shift", "seen"), [(0, True), (1, False)])
+def test_xor_input_cap(shift: int, seen: bool) -> None:
+    # the first needle is 16 bytes: its neighbour differences need all 16 inside the window
+    data = b"\x01" * (MIB - 16 + shift) + bytes(b ^ 0x21 for b in PE)
+    assert bool(decoders.xor_views(data)) is seen
+
+
+@pytest.mark.parametrize(("lines", "kept"), [(8191, 8191), (8192, 8192), (8193, 8192)])
+def test_uuencode_line_cap(lines: int, kept: int) -> None:
+    line = binascii.b2a_uu(b"A")  # one byte per line
+    data = b"begin 644 a\n" + line * lines + b"`\nend\n"
+    [view] = decoders.uuencode_views(data)
+    assert view.data == b"A" * kept
+
+
+@pytest.mark.parametrize(("lfanew", "seen"), [(764, True), (765, False)])
+def test_realignment_probe_is_768_bytes(lfanew: int, seen: bool) -> None:
+    """The shifted start is tried on its first 1024 characters (768 bytes): a PE header
+    whose PE\\0\\0 ends at byte 768 is recognised there, one byte further it is not."""
+    program = mz(lfanew, lfanew + 400)
+    run = b"Q" + base64.b64encode(program)
+    views = decoders.base64_views(b"!" + run + b"!")
+    assert any(v.offset == 2 and v.data == program for v in views) is seen
