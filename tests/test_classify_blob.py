@@ -297,3 +297,67 @@ def test_decoded_budget_is_four_mebibytes(short_by: int, judged: bool) -> None:
     assert (result is not None) is judged
     if judged:
         assert result == ("pe", len(b"".join(streams)), "xor 0x21")
+
+
+# --- libmagic: asked only where nothing else decided ------------------------------------------
+
+# Mach-O magic with a CPU type no Mach-O family has: own signatures refuse it, libmagic calls
+# it application/x-mach-binary
+ODD_MACHO = b"\xcf\xfa\xed\xfe" + b"\xff\xff\xff\x00" + bytes(40)
+
+
+def test_libmagic_opinion_is_reported_after_padding() -> None:
+    data = b"\r\n" + ODD_MACHO
+    assert classify(data) == Payload("macho", 50, shannon(data), True, 2)
+    assert classify(data, use_libmagic=False) == Payload("unknown", 50, shannon(data), False, 0)
+
+
+def test_classify_range_passes_use_libmagic_on() -> None:
+    small = b"ab" + ODD_MACHO
+    reader = Reader.from_bytes(small)
+    assert classify_range(reader, 2, len(small)).kind == "macho"
+    assert classify_range(reader, 2, len(small), use_libmagic=False).kind == "unknown"
+    large = bytes(2 * 1024 * 1024) + ODD_MACHO
+    reader = Reader.from_bytes(large)
+    found = classify_range(reader, 0, len(large))
+    assert (found.kind, found.offset, found.size) == ("macho", 2 * 1024 * 1024, len(large))
+    assert classify_range(reader, 0, len(large), use_libmagic=False).kind == "unknown"
+
+
+def binary_entropy(p: float) -> float:
+    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+
+
+# Entropy samples 256 KiB of a larger range: thirds of 87,381 bytes from its head, middle and
+# tail (262,143 bytes in all).
+THIRD = 87_381
+
+
+@pytest.mark.parametrize("length", [1024 * 1024 - 1, 1024 * 1024])
+def test_classify_range_up_to_a_mebibyte_is_judged_whole(length: int) -> None:
+    """Up to CLASSIFY_SAMPLE_BYTES the range is classified as it is, zeros included (the
+    entropy tells: the head third is zeros, middle and tail are 0x01); the range's own
+    offset in the file does not count."""
+    zeros = 100 * 1024
+    body = (bytes(zeros) + PE).ljust(length, b"\x01")
+    data = bytes(600_000) + body
+    found = classify_range(Reader.from_bytes(data), 600_000, len(data))
+    assert (found.kind, found.size, found.offset, found.dangerous) == ("pe", length, zeros, True)
+    assert found.entropy == pytest.approx(binary_entropy(1 / 3))
+
+
+def test_classify_range_of_zeros_reports_its_length() -> None:
+    data = b"\x01" * 500 + bytes(1024 * 1024 + 1) + b"\x01" * 500
+    found = classify_range(Reader.from_bytes(data), 500, 500 + 1024 * 1024 + 1)
+    assert found == Payload("zeros", 1024 * 1024 + 1, 0.0, False)
+
+
+def test_classify_range_skips_zeros_only_beyond_the_padding_bound() -> None:
+    ones = b"\x01" * (1024 * 1024 + 1)  # with the zeros, more than 1 MiB: the sampled path
+    at_bound = b"\x02" * 10 + bytes(64 * 1024) + ones
+    found = classify_range(Reader.from_bytes(at_bound), 10, len(at_bound))
+    # 64 KiB of zeros are kept: they fill most of the head third
+    assert found.entropy == pytest.approx(binary_entropy(64 * 1024 / (3 * THIRD)))
+    beyond = b"\x02" * 10 + bytes(64 * 1024 + 1) + ones
+    found = classify_range(Reader.from_bytes(beyond), 10, len(beyond))
+    assert (found.entropy, found.size) == (0.0, 64 * 1024 + 1 + len(ones))  # skipped
