@@ -269,8 +269,17 @@ def test_entropy_of_a_large_range_is_sampled_head_middle_tail() -> None:
     # (ones); one third zeros gives H(1/3) = 0.9183 bits, the whole range would give 1.0
     data = bytes(300_000) + b"\x01" * 300_000
     assert blob.entropy(data) == pytest.approx(0.9182958340544896)
-    assert blob.entropy(bytes(256 * 1024 - 1) + b"\x01") > 0  # at the bound: every byte
     assert blob.entropy(b"") == 0.0
+
+
+@pytest.mark.parametrize(("size", "sampled"), [(256 * 1024, False), (256 * 1024 + 1, True)])
+def test_entropy_samples_only_beyond_256_kib(size: int, sampled: bool) -> None:
+    # byte 100,000 lies between the head third (87,381) and the middle sample (from size // 2)
+    data = bytearray(size)
+    data[100_000] = 1
+    p = 1 / size
+    expected = 0.0 if sampled else -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+    assert blob.entropy(bytes(data)) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("start", "found"), [(1024 * 1024 - 20, True), (1024 * 1024 - 10, False)])
@@ -361,3 +370,17 @@ def test_classify_range_skips_zeros_only_beyond_the_padding_bound() -> None:
     beyond = b"\x02" * 10 + bytes(64 * 1024 + 1) + ones
     found = classify_range(Reader.from_bytes(beyond), 10, len(beyond))
     assert (found.entropy, found.size) == (0.0, 64 * 1024 + 1 + len(ones))  # skipped
+
+
+def test_one_byte_range_is_judged() -> None:
+    assert classify(b"A").kind == "text"
+    assert classify(b"\x00") == Payload("zeros", 1, 0.0, False)
+
+
+def test_sample_range_of_a_range_inside_the_file() -> None:
+    length = 2 * 1024 * 1024
+    data = b"\xee" * 1000 + (bytes(range(251)) * (length // 251 + 1))[:length] + b"\xee" * 1000
+    sample = blob.sample_range(Reader.from_bytes(data), 1000, 1000 + length)
+    head, middle, tail = 1024 * 1024, 64 * 1024, 65_535 + 22
+    body = data[1000 : 1000 + length]
+    assert sample == body[:head] + body[length // 2 : length // 2 + middle] + body[-tail:]

@@ -140,7 +140,8 @@ def test_base64_view_offset_and_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tail", "extra"), [(b"Q", b""), (b"QQ", b"A"), (b"QUI", b"AB"), (b"QUI=", b"AB")]
+    ("tail", "extra"),
+    [(b"Q", b""), (b"Q=", b""), (b"QQ", b"A"), (b"QQ=", b"A"), (b"QUI", b"AB"), (b"QUI=", b"AB")],
 )
 def test_base64_ragged_tail(tail: bytes, extra: bytes) -> None:
     text = base64.b64encode(PAYLOAD) + tail

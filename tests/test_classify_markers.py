@@ -312,3 +312,36 @@ def test_pixel_pass_kinds_and_cap() -> None:
     many = b"<html> " * 65
     markers = find_markers(Reader.from_bytes(many), 0, len(many), True, pixel_data=True)
     assert len(markers) == 64
+
+
+def test_zip_and_pe_at_the_very_start() -> None:
+    assert found(local_header()) == [(0, "zip", False)]
+    assert found(mz(0x40, 0x44)) == [(0, "pe", False)]
+
+
+def test_markers_through_a_reader_honour_strong_only() -> None:
+    data = b"ab document.cookie <html>"
+    reader = Reader.from_bytes(data)
+    assert [(m.offset, m.kind) for m in find_markers(reader, 0, len(data), False)] == [
+        (3, "script"),
+        (19, "html"),
+    ]
+    assert [(m.offset, m.kind) for m in find_markers(reader, 0, len(data), True)] == [(19, "html")]
+
+
+def test_pixel_pass_text_and_end() -> None:
+    data = b"\x01<?php echo 1;\x02<script>\x03"
+    reader = Reader.from_bytes(data)
+    markers = find_markers(reader, 0, len(data), True, pixel_data=True)
+    assert [m.text for m in markers] == [b"<?php ", b"<script>"]
+    assert [m.offset for m in find_markers(reader, 0, 14, True, pixel_data=True)] == [1]
+
+
+def test_rules_are_built_from_their_sources() -> None:
+    from agent.inspect.classify.markers import _rules
+
+    [rule] = _rules((("pe", b"a.b\xd0"),))  # one raw byte 0xD0
+    assert (rule.kind, rule.suggestive, rule.label, rule.prefix) == ("pe", False, "a.b\xd0", b"a")
+    assert rule.pattern.search(b"a\nb\xd0")  # DOTALL: '.' matches a line break
+    [weak] = _rules((("script", rb"eval\("),), suggestive=True)
+    assert (weak.kind, weak.suggestive, weak.prefix) == ("script", True, b"eval(")
