@@ -384,3 +384,45 @@ def test_sample_range_of_a_range_inside_the_file() -> None:
     head, middle, tail = 1024 * 1024, 64 * 1024, 65_535 + 22
     body = data[1000 : 1000 + length]
     assert sample == body[:head] + body[length // 2 : length // 2 + middle] + body[-tail:]
+
+
+# --- the script detector on the start text (up to its first NUL) ------------------------------
+
+# PowerShell's `iex($p)` among UTF-8 letters: text (is_text), but no 16-byte ASCII run, so
+# only the start-of-text detector can find it.
+ACCENTED = "é".encode()
+
+
+@pytest.mark.parametrize(("extra", "found"), [(b"", False), (b"!", True), (b"!!", True)])
+def test_start_text_needs_sixteen_bytes(extra: bytes, found: bool) -> None:
+    text = b"iex($p)" + ACCENTED * 4 + extra  # 15, 16, 17 bytes
+    assert (classify(text).kind == "powershell") is found
+
+
+def test_start_text_ends_at_the_first_nul() -> None:
+    text = b"iex($p)" + ACCENTED * 5  # 17 bytes
+    found = classify(b"  " + text + b"\x00\x01\x02\x00\x05")
+    assert (found.kind, found.offset) == ("powershell", 2)
+
+
+def test_start_text_is_at_most_64_kib() -> None:
+    filler = (ACCENTED + b" ") * (64 * 1024 // 3 + 10)  # ~64 KiB of text, no NUL
+    late = filler + b"iex($p)" + ACCENTED * 20 + b"\x00\x01"
+    assert len(filler) > 64 * 1024
+    assert classify(late).kind != "powershell"
+    early = filler[:60_000] + b"iex($p)" + ACCENTED * 20 + b"\x00\x01"
+    assert classify(early).kind == "powershell"
+
+
+# --- decoded views: at most 2 * MAX_VIEWS are judged --------------------------------------------
+
+
+@pytest.mark.parametrize(("hex_runs", "judged"), [(15, True), (16, False)])
+def test_judged_views_cap(hex_runs: int, judged: bool) -> None:
+    """8 base64 runs give 16 views (forward and reversed), the hex runs one each, the XOR-ed
+    program after them is view 32 or 33: only the first 32 are judged."""
+    b64 = b"!".join([base64.b64encode(bytes(range(36)))] * 8)
+    hexes = b"!".join([bytes(range(36)).hex().encode()] * hex_runs)
+    xored = bytes(b ^ 0x21 for b in PE)
+    result = decoded_payload(b64 + b"!" + hexes + b"!" + xored)
+    assert (result is not None) is judged

@@ -360,3 +360,12 @@ def test_realignment_probe_is_768_bytes(lfanew: int, seen: bool) -> None:
     run = b"Q" + base64.b64encode(program)
     views = decoders.base64_views(b"!" + run + b"!")
     assert any(v.offset == 2 and v.data == program for v in views) is seen
+
+
+def test_neighbour_differences() -> None:
+    from agent.inspect.classify.decoders import _neighbour_xor
+
+    assert _neighbour_xor(b"") == b""
+    assert _neighbour_xor(b"\x01") == b""
+    assert _neighbour_xor(b"\x01\x03") == b"\x02"
+    assert _neighbour_xor(b"\x01\x03\x03\xff") == b"\x02\x00\xfc"

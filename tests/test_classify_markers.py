@@ -345,3 +345,18 @@ def test_rules_are_built_from_their_sources() -> None:
     assert rule.pattern.search(b"a\nb\xd0")  # DOTALL: '.' matches a line break
     [weak] = _rules((("script", rb"eval\("),), suggestive=True)
     assert (weak.kind, weak.suggestive, weak.prefix) == ("script", True, b"eval(")
+
+
+def test_find_markers_cuts_at_end_also_from_an_offset() -> None:
+    data = b"xxxx<html> "
+    assert find_markers(Reader.from_bytes(data), 2, 7, False) == []
+    assert [m.offset for m in find_markers(Reader.from_bytes(data), 2, 11, False)] == [4]
+
+
+def test_marker_in_the_window_overlap_is_reported_once() -> None:
+    # searched from offset 1: the first window is [1, 1 + 4 MiB), the marker is the first
+    # byte after it (inside that window's 4 KiB overlap), reported by the second window only
+    window = 4 * 1024 * 1024
+    data = bytes(1 + window) + b"<html> " + bytes(8000)
+    markers = find_markers(Reader.from_bytes(data), 1, len(data), False)
+    assert [(m.offset, m.kind) for m in markers] == [(1 + window, "html")]
