@@ -426,3 +426,10 @@ def test_judged_views_cap(hex_runs: int, judged: bool) -> None:
     xored = bytes(b ^ 0x21 for b in PE)
     result = decoded_payload(b64 + b"!" + hexes + b"!" + xored)
     assert (result is not None) is judged
+
+
+def test_classify_range_offset_after_long_zeros_inside_a_file() -> None:
+    zeros = 2 * 1024 * 1024
+    data = b"\x01" * 10 + bytes(zeros) + PE
+    found = classify_range(Reader.from_bytes(data), 10, len(data))
+    assert (found.kind, found.offset, found.size) == ("pe", zeros, zeros + len(PE))

@@ -65,6 +65,12 @@ def test_macho_cpu_type(header: bytes, kind: str | None) -> None:
     assert kind_at_start(header) == kind
 
 
+def test_macho_cpu_type_is_four_bytes() -> None:
+    # big-endian PowerPC, then its CPU subtype: only bytes 4-8 are the CPU type
+    header = b"\xfe\xed\xfa\xce" + struct.pack(">II", 18, 3) + bytes(20)
+    assert kind_at_start(header) == "macho"
+
+
 @pytest.mark.parametrize("family", [1, 6, 7, 10, 11, 12, 13, 14, 15, 16, 18])
 def test_macho_cpu_families(family: int) -> None:
     assert kind_at_start(b"\xce\xfa\xed\xfe" + struct.pack("<I", family)) == "macho"

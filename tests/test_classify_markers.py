@@ -159,11 +159,15 @@ def local_header(
     method: int = 8,
     name: bytes = b"a.txt",
     name_length: int | None = None,
+    time: int = 0,
+    extra: int = 0,
 ) -> bytes:
     """APPNOTE 4.3.7: signature, version needed, flags, method, time, date, CRC, sizes, lengths."""
     length = len(name) if name_length is None else name_length
-    fields = struct.pack("<BBHHHHIIIHH", version, system, flags, method, 0, 0, 0, 0, 0, length, 0)
-    return b"PK\x03\x04" + fields + name
+    fields = struct.pack(
+        "<BBHHHHIIIHH", version, system, flags, method, time, 0, 0, 0, 0, length, extra
+    )
+    return b"PK\x03\x04" + fields + name + bytes(extra)
 
 
 @pytest.mark.parametrize(
@@ -175,6 +179,10 @@ def local_header(
         (local_header(system=20), True),
         (local_header(system=21), False),
         (local_header(flags=0x0808), True),
+        (local_header(flags=0x0001), True),  # encrypted: still a ZIP entry
+        (local_header(time=0x7FFF), True),  # the modification time follows the method
+        (local_header(extra=4), True),  # the extra field length follows the name length
+        (local_header(name=b"a\x80"), True),
         (local_header(flags=0x1000), False),
         (local_header(method=0), True),
         (local_header(method=99), True),
@@ -243,6 +251,9 @@ def test_suggestive_at_the_very_start() -> None:
         (b"/* c */alert(", False),
         (b"x,alert(", True),
         (b"a word alert(", True),
+        (b"<b>x <img alert(", False),  # the last '<' opens the tag that holds it
+        (b"<img a>x<br />y alert(", True),  # that tag is closed again
+        (b"x;\nalert(", True),  # a line break after ';' ends the statement: prose may follow
     ],
 )
 def test_code_context(text: bytes, suggestive: bool) -> None:
@@ -360,3 +371,19 @@ def test_marker_in_the_window_overlap_is_reported_once() -> None:
     data = bytes(1 + window) + b"<html> " + bytes(8000)
     markers = find_markers(Reader.from_bytes(data), 1, len(data), False)
     assert [(m.offset, m.kind) for m in markers] == [(1 + window, "html")]
+
+
+@pytest.mark.parametrize(
+    ("source", "prefix"),
+    [
+        (rb"ab\x41", b"abA"),  # a \xNN escape at the very end
+        (rb"ab\sc", b"ab"),  # a class escape ends the prefix
+        (rb"\bfoo", b""),
+        (rb"a\.b", b"a.b"),
+        (rb"abc?", b"ab"),
+    ],
+)
+def test_literal_prefix_escapes(source: bytes, prefix: bytes) -> None:
+    from agent.inspect.classify.markers import literal_prefix
+
+    assert literal_prefix(source) == prefix
