@@ -433,3 +433,23 @@ def test_classify_range_offset_after_long_zeros_inside_a_file() -> None:
     data = b"\x01" * 10 + bytes(zeros) + PE
     found = classify_range(Reader.from_bytes(data), 10, len(data))
     assert (found.kind, found.offset, found.size) == ("pe", zeros, zeros + len(PE))
+
+
+def test_zip_end_record_search() -> None:
+    assert blob._has_zip_eocd(eocd()) == 0  # the record alone, at offset 0
+    # a stray signature before the real record: the last one is the record
+    data = b"junk" + b"PK\x05\x06" + bytes(30) + eocd(b"c")
+    assert blob._has_zip_eocd(data) == 38
+    assert classify(data).kind == "zip"
+
+
+def test_text_runs_stop_once_the_cap_is_reached() -> None:
+    # 256 runs of 1,023 bytes cost 256 x 1,024 = 262,144 (MAX_TEXT_BYTES) with their
+    # separators: collecting stops there, the join has no trailing newline
+    a, b = b"a" * 1023, b"b" * 1023
+    exact = b"\x01".join([a] * 256 + [b] * 4)
+    assert blob.text_runs(exact) == b"\n".join([a] * 256)
+    # one byte short of the cap after 256 runs: one more run is taken, then cut at the cap
+    short = b"\x01".join([a] * 255 + [b"a" * 1022] + [b] * 4)
+    text = blob.text_runs(short)
+    assert len(text) == 256 * 1024 and text.endswith(b"a\nb")

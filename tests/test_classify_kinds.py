@@ -375,3 +375,81 @@ def test_neighbour_differences() -> None:
     assert _neighbour_xor(b"\x01") == b""
     assert _neighbour_xor(b"\x01\x03") == b"\x02"
     assert _neighbour_xor(b"\x01\x03\x03\xff") == b"\x02\x00\xfc"
+
+
+def test_hex_minimum_without_delimiters_and_output_cap() -> None:
+    assert decoders.hex_views(b"4d" * 32) == [View("hex", 0, b"M" * 32)]
+    cap = 256 * 1024
+    [view] = decoders.hex_views(b"4d" * (cap + 1))
+    assert view.data == b"M" * cap
+
+
+@pytest.mark.parametrize("kind", ["bzip2", "xz"])
+def test_inflate_output_cap(kind: str) -> None:
+    body = bytes(300_000)
+    stream = bz2.compress(body) if kind == "bzip2" else lzma.compress(body, format=lzma.FORMAT_XZ)
+    assert decoders.inflate(kind, stream) == bytes(256 * 1024)
+
+
+BE12 = "powershell-e".encode("utf-16-be")  # 12 units: no little-endian run one byte on
+
+
+def test_utf16_exact_minimum_and_be_at_offset_zero() -> None:
+    assert decoders.utf16_views("abcdefghijkl".encode("utf-16-le")) == [
+        View("utf-16le", 0, b"abcdefghijkl")
+    ]
+    assert decoders.utf16_views(BE12 + b"!!") == [View("utf-16be", 0, b"powershell-e")]
+
+
+def test_utf16_be_after_a_repeated_one() -> None:
+    le = "powershell -enc".encode("utf-16-le")
+    data = b"\x01" + le + b"\x01\x01" + BE12 + b"!"
+    assert decoders.utf16_views(data) == [
+        View("utf-16le", 1, b"powershell -enc"),
+        View("utf-16be", 1 + len(le) + 2, b"powershell-e"),
+    ]
+
+
+@pytest.mark.parametrize(("shift", "seen"), [(0, True), (1, False)])
+def test_utf16_be_input_cap(shift: int, seen: bool) -> None:
+    start = MIB - len(BE12) + shift
+    data = b"\x01" * start + BE12 + b"\x01"  # \x01 is no text: no little-endian unit
+    expected = [View("utf-16be", start, b"powershell-e")] if seen else []
+    assert decoders.utf16_views(data) == expected
+
+
+@pytest.mark.parametrize("order", ["le", "be"])
+def test_utf16_views_cap(order: str) -> None:
+    run = "abcdefghijkl".encode("utf-16-le") if order == "le" else BE12
+    views = decoders.utf16_views(b"\x01\x01".join([run] * 17))
+    assert len(views) == 16
+
+
+def test_uuencode_output_and_views_cap() -> None:
+    big = bytes(range(256)) * 1100  # 281,600 bytes: beyond the 256 KiB cap
+    lines = b"".join(binascii.b2a_uu(big[i : i + 45]) for i in range(0, len(big), 45))
+    [view] = decoders.uuencode_views(b"begin 644 a\n" + lines + b"`\nend\n")
+    assert view.data == big[: 256 * 1024]
+    body = b"begin 644 a\n" + binascii.b2a_uu(b"hello") + b"`\nend\n"
+    assert len(decoders.uuencode_views(body * 17)) == 16
+
+
+def test_xor_other_needles_after_a_plain_header() -> None:
+    elf = bytes(b ^ 0x77 for b in cs.elf64())
+    # a plain PE (key 0: the signatures' job) does not stop the search for a XOR-ed ELF
+    [view] = decoders.xor_views(PE + elf)
+    assert (view.encoding, view.offset) == ("xor 0x77", len(PE))
+    # neither does a XOR-ed stub message too close to the start, or one without MZ before it
+    near = bytes(b ^ 0x33 for b in cs.DOS_MESSAGE.ljust(100, b"\x00"))
+    [view] = decoders.xor_views(near + elf)
+    assert (view.encoding, view.offset) == ("xor 0x77", 100)
+    no_mz = bytes(b ^ 0x33 for b in (b"\x00" * 0x4E + cs.DOS_MESSAGE).ljust(200, b"\x00"))
+    [view] = decoders.xor_views(no_mz + elf)
+    assert (view.encoding, view.offset) == ("xor 0x77", 200)
+
+
+def test_xor_first_program_wins() -> None:
+    first = bytes(b ^ 0x11 for b in PE)
+    second = bytes(b ^ 0x22 for b in PE)
+    [view] = decoders.xor_views(b"\x01" * 3 + first + second)
+    assert (view.encoding, view.offset) == ("xor 0x11", 3)
