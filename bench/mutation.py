@@ -72,6 +72,7 @@ TARGETS: tuple[Target, ...] = (
             "tests/test_classify_blob.py",
             "tests/test_classify_markers.py",
             "tests/test_classify_kinds.py",
+            "tests/test_classify_decoders.py",
             "tests/test_payload.py",
             "tests/test_leftover_judgement.py",
         ),
