@@ -453,3 +453,21 @@ def test_text_runs_stop_once_the_cap_is_reached() -> None:
     short = b"\x01".join([a] * 255 + [b"a" * 1022] + [b] * 4)
     text = blob.text_runs(short)
     assert len(text) == 256 * 1024 and text.endswith(b"a\nb")
+
+
+def test_zip_end_record_absent_is_minus_one() -> None:
+    assert blob._has_zip_eocd(b"no record here") == -1
+    assert blob._has_zip_eocd(b"junk" + eocd(b"abc", declared=4)) == -1
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"<?= 'hello' ?> and words", "php"),  # no `$var(` for the marker: the start decides
+        (b"<!DOCTYPE html><title>x</title>", "html"),
+        (b"  <head><title>x</title></head>", "html"),
+    ],
+)
+def test_start_openings_without_a_marker(data: bytes, kind: str) -> None:
+    found = classify(data)
+    assert (found.kind, found.dangerous) == (kind, True)

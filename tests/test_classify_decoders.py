@@ -347,3 +347,23 @@ def test_xor_first_program_wins() -> None:
     second = bytes(b ^ 0x22 for b in PE)
     [view] = decoders.xor_views(b"\x01" * 3 + first + second)
     assert (view.encoding, view.offset) == ("xor 0x11", 3)
+
+
+def test_reversed_base64_ending_in_x() -> None:
+    payload = b"_" + bytes(range(35))  # 0x5F first: its base64 starts with "X"
+    text = base64.b64encode(payload)
+    assert text.startswith(b"X")
+    views = decoders.base64_views(b"!" + text[::-1] + b"!")
+    assert View("reversed base64", 1, payload) in views
+
+
+def test_stream_views_skip_only_the_stream_at_the_start() -> None:
+    first, second = zlib.compress(b"first stream"), zlib.compress(b"second stream")
+    assert decoders.stream_views(first + second, skip_start=True) == [
+        View("zlib", len(first), b"second stream")
+    ]
+
+
+def test_stream_views_when_every_first_byte_is_present() -> None:
+    data = b"BZh!\xfd7zXZ!\x1f\x8b!" + zlib.compress(b"inside")
+    assert View("zlib", 13, b"inside") in decoders.stream_views(data)

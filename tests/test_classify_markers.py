@@ -387,3 +387,18 @@ def test_literal_prefix_escapes(source: bytes, prefix: bytes) -> None:
     from agent.inspect.classify.markers import literal_prefix
 
     assert literal_prefix(source) == prefix
+
+
+def test_word_start_at_the_first_bytes() -> None:
+    assert found(b"eval(1)a") == [(0, "script", True)]  # nothing before offset 0
+    assert found(b"aeval(") == []
+
+
+def test_rejected_hits_do_not_stop_the_rule() -> None:
+    assert found(b"MZ no header " + mz(0x40, 0x44)) == [(13, "pe", False)]
+    assert found(b"aeval( eval(") == [(7, "script", True)]
+
+
+def test_marker_text_is_at_most_forty_bytes() -> None:
+    [marker, _] = find_markers_in_bytes(b"<svg " + b"x" * 60 + b" onload=")
+    assert marker.kind == "html" and marker.text == (b"<svg " + b"x" * 60)[:40]
