@@ -471,3 +471,10 @@ def test_zip_end_record_absent_is_minus_one() -> None:
 def test_start_openings_without_a_marker(data: bytes, kind: str) -> None:
     found = classify(data)
     assert (found.kind, found.dangerous) == (kind, True)
+
+
+def test_hta_after_a_comment_is_reported_at_the_comment() -> None:
+    # the start opening (comment included) decides before the '<hta:application' marker
+    data = b"<!-- c -->\n" + cs.HTA
+    found = classify(data)
+    assert (found.kind, found.offset) == ("hta", 0)
