@@ -367,3 +367,10 @@ def test_stream_views_skip_only_the_stream_at_the_start() -> None:
 def test_stream_views_when_every_first_byte_is_present() -> None:
     data = b"BZh!\xfd7zXZ!\x1f\x8b!" + zlib.compress(b"inside")
     assert View("zlib", 13, b"inside") in decoders.stream_views(data)
+
+
+def test_base64_ending_in_x() -> None:
+    payload = bytes(35) + b"\x17"  # last six bits 23: the text ends in "X"
+    text = base64.b64encode(payload)
+    assert text.endswith(b"X")
+    assert View("base64", 1, payload) in decoders.base64_views(b"!" + text + b"!")

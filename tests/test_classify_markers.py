@@ -402,3 +402,15 @@ def test_rejected_hits_do_not_stop_the_rule() -> None:
 def test_marker_text_is_at_most_forty_bytes() -> None:
     [marker, _] = find_markers_in_bytes(b"<svg " + b"x" * 60 + b" onload=")
     assert marker.kind == "html" and marker.text == (b"<svg " + b"x" * 60)[:40]
+
+
+def test_literal_prefix_stops_at_a_truncated_escape() -> None:
+    from agent.inspect.classify.markers import literal_prefix
+
+    assert literal_prefix(rb"ab\x4") == b"ab"
+
+
+def test_pixel_marker_text_is_at_most_forty_bytes() -> None:
+    data = b"<svg " + b"x" * 60 + b" onload=go()>"
+    [marker] = find_markers(Reader.from_bytes(data), 0, len(data), True, pixel_data=True)
+    assert marker.text == data[:40]
