@@ -278,14 +278,18 @@ class Pipeline:
         previous = self.statedb.lookup(path)
         if previous is not None and previous.action == LINKED_ACTION and status.st_nlink == 1:
             previous = None  # its other names are gone: now it is a file of its own to act on
+        # A release first: a restored file may reuse the quarantined file's inode and look like
+        # that version with only its ctime changed; it must be remembered as released.
+        if (previous is None or previous.action != RELEASED_ACTION) and self._is_released(
+            path, version, policy, root
+        ):
+            return Outcome.UNCHANGED
         if previous is not None and self._same_content(path, previous, version, policy):
             return Outcome.UNCHANGED
         age = time.time() - status.st_mtime_ns / 1e9
         if version.size == 0 and age < policy.watch.settle_seconds:
             # Firefox's zero-byte placeholder: the real content is renamed over it soon.
             return Outcome.SETTLE
-        if self._is_released(path, version, policy, root):
-            return Outcome.UNCHANGED
         if not platform.writer_done(os_path):  # a writer still holds it open (lease, probe)
             return self._busy(path)
         retrying = previous is not None and previous.action == QUARANTINE_FAILED_ACTION
