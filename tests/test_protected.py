@@ -289,11 +289,20 @@ def test_kill_9_of_the_service_during_a_burst_loses_nothing(
     _, alice, _, _ = machine
     service = start(tmp_path, machine)
     originals = {}
+    # Written as alice outside the watched folder first, then renamed in at once: writing each
+    # file through its own process was slower than the service, which then finished the burst
+    # before the kill (and the test could not say it interrupted anything).
+    staging = alice.downloads.parent / "staging"
+    done = subprocess.run(["runuser", "-u", alice.name, "--", "mkdir", "-p", str(staging)])
+    assert done.returncode == 0
     for index in range(KILL_BURST_FILES):
-        path = alice.downloads / f"dropper-{index:04d}.jpg"
         data = make_jpeg_with_zip(1000 + index)
-        write_as(alice, path, data)
-        originals[str(path)] = hashlib.sha256(data).hexdigest()
+        write_as(alice, staging / f"dropper-{index:04d}.jpg", data)
+        originals[str(alice.downloads / f"dropper-{index:04d}.jpg")] = hashlib.sha256(
+            data
+        ).hexdigest()
+    for name in sorted(os.listdir(staging)):
+        os.rename(staging / name, alice.downloads / name)
     wait_for(
         lambda: sum(e["event"] == "verdict" for e in service.events()) >= 10, 30, "quarantines"
     )
