@@ -8,33 +8,21 @@ decoded-size bombs under the reject threshold flagged.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-from agent.inspect.engine import inspect_path
 from bench import eval_corpus
 from bench.eval_walkers import EXPECTED_VERDICT, RECIPES
+from tests.corpus_gate import wrong_verdicts
 
 SEEDS_PER_RECIPE = 3  # files per recipe in the test suite (the bench runs the full count)
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.category)
 def test_walker_recipe_gets_its_expected_verdict(recipe: object, tmp_path: Path) -> None:
-    category = recipe.category  # type: ignore[attr-defined]
-    expected = EXPECTED_VERDICT.get(category, "clean")
-    wrong = []
-    for index in range(SEEDS_PER_RECIPE):
-        rng = random.Random(f"{eval_corpus.DEFAULT_SEED}/{category}/{index}")
-        name, data, note = recipe.make(rng)  # type: ignore[attr-defined]
-        path = tmp_path / f"{index}" / name
-        path.parent.mkdir()
-        path.write_bytes(data)
-        report = inspect_path(path)
-        if report.verdict.value != expected:
-            found = [(f.code, f.severity.label) for f in report.findings]
-            wrong.append(f"{name} [{note}] -> {report.verdict.value}: {found}")
+    expected = EXPECTED_VERDICT.get(recipe.category, "clean")  # type: ignore[attr-defined]
+    wrong = wrong_verdicts(recipe, expected, SEEDS_PER_RECIPE, tmp_path)
     assert not wrong, "\n".join(wrong)
 
 

@@ -26,7 +26,7 @@ from agent.service.authority import Caller
 from agent.service.events import EventLog
 from agent.service.handler_records import RecordOps
 from agent.service.handler_support import CallerEvents, PlacedVault, Refusal, owned_by
-from agent.service.local import flagged_from_record
+from agent.service.local import flagged_from_record, rights_from_policy
 from agent.service.loop import AgentService
 from agent.service.machine import MachineFolders
 from agent.service.staff import StaffActions
@@ -126,18 +126,8 @@ class Handlers(RecordOps):
         )
 
     def rights(self, caller: Caller) -> Rights:
-        """What `caller` may do."""
-        ui = self.service.policy.ui
-        it = caller.is_it
-        return Rights(
-            restore=ui.allow_restore or it,
-            delete=ui.allow_delete or it,
-            sanitized_copy=ui.allow_sanitized_copy or it,
-            report_false_alarm=True,
-            pause=ui.allow_pause or it,
-            every_item=it,
-            it_contact=ui.it_contact,
-        )
+        """What `caller` may do: the policy's [ui] grants, everything for IT."""
+        return rights_from_policy(self.service.policy, every_item=caller.is_it)
 
     # --- ops -------------------------------------------------------------------------------
 
