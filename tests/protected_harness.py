@@ -7,6 +7,7 @@ accounts through `runuser`, so the service sees their real uid in SO_PEERCRED.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +221,16 @@ class ServiceProcess:
             return []
         complete = text[: text.rfind("\n") + 1]
         return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ServiceProcess]:
+        """Started for a `with` block and stopped after it; a clean stop must exit 0."""
+        self.start()
+        try:
+            yield self
+        finally:
+            code = self.stop()
+        assert code == 0, f"the service exited with status {code}"
 
     def stop(self) -> int:
         """SIGTERM (as root) and wait."""

@@ -8,6 +8,7 @@ the journal and record attacks on the vault itself are in tests/test_vault_journ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -68,21 +69,35 @@ def machine(tmp_path: Path) -> Iterator[tuple[Accounts, Account, Account, Accoun
         accounts.remove_all()
 
 
-def start(
+def service_for(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account], extra: str = ""
 ) -> ServiceProcess:
+    """The root service for the three accounts, not started yet."""
     accounts, alice, bob, carol = machine
     base = Path("/tmp") / f"pgt-{accounts.tag}-{secrets.token_hex(2)}"
     config = policy(tmp_path / "policy.toml", accounts.groups[0], extra)
-    return ServiceProcess(base, config, [alice, bob, carol]).start()
+    return ServiceProcess(base, config, [alice, bob, carol])
+
+
+def start(
+    tmp_path: Path, machine: tuple[Accounts, Account, Account, Account], extra: str = ""
+) -> ServiceProcess:
+    """The root service for the three accounts, started (the caller stops it)."""
+    return service_for(tmp_path, machine, extra).start()
+
+
+def serving(
+    tmp_path: Path, machine: tuple[Accounts, Account, Account, Account], extra: str = ""
+) -> contextlib.AbstractContextManager[ServiceProcess]:
+    """The root service running for a `with` block; it must exit with status 0 after."""
+    return service_for(tmp_path, machine, extra).running()
 
 
 def test_one_service_protects_every_user_and_each_sees_only_their_own(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, bob, carol = machine
-    service = start(tmp_path, machine)
-    try:
+    with serving(tmp_path, machine) as service:
         write_as(alice, alice.downloads / "invoice.jpg", make_jpeg_with_zip(1))
         write_as(bob, bob.downloads / "lab.jpg", make_pe_bytes(2))
         write_as(alice, alice.downloads / "smile.jpg", make_jpeg(3))
@@ -106,16 +121,13 @@ def test_one_service_protects_every_user_and_each_sees_only_their_own(
         status = photogate_as(alice, service.socket_path, "status")
         assert status.returncode == 0 and "running in protected mode" in status.stdout
         assert str(alice.downloads) in status.stdout and str(bob.downloads) not in status.stdout
-    finally:
-        assert service.stop() == 0
 
 
 def test_users_cannot_read_the_vault_or_stop_or_pause_the_service(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, _ = machine
-    service = start(tmp_path, machine, "allow_pause = false\n")
-    try:
+    with serving(tmp_path, machine, "allow_pause = false\n") as service:
         write_as(alice, alice.downloads / "x.jpg", make_jpeg_with_zip(4))
         wait_gone(alice.downloads / "x.jpg")
         vault = service.state_dir / "vault"
@@ -138,16 +150,13 @@ def test_users_cannot_read_the_vault_or_stop_or_pause_the_service(
         assert status["paused_until"] is None
         refusals = [e for e in service.events() if e["event"] == "request_refused"]
         assert [(e["request"], e["caller_uid"]) for e in refusals] == [("pause", alice.uid)]
-    finally:
-        assert service.stop() == 0
 
 
 def test_restore_refused_by_policy_is_on_record_and_it_restores_as_the_owner(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, carol = machine
-    service = start(tmp_path, machine)  # ui.allow_restore defaults to false
-    try:
+    with serving(tmp_path, machine) as service:  # ui.allow_restore defaults to false
         data = make_jpeg_with_zip(5) + b"\0" * 5
         write_as(alice, alice.downloads / "scan.jpg", data)
         wait_gone(alice.downloads / "scan.jpg")
@@ -174,8 +183,6 @@ def test_restore_refused_by_policy_is_on_record_and_it_restores_as_the_owner(
         assert stat.S_IMODE(info.st_mode) == 0o644
         restores = [e for e in service.events() if e["event"] == "restored"]
         assert [(e["caller"], e["item_id"]) for e in restores] == [(carol.name, item["id"])]
-    finally:
-        assert service.stop() == 0
 
 
 def test_restore_never_follows_a_symlinked_downloads_folder(
@@ -227,8 +234,7 @@ def test_staff_restore_to_another_folder_is_refused(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, _ = machine
-    service = start(tmp_path, machine, "allow_restore = true\n")
-    try:
+    with serving(tmp_path, machine, "allow_restore = true\n") as service:
         write_as(alice, alice.downloads / "a.jpg", make_jpeg_with_zip(7))
         wait_gone(alice.downloads / "a.jpg")
         (item,) = items_as(alice, service.socket_path)
@@ -240,8 +246,6 @@ def test_staff_restore_to_another_folder_is_refused(
         own = photogate_as(alice, service.socket_path, "quarantine", "restore", item["id"])
         assert own.returncode == 0, own.stderr
         assert (alice.downloads / "a.jpg").stat().st_uid == alice.uid
-    finally:
-        assert service.stop() == 0
 
 
 def _raw_request(account: Account, socket_path: Path, request: dict[str, object]) -> dict:  # type: ignore[type-arg]
@@ -263,8 +267,7 @@ def test_malformed_and_oversized_requests_are_refused_and_the_service_keeps_goin
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, _ = machine
-    service = start(tmp_path, machine)
-    try:
+    with serving(tmp_path, machine) as service:
         for request in (
             {"op": "format_disk"},
             {"op": "restore", "args": {"item": 7}},
@@ -279,8 +282,6 @@ def test_malformed_and_oversized_requests_are_refused_and_the_service_keeps_goin
             reply = json.loads(raw.makefile("rb").readline())
         assert reply["error"]["code"] == "bad_request" and "cap" in reply["error"]["message"]
         assert photogate_as(alice, service.socket_path, "status").returncode == 0
-    finally:
-        assert service.stop() == 0
 
 
 def test_kill_9_of_the_service_during_a_burst_loses_nothing(
@@ -315,8 +316,7 @@ def test_kill_9_of_the_service_during_a_burst_loses_nothing(
         if path in in_vault:
             assert in_vault[path].sha256 == sha and in_vault[path].owner_uid == alice.uid
     assert len(in_vault) < KILL_BURST_FILES  # the kill really interrupted the burst
-    service.start()  # the startup sweep finishes the job
-    try:
+    with service.running():  # the startup sweep finishes the job
         wait_for(
             lambda: (
                 not any(alice.downloads.iterdir())
@@ -328,8 +328,6 @@ def test_kill_9_of_the_service_during_a_burst_loses_nothing(
         items = items_as(alice, service.socket_path)
         assert sorted(i["original_path"] for i in items) == sorted(originals)
         assert all(i["sha256"] == originals[i["original_path"]] for i in items)
-    finally:
-        assert service.stop() == 0
 
 
 def test_migration_moves_a_per_user_vault_into_the_machine_vault(
@@ -402,8 +400,7 @@ def test_the_tray_is_a_client_and_its_quit_leaves_protection_running(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, _ = machine
-    service = start(tmp_path, machine, "allow_pause = false\n")
-    try:
+    with serving(tmp_path, machine, "allow_pause = false\n") as service:
         headless = photogate_as(alice, service.socket_path, "run", "--headless")
         assert headless.returncode == 0 and "protected mode is installed" in headless.stdout
         assert not (alice.home / ".photogate" / "vault").exists()  # no per-user watcher ran
@@ -423,8 +420,6 @@ def test_the_tray_is_a_client_and_its_quit_leaves_protection_running(
         assert service.process is not None and service.process.poll() is None
         write_as(alice, alice.downloads / "after.jpg", make_pe_bytes(12))
         wait_gone(alice.downloads / "after.jpg")  # still protected after the tray quit
-    finally:
-        assert service.stop() == 0
 
 
 def test_a_download_dir_pointed_at_a_system_folder_is_neither_watched_nor_restored_into(
@@ -450,8 +445,7 @@ def test_staff_safe_copy_is_written_as_the_owner_and_delete_is_on_record(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, _, _ = machine
-    service = start(tmp_path, machine)
-    try:
+    with serving(tmp_path, machine) as service:
         # A real photo with a ZIP appended: the pixels are fine, the tail is the threat.
         write_as(alice, alice.downloads / "xray.jpg", make_jpeg_with_zip(13))
         wait_gone(alice.downloads / "xray.jpg")
@@ -471,16 +465,13 @@ def test_staff_safe_copy_is_written_as_the_owner_and_delete_is_on_record(
         assert items_as(None, service.socket_path) == []
         kinds = [(e["event"], e.get("caller")) for e in service.events()]
         assert ("safe_copy_saved", alice.name) in kinds and ("deleted", alice.name) in kinds
-    finally:
-        assert service.stop() == 0
 
 
 def test_flagged_files_are_reported_and_deleted_only_by_their_owner(
     tmp_path: Path, machine: tuple[Accounts, Account, Account, Account]
 ) -> None:
     _, alice, bob, _ = machine
-    service = start(tmp_path, machine)
-    try:
+    with serving(tmp_path, machine) as service:
         notes = alice.downloads / "notes.jpg"
         write_as(alice, notes, b"this is not a picture at all, only text\n" * 20)
         wait_for(
@@ -504,5 +495,3 @@ def test_flagged_files_are_reported_and_deleted_only_by_their_owner(
         kinds = [(e["event"], e.get("caller")) for e in service.events()]
         assert ("request_refused", bob.name) in kinds
         assert ("false_alarm_reported", alice.name) in kinds and ("deleted", alice.name) in kinds
-    finally:
-        assert service.stop() == 0

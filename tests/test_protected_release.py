@@ -120,8 +120,7 @@ def test_a_staff_restore_stays_put_across_a_restart_and_names_the_user(
     # Across a restart, with the service's memory of the path gone: the release alone keeps it.
     with StateDB(service.state_dir / "state.sqlite3") as db:
         db.forget(target)
-    service.start()
-    try:
+    with service.running():
         wait_for(
             lambda: _row_action(service, target) == RELEASED_ACTION,
             TIMEOUT_SECONDS,
@@ -133,8 +132,6 @@ def test_a_staff_restore_stays_put_across_a_restart_and_names_the_user(
         write_as(dora, target, payload + b"changed")
         wait_gone(target)
         assert len(_quarantines(service, target)) == 2
-    finally:
-        assert service.stop() == 0
 
     (event,) = [e for e in service.events() if e["event"] == "restored"]
     assert (event["caller"], event["caller_uid"]) == (dora.name, dora.uid)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,29 @@ def _stop_agent(agent: subprocess.Popen[bytes], home: Path) -> bytes:
     return (home.parent / "agent-stderr.txt").read_bytes()
 
 
+@contextlib.contextmanager
+def _running_agent(
+    env: Callable[..., dict[str, str]], home: Path, policy: Path, folder: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The agent for a `with` block; stopped after it, it must exit 0 with no traceback."""
+    agent = _start_agent(env, home, policy, folder)
+    try:
+        yield agent
+    finally:
+        err = _stop_agent(agent, home)
+    assert agent.returncode == 0
+    assert b"Traceback" not in err, err.decode(errors="replace")
+
+
+def _folder_and_policy(tmp_path: Path) -> tuple[Path, Path]:
+    """A watched Downloads folder and the tests' policy file."""
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return downloads, policy
+
+
 def _review_processes(agent_pid: int) -> list[int]:
     import psutil
 
@@ -136,18 +159,14 @@ def _pe_bytes() -> bytes:
 
 
 def test_gtk_tray_clicks_menu_and_notifications(photogate_home: Path, tmp_path: Path) -> None:
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    downloads, policy = _folder_and_policy(tmp_path)
     with desktop(tmp_path) as desk:
         display = str(desk["display"])
         env: Callable[..., dict[str, str]] = desk["env"]  # type: ignore[assignment]
         notifications: NotificationLog = desk["notifications"]  # type: ignore[assignment]
         with background(tray_host_command(), env()):
             wait_until(lambda: _tray_owned(display), STEP_TIMEOUT_SECONDS, "the tray host")
-            agent = _start_agent(env, photogate_home, policy, downloads)
-            try:
+            with _running_agent(env, photogate_home, policy, downloads) as agent:
                 wait_until(
                     lambda: _docked_icon(display) is not None,
                     STEP_TIMEOUT_SECONDS,
@@ -230,22 +249,14 @@ def test_gtk_tray_clicks_menu_and_notifications(photogate_home: Path, tmp_path: 
                     STEP_TIMEOUT_SECONDS,
                     "the review window after a left click",
                 )
-            finally:
-                err = _stop_agent(agent, photogate_home)
-            assert agent.returncode == 0
-            assert b"Traceback" not in err, err.decode(errors="replace")
 
 
 def test_icon_docks_when_the_tray_host_starts_late(photogate_home: Path, tmp_path: Path) -> None:
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    downloads, policy = _folder_and_policy(tmp_path)
     with desktop(tmp_path) as desk:
         display = str(desk["display"])
         env: Callable[..., dict[str, str]] = desk["env"]  # type: ignore[assignment]
-        agent = _start_agent(env, photogate_home, policy, downloads)
-        try:
+        with _running_agent(env, photogate_home, policy, downloads):
             status = photogate_home / "run" / "status.json"
             wait_until(status.exists, STEP_TIMEOUT_SECONDS, "the agent to start")
             assert _docked_icon(display) is None  # no tray host yet
@@ -269,18 +280,11 @@ def test_icon_docks_when_the_tray_host_starts_late(photogate_home: Path, tmp_pat
                 width = int(geometry.split("Geometry: ")[1].split("x")[0])
                 assert width >= 16, geometry
                 screenshot(display, "tray-gtk-late-host", box=TRAY_CORNER, zoom=3)
-        finally:
-            err = _stop_agent(agent, photogate_home)
-        assert agent.returncode == 0
-        assert b"Traceback" not in err, err.decode(errors="replace")
 
 
 def test_xorg_fallback_docks_and_a_click_opens_review(photogate_home: Path, tmp_path: Path) -> None:
     """The last fallback (no PyGObject): no menu, but a click still opens the review window."""
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    downloads, policy = _folder_and_policy(tmp_path)
     with desktop(tmp_path) as desk:
         display = str(desk["display"])
         env: Callable[..., dict[str, str]] = desk["env"]  # type: ignore[assignment]
@@ -290,8 +294,7 @@ def test_xorg_fallback_docks_and_a_click_opens_review(photogate_home: Path, tmp_
 
         with background(tray_host_command(), env()):
             wait_until(lambda: _tray_owned(display), STEP_TIMEOUT_SECONDS, "the tray host")
-            agent = _start_agent(xorg_env, photogate_home, policy, downloads)
-            try:
+            with _running_agent(xorg_env, photogate_home, policy, downloads):
                 wait_until(
                     lambda: _docked_icon(display) is not None,
                     STEP_TIMEOUT_SECONDS,
@@ -305,7 +308,3 @@ def test_xorg_fallback_docks_and_a_click_opens_review(photogate_home: Path, tmp_
                     "the review window after a click on the xorg icon",
                 )
                 screenshot(display, "tray-xorg-click-opens-review")
-            finally:
-                err = _stop_agent(agent, photogate_home)
-            assert agent.returncode == 0
-            assert b"Traceback" not in err, err.decode(errors="replace")
