@@ -426,7 +426,7 @@ def test_a_download_dir_pointed_at_a_system_folder_is_neither_watched_nor_restor
     machine: tuple[Accounts, Account, Account, Account],
 ) -> None:
     from agent.policy.schema import Policy
-    from agent.service.machine import MachineFolders
+    from agent.service.machine import MachineFolders, user_by_uid
 
     _, alice, bob, _ = machine
     config = alice.home / ".config"
@@ -436,9 +436,11 @@ def test_a_download_dir_pointed_at_a_system_folder_is_neither_watched_nor_restor
     patterns = folders.patterns(Policy())
     assert "/etc" not in patterns  # alice does not own /etc
     assert str(bob.downloads) in patterns
-    assert not folders.is_landing_folder_of(Path("/etc"), alice.uid, Policy())
-    assert folders.is_landing_folder_of(bob.downloads, bob.uid, Policy())
-    assert not folders.is_landing_folder_of(bob.downloads, alice.uid, Policy())
+    alice_user, bob_user = user_by_uid(alice.uid), user_by_uid(bob.uid)
+    assert alice_user is not None and bob_user is not None
+    assert not folders.is_landing_folder_of(Path("/etc"), alice_user, Policy())
+    assert folders.is_landing_folder_of(bob.downloads, bob_user, Policy())
+    assert not folders.is_landing_folder_of(bob.downloads, alice_user, Policy())
 
 
 def test_staff_safe_copy_is_written_as_the_owner_and_delete_is_on_record(

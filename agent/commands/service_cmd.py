@@ -19,7 +19,12 @@ from agent import paths
 from agent.errors import EXIT_OK, ConfigError, UsageError
 from agent.textsafe import safe_path, safe_text
 
-PER_USER_VAULT = Path(".local/share/Photogate/vault")  # platformdirs' data dir, per account
+# platformdirs' per-account data dir, below the account's home/profile folder
+PER_USER_VAULT = (
+    Path("AppData/Local/Photogate/vault")
+    if sys.platform == "win32"
+    else Path(".local/share/Photogate/vault")
+)
 
 
 def register(subparsers: Any) -> None:
@@ -113,7 +118,7 @@ def _handle(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace, state_dir: Path) -> int:
     """Move every per-user vault found into the machine vault; prints one line each."""
-    from agent.service.machine import local_users
+    from agent.service.machine import is_account_folder, local_users
     from agent.vault.store import Vault
 
     keeper = _keeper(args, state_dir)
@@ -131,17 +136,19 @@ def _migrate(args: argparse.Namespace, state_dir: Path) -> int:
         for folder in candidates:
             if folder == target_root or not (folder / "vault.key").is_file():
                 continue
-            moved += _migrate_one(folder, user.uid, target, Vault)
+            if not is_account_folder(folder, user):
+                print(
+                    f"  skipped {safe_path(folder)}: not a folder of that account", file=sys.stderr
+                )
+                continue
+            moved += _migrate_one(folder, user, target, Vault)
     print(f"Migrated {moved} item(s) into {safe_path(target_root)}")
     return EXIT_OK
 
 
-def _migrate_one(folder: Path, owner_uid: int, target: Any, vault_class: Any) -> int:
+def _migrate_one(folder: Path, user: Any, target: Any, vault_class: Any) -> int:
+    """Adopt every item of the per-user vault in `folder`, owned by `user` (a LocalUser)."""
     try:
-        owner = folder.lstat().st_uid
-        if owner != owner_uid or folder.is_symlink():
-            print(f"  skipped {safe_path(folder)}: not a folder of that account", file=sys.stderr)
-            return 0
         source = vault_class(folder)
     except Exception as error:  # one broken vault must not stop the others
         print(f"  skipped {safe_path(folder)}: {safe_text(str(error))}", file=sys.stderr)
@@ -149,7 +156,7 @@ def _migrate_one(folder: Path, owner_uid: int, target: Any, vault_class: Any) ->
     count = 0
     for item in source.items():
         try:
-            adopted = target.adopt(item, source, owner_uid)
+            adopted = target.adopt(item, source, user.uid, user.sid)
             if adopted is not None:
                 count += 1
             source.delete(item.id)

@@ -35,6 +35,7 @@ __all__ = [
     "lock_fd",
     "open_source",
     "os_path",
+    "owner_sid",
     "read_at",
     "release_pages",
     "select",
@@ -169,3 +170,8 @@ def writer_done(path: str) -> bool:
 def open_source(path: Path) -> SourceFile:
     """Open a file for quarantine: read it, later delete exactly it; OSError on failure."""
     return _current.open_source(path)
+
+
+def owner_sid(path: Path) -> str:
+    """The owner's SID on Windows ("" on POSIX, where `st_uid` is the owner)."""
+    return _current.owner_sid(path)

@@ -125,3 +125,8 @@ class Platform(Protocol):
     def open_source(self, path: Path) -> SourceFile:
         """Open `path` for quarantine (read, later delete); OSError when it cannot be."""
         ...
+
+    def owner_sid(self, path: Path) -> str:
+        """The Windows security identifier of the owner of `path` (not followed if a link);
+        "" where owners are uids (POSIX) or when it cannot be read."""
+        ...

@@ -180,3 +180,8 @@ class PortablePlatform:
     def open_source(self, path: Path) -> SourceFile:
         """Open by path; delete = close, re-verify, unlink."""
         return ReopenSourceFile(path)
+
+    def owner_sid(self, path: Path) -> str:
+        """POSIX owners are uids (`os.lstat(path).st_uid`): no SID."""
+        del path
+        return ""

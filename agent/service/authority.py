@@ -48,10 +48,16 @@ class Caller:
     name: str
     groups: frozenset[str]
     is_it: bool
+    sid: str = ""  # Windows: the token's user SID (uid and gid are -1 there)
+
+    @property
+    def key(self) -> str:
+        """Who this is, for ownership and per-caller state: the SID, else the uid."""
+        return self.sid or f"uid:{self.uid}"
 
     def describe(self) -> str:
-        """`name (uid N)` for events and logs."""
-        return f"{self.name} (uid {self.uid})"
+        """`name (uid N)` (Windows: `name (SID)`) for events and logs."""
+        return f"{self.name} ({self.sid})" if self.sid else f"{self.name} (uid {self.uid})"
 
 
 def default_it_groups() -> tuple[str, ...]:
@@ -151,6 +157,13 @@ def decide(caller: Caller, action: str, policy: Policy, item: Any | None = None)
 
 
 def owns(caller: Caller, item: Any) -> bool:
-    """True when the item was quarantined from a file the caller owned."""
+    """True when the item was quarantined from a file the caller owned.
+
+    Windows records carry the owner's SID and Windows callers theirs; POSIX both a uid. An
+    unknown owner (-1, "") is nobody's: only IT sees such an item.
+    """
+    owner_sid = getattr(item, "owner_sid", "")
+    if owner_sid or caller.sid:
+        return isinstance(owner_sid, str) and bool(owner_sid) and owner_sid == caller.sid
     owner_uid = getattr(item, "owner_uid", -1)
     return isinstance(owner_uid, int) and owner_uid >= 0 and owner_uid == caller.uid

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 # Office versions whose Outlook keeps OutlookSecureTempFolder (2016+/2013/2010).
 OUTLOOK_VERSIONS = ("16.0", "15.0", "14.0")
@@ -35,6 +35,7 @@ MAC_OUTLOOK_TEMP = "Library/Containers/com.microsoft.Outlook/Data/tmp/Outlook Te
 THUNDERBIRD_TEMP_GLOB = "pid-*"  # Thunderbird >= 91.6.2 opens attachments in <TEMP>/pid-<PID>
 MAX_USER_DIRS_BYTES = 64 * 1024  # bytes: user-dirs.dirs is a few lines; refuse anything huge
 MAX_GLOB_MATCHES = 256  # folders: one pattern never expands to more than this
+MAX_SUBKEYS = 4096  # registry keys listed under one key at most (ProfileList: one per account)
 
 
 class Registry(Protocol):
@@ -42,6 +43,10 @@ class Registry(Protocol):
 
     def read_string(self, key: str, name: str) -> str | None:
         """The value `name` under `key` (e.g. `HKCU\\Software\\...`), or None if absent."""
+        ...
+
+    def subkeys(self, key: str) -> list[str]:
+        """The names of the keys directly under `key` (at most MAX_SUBKEYS), [] if absent."""
         ...
 
 
@@ -67,6 +72,23 @@ class FileRegistry:
                 return value.strip()
         return None
 
+    def subkeys(self, key: str) -> list[str]:
+        """Keys named by a line `KEY\\SUB\\...\\NAME=VALUE` under `key`, in file order."""
+        try:
+            untrusted_text = self._path.read_text(encoding="utf-8")
+        except OSError:
+            return []
+        prefix = key.lower().rstrip("\\") + "\\"
+        found: dict[str, None] = {}
+        for line in untrusted_text.splitlines():
+            left, sep, _ = line.partition("=")
+            left = left.strip()
+            if sep and left.lower().startswith(prefix):
+                sub, more, _rest = left[len(prefix) :].partition("\\")
+                if more and sub:  # a value directly under `key` is not a subkey
+                    found.setdefault(sub)
+        return list(found)[:MAX_SUBKEYS]
+
 
 class WinRegistry:
     """The real Windows registry through `winreg` (Windows only)."""
@@ -77,11 +99,7 @@ class WinRegistry:
             import winreg
         except ImportError:
             return None
-        hive_name, _, sub_key = key.partition("\\")
-        hive = {
-            "HKCU": winreg.HKEY_CURRENT_USER,  # type: ignore[attr-defined,unused-ignore]
-            "HKLM": winreg.HKEY_LOCAL_MACHINE,  # type: ignore[attr-defined,unused-ignore]
-        }.get(hive_name.upper())
+        hive, sub_key = _hive(winreg, key)
         if hive is None:
             return None
         try:
@@ -89,7 +107,38 @@ class WinRegistry:
                 value, _kind = winreg.QueryValueEx(handle, name)  # type: ignore[attr-defined,unused-ignore]
         except OSError:
             return None
-        return str(value) if value else None
+        # REG_EXPAND_SZ comes back unexpanded: the caller expands with the right account's
+        # variables (a service's own %USERPROFILE% is the system profile, not the user's).
+        return str(value) if isinstance(value, str) and value else None
+
+    def subkeys(self, key: str) -> list[str]:
+        """EnumKey over `key` (at most MAX_SUBKEYS), [] when it is missing."""
+        try:
+            import winreg
+        except ImportError:
+            return []
+        hive, sub_key = _hive(winreg, key)
+        if hive is None:
+            return []
+        names: list[str] = []
+        try:
+            with winreg.OpenKey(hive, sub_key) as handle:  # type: ignore[attr-defined,unused-ignore]
+                while len(names) < MAX_SUBKEYS:
+                    names.append(str(winreg.EnumKey(handle, len(names))))  # type: ignore[attr-defined,unused-ignore]
+        except OSError:  # ERROR_NO_MORE_ITEMS ends the enumeration; a missing key gives []
+            pass
+        return names
+
+
+def _hive(winreg: Any, key: str) -> tuple[Any, str]:
+    """(predefined hive handle or None, the rest of the key) for `HKCU\\...` style keys."""
+    hive_name, _, sub_key = key.partition("\\")
+    hive = {
+        "HKCU": winreg.HKEY_CURRENT_USER,
+        "HKLM": winreg.HKEY_LOCAL_MACHINE,
+        "HKU": winreg.HKEY_USERS,  # other accounts' hives (loaded while they are logged on)
+    }.get(hive_name.upper())
+    return hive, sub_key
 
 
 def expand(pattern: str, env: Mapping[str, str] | None = None) -> str:

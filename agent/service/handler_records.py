@@ -48,7 +48,7 @@ class RecordOps:
             if key.startswith(ITEM_KEY_PREFIX):
                 return key[len(ITEM_KEY_PREFIX) :] in mine
             return key.startswith(FLAGGED_KEY_PREFIX) and owned_by(
-                key[len(FLAGGED_KEY_PREFIX) :], caller.uid
+                key[len(FLAGGED_KEY_PREFIX) :], caller
             )
 
         return [dict(r.__dict__) for key, r in reports.items() if may_see(key)]

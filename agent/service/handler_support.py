@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent import platform
 from agent.errors import AgentError
 from agent.service.authority import Caller
 from agent.service.events import EventLog
@@ -67,9 +68,14 @@ class PlacedVault:
         return self._vault.purge(older_than_days)
 
 
-def owned_by(path: str, uid: int) -> bool:
-    """True when the entry at `path` (not followed if a link) belongs to `uid`."""
+def owned_by(path: str, caller: Caller) -> bool:
+    """True when the entry at `path` (not followed if a link) belongs to `caller`.
+
+    POSIX: its st_uid is the caller's uid; Windows: its owner SID is the caller's SID.
+    """
+    if caller.sid:
+        return platform.owner_sid(Path(path)) == caller.sid
     try:
-        return os.lstat(path).st_uid == uid
+        return os.lstat(path).st_uid == caller.uid
     except OSError:
         return False

@@ -65,7 +65,7 @@ class Handlers(RecordOps):
 
     def __init__(self, service: ProtectedService) -> None:
         self.service = service
-        self._reviewed_at: dict[int, float] = {}
+        self._reviewed_at: dict[str, float] = {}  # by Caller.key
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class Handlers(RecordOps):
             to = Path(to_text)
             if not to.is_absolute():
                 raise VaultError("--to must be an absolute path")
-            placement = Placement(owner=(caller.uid, caller.gid), folder_uid=caller.uid)
+            placement = placement_for(caller.uid, caller.gid, caller.sid)
             outcome = self.staff(caller, placement).restore(item.id, to)
             return {"path": str(outcome.path), "message": outcome.message()}
         placement = self.original_placement(caller, item, "restore")
@@ -177,9 +177,9 @@ class Handlers(RecordOps):
 
     def original_placement(self, caller: Caller, item: QuarantineItem, op: str) -> Placement:
         """Back to the original folder: only as its owner, only while it is still watched."""
-        from agent.service.machine import user_by_uid
+        from agent.service.machine import owner_of
 
-        owner = user_by_uid(item.owner_uid) if item.owner_uid >= 0 else None
+        owner = owner_of(item.owner_uid, item.owner_sid)
         if owner is None:
             self.refuse(
                 caller, op, "Photogate does not know whose file this was; IT can restore "
@@ -187,13 +187,13 @@ class Handlers(RecordOps):
             )  # fmt: skip
             raise AssertionError("unreachable")  # refuse() raised
         folder = Path(item.original_path).parent
-        if not self.service.machine.is_landing_folder_of(folder, owner.uid, self.service.policy):
+        if not self.service.machine.is_landing_folder_of(folder, owner, self.service.policy):
             self.refuse(
                 caller, op, f"The folder {folder} is no longer one of {owner.name}'s watched "
                 "folders, so the file is not put back there; IT can restore it with --to.",
                 item,
             )  # fmt: skip
-        return Placement(owner=(owner.uid, owner.gid), folder_uid=owner.uid)
+        return placement_for(owner.uid, owner.gid, owner.sid)
 
     def op_delete(self, caller: Caller, args: dict[str, Any]) -> Any:
         item = self.item(caller, args, "delete")
@@ -219,7 +219,7 @@ class Handlers(RecordOps):
         self.check(caller, "sanitized_copy", authority.SANITIZED_COPY, item)
         to_text = protocol.text_arg(args, "to", protocol.MAX_PATH_CHARS, optional=True)
         if to_text is not None:
-            placement = Placement(owner=(caller.uid, caller.gid), folder_uid=caller.uid)
+            placement = placement_for(caller.uid, caller.gid, caller.sid)
             folder = Path(to_text)
         else:
             placement = self.original_placement(caller, item, "sanitized_copy")
@@ -249,7 +249,7 @@ class Handlers(RecordOps):
         del args
         rows = []
         for record in self.service.core.statedb.list_flagged():
-            if not caller.is_it and not owned_by(record.path, caller.uid):
+            if not caller.is_it and not owned_by(record.path, caller):
                 continue
             flagged = flagged_from_record(record)
             rows.append(dict(flagged.__dict__, finding_codes=list(flagged.finding_codes)))
@@ -260,7 +260,7 @@ class Handlers(RecordOps):
         path = protocol.text_arg(args, "path", protocol.MAX_PATH_CHARS)
         for record in self.service.core.statedb.list_flagged():
             if record.path == path:
-                if caller.is_it or owned_by(path, caller.uid):
+                if caller.is_it or owned_by(path, caller):
                     return record
                 self.refuse(caller, op, "This file is not one of yours.", None)
         raise VaultError("that file is not on the list of flagged files")
@@ -317,7 +317,7 @@ class Handlers(RecordOps):
 
     def op_mark_reviewed(self, caller: Caller, args: dict[str, Any]) -> Any:
         del args
-        self._reviewed_at[caller.uid] = time.time()
+        self._reviewed_at[caller.key] = time.time()
         if caller.is_it:
             self.service.core.mark_reviewed()
         return {}
@@ -329,9 +329,9 @@ class Handlers(RecordOps):
         folders = [
             {"path": f.path, "watching": f.watching, "problem": f.problem}
             for f in state.folders
-            if caller.is_it or owned_by(f.path, caller.uid)
+            if caller.is_it or owned_by(f.path, caller)
         ]
-        since = self._reviewed_at.get(caller.uid, 0.0)
+        since = self._reviewed_at.get(caller.key, 0.0)
         mine = [i for i in self.visible(caller) if i.quarantined_at > since]
         return {
             "running": state.running,
@@ -362,3 +362,15 @@ class Handlers(RecordOps):
 
 OPS = {name[len("op_") :] for name in dir(Handlers) if name.startswith("op_")}
 assert OPS == protocol.OPS, OPS ^ protocol.OPS  # the protocol's list is this one
+
+
+def placement_for(uid: int, gid: int, sid: str) -> Placement:
+    """Where a restore or safe copy for this account may land, and whose the file becomes.
+
+    POSIX: the file is chowned to the account and its folder must be the account's
+    (st_uid). Windows: the folder's owner SID must be the account's; the new file inherits
+    the folder's permissions, as a download there would.
+    """
+    if sid:
+        return Placement(folder_sid=sid)
+    return Placement(owner=(uid, gid), folder_uid=uid)

@@ -179,9 +179,10 @@ def client_caller(handle: Any, it_groups: tuple[str, ...]) -> Caller:  # pragma:
             names.add(str(win32security.LookupAccountSid(None,
                       win32security.ConvertStringSidToSid(sid))[0]))  # fmt: skip
     is_it = sid_text == SYSTEM_SID or ADMINISTRATORS_SID in enabled or bool(names & set(it_groups))
-    # Windows has no uid: -1 matches no item's owner_uid, so staff see only what IT shows them
-    # until records carry the owner's SID (see docs/protocol.md).
-    return Caller(uid=-1, gid=-1, pid=pid, name=account, groups=frozenset(names), is_it=is_it)
+    # Windows has no uid: ownership is by SID (records carry `owner_sid`; authority.owns).
+    return Caller(
+        uid=-1, gid=-1, pid=pid, name=account, groups=frozenset(names), is_it=is_it, sid=sid_text
+    )
 
 
 def _write(handle: Any, message: dict[str, Any]) -> None:  # pragma: no cover - Windows only

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import getpass
 import os
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from typing import Any
 
 from agent.errors import VaultError
 from agent.model import Finding
+
+# A SID as ConvertSidToStringSid writes it: revision 1, an authority, up to 15 sub-authorities.
+SID_TEXT = re.compile(r"S-1-\d{1,13}(?:-\d{1,10}){0,15}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class QuarantineItem:
     detected_type: str
     mtime_ns: int = 0  # the same mtime to the nanosecond (a float loses the last digits)
     owner_uid: int = -1  # POSIX uid that owned the file (-1: unknown, e.g. Windows, old records)
+    owner_sid: str = ""  # Windows: the SID that owned the file ("": POSIX, unknown, old records)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (one line of `photogate quarantine list --json`).
@@ -74,6 +79,7 @@ class QuarantineItem:
             "user": self.user,
             "detected_type": self.detected_type,
             **({"owner_uid": self.owner_uid} if self.owner_uid >= 0 else {}),
+            **({"owner_sid": self.owner_sid} if self.owner_sid else {}),
         }
 
     @classmethod
@@ -95,6 +101,7 @@ class QuarantineItem:
                 detected_type=str(fields["detected_type"]),
                 mtime_ns=int(fields.get("mtime_ns", 0)),
                 owner_uid=_uid(fields.get("owner_uid", -1)),
+                owner_sid=_sid(fields.get("owner_sid", "")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise VaultError(f"quarantine record {item_id} is incomplete ({error})") from None
@@ -117,6 +124,15 @@ def _iso_utc(epoch: float) -> str:
 def _uid(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 2**32:
         raise ValueError("owner_uid is not a uid")
+    return value
+
+
+def _sid(value: object) -> str:
+    """A SID in string form (`S-1-5-21-…`), or "" for none."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not SID_TEXT.fullmatch(value):
+        raise ValueError("owner_sid is not a SID")
     return value
 
 

@@ -61,11 +61,13 @@ class Placement:
     """Who the restored file belongs to and which folder owner is acceptable (protected mode).
 
     `owner` (uid, gid) makes the new file that account's, with DOWNLOAD_FILE_MODE;
-    `folder_uid` refuses a destination folder not owned by that uid.
+    `folder_uid` refuses a destination folder not owned by that uid, `folder_sid` (Windows)
+    one whose owner is not that SID.
     """
 
     owner: tuple[int, int] | None = None
     folder_uid: int | None = None
+    folder_sid: str | None = None
 
 
 def restore_item(
@@ -79,7 +81,7 @@ def restore_item(
     directory, name = _destination(item, to)
     placement = placement or Placement()
     with Folder.open(directory) as folder:
-        if placement.folder_uid is not None and folder.info.st_uid != placement.folder_uid:
+        if not _folder_owner_ok(directory, folder.info, placement):
             raise VaultError(
                 f"cannot restore: folder {safe_path(directory)} does not belong to the file's owner"
             )
@@ -266,3 +268,10 @@ def _b64(path: Path) -> str:
 
 def _from_b64(text: str) -> Path:
     return Path(os.fsdecode(base64.b64decode(text.encode("ascii"), validate=True)))
+
+
+def _folder_owner_ok(directory: Path, info: os.stat_result, placement: Placement) -> bool:
+    """The destination folder belongs to the account the placement names (if it names one)."""
+    if placement.folder_uid is not None and info.st_uid != placement.folder_uid:
+        return False
+    return placement.folder_sid is None or platform.owner_sid(directory) == placement.folder_sid

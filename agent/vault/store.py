@@ -46,6 +46,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from agent import platform
 from agent.errors import VaultError
 from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
@@ -240,6 +241,7 @@ class Vault:
                 mtime=before.st_mtime_ns / 1e9, findings=findings,
                 policy_version=policy_version, user=user_name(owner_uid),
                 detected_type=detected_type, mtime_ns=before.st_mtime_ns, owner_uid=owner_uid,
+                owner_sid=platform.owner_sid(origin.path),
             )  # fmt: skip
             # `stored` is made durable (and with it `intent`, same file) before anything
             # outside tmp/ changes: so no item reaches items/ without a durable txn, and
@@ -313,17 +315,22 @@ class Vault:
             size += len(chunk)
         self.check_digest(item, size, digest.hexdigest())
 
-    def adopt(self, item: QuarantineItem, source: Vault, owner_uid: int) -> QuarantineItem | None:
+    def adopt(
+        self, item: QuarantineItem, source: Vault, owner_uid: int, owner_sid: str = ""
+    ) -> QuarantineItem | None:
         """Copy `item` from another vault (a migration); None when this vault has its id.
 
         The content is decrypted from `source`, re-encrypted with this vault's key and
-        verified; the record is this vault's, with `owner_uid` decided by the caller (the
-        account owning the source vault, never what the source record claims).
+        verified; the record is this vault's, with `owner_uid` (Windows: `owner_sid`) decided
+        by the caller (the account owning the source vault, never what the source record
+        claims).
         """
         with self._exclusive():
             if self._record_path(item.id).exists():
                 return None
-            adopted = replace(item, owner_uid=owner_uid, user=user_name(owner_uid))
+            adopted = replace(
+                item, owner_uid=owner_uid, owner_sid=owner_sid, user=user_name(owner_uid)
+            )
             temp_content = self._tmp / f"{item.id}{CONTENT_SUFFIX}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
             try:
