@@ -1,5 +1,5 @@
-"""The pixel-data pass (prefilter `<` + first branch byte, then the full pattern) finds
-exactly the markers, at exactly the offsets, that a plain search for them would."""
+"""The pixel-data pass (a multi-needle search for `<` + two branch bytes, then the full
+pattern) finds exactly the markers, at exactly the offsets, that a plain search would."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import random
 import re
 from pathlib import Path
 
+import pytest
+
 from agent.inspect import reader as reader_module
+from agent.inspect.classify import markers, needles
 from agent.inspect.classify.markers import find_markers
+from agent.inspect.classify.needles import NeedleSearch
 from agent.inspect.reader import Reader
 
 # Every branch of the pixel pattern, in mixed case, and near-misses that must not match.
@@ -89,3 +93,50 @@ def test_every_lazily_compiled_rule_compiles() -> None:
         assert rule.pattern.pattern == rule.source
     for token in signatures._TOKENS:
         assert token.pattern.pattern == token.source
+
+
+# One completion of each branch of the pixel pattern after its first three bytes.
+BRANCH_TAILS = (b"hp ", b"php ", b" $a(", b"cript>", b"ript>", b"g onload=", b"ml>", b"rame>")
+
+
+def test_every_place_the_pattern_can_match_is_a_candidate() -> None:
+    # brute force over every `<xy` (all 65,536 byte pairs, so case folding and non-ASCII
+    # bytes included): wherever the full pattern matches, the needle search proposes it
+    needle_set = set(markers._PIXEL_CANDIDATES.needles)
+    missed = [
+        head
+        for x in range(256)
+        for y in range(256)
+        for head in [bytes((0x3C, x, y))]
+        if head not in needle_set
+        and any(markers._PIXEL_PATTERN.match(head + tail) for tail in BRANCH_TAILS)
+    ]
+    assert missed == []
+    assert len(needle_set) == 21  # ?p ?P ?= /s /S + 4 each of sc sv ht if
+
+
+def test_needles_straddling_chunk_and_step_edges(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(needles, "CHUNK_BYTES", 100)
+    search = NeedleSearch([b"<sc", b"<ht"])
+    data = bytearray(b"." * 400)
+    # 99 straddles the first chunk edge, 200 starts on the second, 298 crosses step_end
+    for at in (0, 99, 200, 250, 298):
+        data[at : at + 3] = b"<sc" if at % 2 else b"<ht"
+    # begin 0, step_end 299: the needle at 298 ends at 301, which scan_end 301 allows
+    assert list(search.starts(bytes(data), 0, 299, 301)) == [0, 99, 200, 250, 298]
+    # a needle that would end past scan_end is not proposed
+    assert list(search.starts(bytes(data), 0, 299, 300)) == [0, 99, 200, 250]
+    # starts are only in [begin, step_end)
+    assert list(search.starts(bytes(data), 99, 250, 400)) == [99, 200]
+
+
+def test_needles_of_mixed_length_are_refused() -> None:
+    with pytest.raises(ValueError, match="one length"):
+        NeedleSearch([b"<s", b"<sc"])
+    with pytest.raises(ValueError, match="one length"):
+        NeedleSearch([])
+
+
+def test_case_variants_fold_ascii_letters_only() -> None:
+    assert needles.case_variants(b"?p") == {b"?p", b"?P"}
+    assert needles.case_variants(b"s\xe9") == {b"s\xe9", b"S\xe9"}

@@ -17,7 +17,7 @@ import re
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from agent import platform
@@ -28,6 +28,11 @@ _ZERO_CHUNK = bytes(_ZERO_CHUNK_BYTES)
 WINDOW_SPAN_BYTES = 64 * 1024  # bytes a window reaches past its step, so short reads fit one
 MAX_CACHED_WINDOWS = 3  # windows kept in memory at once (about 48 MiB at most)
 SEARCH_OVERLAP_BYTES = 4096  # bytes: a regex match starting in a window may run this far past it
+CONFIRM_DEADLINE_STEP = 4096  # candidates confirmed between two deadline checks
+
+
+# (buffer, begin, step_end, scan_end) -> offsets in [begin, step_end) where a match may start
+CandidateFinder = Callable[[bytes, int, int, int], Iterable[int]]
 
 
 class BudgetExceeded(Exception):
@@ -291,27 +296,63 @@ class Reader:
         return None
 
     def finditer(
-        self,
-        pattern: re.Pattern[bytes],
-        start: int = 0,
-        end: int | None = None,
-        *,
-        confirm: re.Pattern[bytes] | None = None,
+        self, pattern: re.Pattern[bytes], start: int = 0, end: int | None = None
     ) -> Iterator[ReaderMatch]:
         """All regex matches in [start, end), window by window, releasing searched windows.
 
         `pattern` should match short tokens (markers): a match that straddles a window
         boundary is found because windows overlap by SEARCH_OVERLAP_BYTES.
+        """
+        last_end = -1
+        for base, buffer, begin, step_end, scan_end in self._search_steps(start, end):
+            for match in pattern.finditer(buffer, begin, scan_end):
+                if match.start() >= step_end:
+                    break
+                if base + match.start() >= last_end:  # not inside the last window's match
+                    last_end = base + match.end()
+                    yield ReaderMatch(match, base)
 
-        With `confirm`, `pattern` is a cheap prefilter: every place it matches is tried with
-        `confirm.match`, and the confirmed matches (non-overlapping, left to right) are
-        yielded. This finds exactly what `confirm` itself would, provided every match of
-        `confirm` starts with a match of `pattern`, and it is faster when `confirm` is an
-        alternation that SRE would otherwise enter at every occurrence of its first byte.
+    def confirmed_matches(
+        self,
+        candidates: CandidateFinder,
+        confirm: re.Pattern[bytes],
+        start: int = 0,
+        end: int | None = None,
+    ) -> Iterator[ReaderMatch]:
+        """Matches of `confirm` in [start, end) tried only where `candidates` points.
+
+        `candidates(buffer, begin, step_end, scan_end)` lists, in increasing order, the
+        offsets in [begin, step_end) of `buffer` where a match may start (a fast multi-
+        needle search); each is tried with `confirm.match` up to `scan_end`, and the
+        confirmed matches (non-overlapping, left to right) are yielded. This finds exactly
+        what a plain `confirm` search would, provided every match of `confirm` starts at a
+        candidate, and it is faster when `confirm` is an alternation that SRE would
+        otherwise enter at every occurrence of its first byte.
+        """
+        last_end = -1
+        for base, buffer, begin, step_end, scan_end in self._search_steps(start, end):
+            for tried, offset in enumerate(candidates(buffer, begin, step_end, scan_end)):
+                if tried % CONFIRM_DEADLINE_STEP == CONFIRM_DEADLINE_STEP - 1:
+                    self.check_deadline()  # a window full of candidates is slow to confirm
+                if base + offset < last_end:
+                    continue  # inside the previous match (a plain search skips it too)
+                match = confirm.match(buffer, offset, scan_end)
+                if match is not None:
+                    last_end = base + match.end()
+                    yield ReaderMatch(match, base)
+
+    def _search_steps(
+        self, start: int, end: int | None
+    ) -> Iterator[tuple[int, bytes, int, int, int]]:
+        """(base, buffer, begin, step_end, scan_end) per window step of [start, end).
+
+        Offsets are into `buffer` (file offset = base + offset): a search looks for matches
+        starting in [begin, step_end) and may read up to scan_end, SEARCH_OVERLAP_BYTES past
+        the step, so a token straddling the edge is found. The buffer is the cached window
+        itself (no copy); windows wholly searched are released after their step.
         """
         stop = self.size if end is None else min(end, self.size)
         pos = max(0, start)
-        last_end = -1
         while pos < stop:
             self.check_deadline()
             window_stop = min(stop, (pos // WINDOW_BYTES + 1) * WINDOW_BYTES)
@@ -323,20 +364,7 @@ class Reader:
                 # past its step, so scan_stop is inside it: search it in place, no copy
                 index = pos // WINDOW_BYTES
                 base, buffer = index * WINDOW_BYTES, self._window(index)
-            for candidate in pattern.finditer(buffer, pos - base, scan_stop - base):
-                if base + candidate.start() >= window_stop:
-                    break
-                if base + candidate.start() < last_end:
-                    continue
-                match = candidate
-                if confirm is not None:
-                    confirmed = confirm.match(buffer, candidate.start(), scan_stop - base)
-                    if confirmed is None:
-                        continue
-                    match = confirmed
-                if base + match.start() >= last_end:
-                    last_end = base + match.end()
-                    yield ReaderMatch(match, base)
+            yield base, buffer, pos - base, window_stop - base, scan_stop - base
             self.release(pos, window_stop)
             pos = window_stop
 

@@ -13,9 +13,10 @@ two different suggestive ones, or a suggestive one in code context (inside an HT
 an `on...=` handler, or right after JavaScript punctuation such as `;`, `=` or `*/`).
 
 Speed: one regex pass per rule per region. The whole-file pass over pixel data uses only
-markers that begin with `<` (PHP tags, HTML/SVG script): SRE then skips to each `<` at
-memchr speed. Those are the payloads an interpreter finds by scanning (PHP `include`, a
-browser sniffing HTML); executables, archives and PDFs are only dangerous where their
+markers that begin with `<` (PHP tags, HTML/SVG script): a SIMD multi-needle search
+(`needles.py`) proposes the few places where `<` and two more bytes can start one. Those
+are the payloads an interpreter finds by scanning (PHP `include`, a browser sniffing
+HTML); executables, archives and PDFs are only dangerous where their
 readers look for them (the file start, the end, or metadata), and those places are
 searched with the full marker set.
 """
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass, replace
 
 from agent.inspect.classify.kinds import MAX_PE_HEADER_OFFSET
+from agent.inspect.classify.needles import NeedleSearch, case_variants
 from agent.inspect.reader import Reader
 
 MAX_MARKERS = 64  # markers reported per region (evidence, not an inventory)
@@ -70,11 +72,14 @@ _PIXEL_PATTERN = re.compile(
     re.DOTALL,
 )
 
-# What every match of _PIXEL_PATTERN starts with: `<` and the first byte of one of its
-# branches (`?php`/`?=`, `/script`, `script`/`svg`, `html`, `iframe`; bytes patterns fold
-# ASCII case only). SRE tries this one class at each `<` far faster than the five-branch
-# alternation; the few places it matches (1 in 4,000 bytes of noise) get the full pattern.
-_PIXEL_PREFILTER = re.compile(rb"<[?/sShHiI]")
+# Where a match of _PIXEL_PATTERN can start: `<` and the first two bytes of a branch (`?php`
+# in any case, `?=`, `/script`, `script`, `svg`, `html`, `iframe` in any case; bytes patterns
+# fold ASCII case only). 21 needles that noise holds once in ~100 KB; the full pattern is
+# tried only there (tests/test_pixel_prefilter.py derives them from the pattern's branches).
+_PIXEL_STARTS = (b"?p", b"?=", b"/s", b"sc", b"sv", b"ht", b"if")
+_PIXEL_CANDIDATES = NeedleSearch(
+    b"<" + variant for stem in _PIXEL_STARTS for variant in case_variants(stem)
+)
 
 # (kind, pattern over lower-cased bytes). Strong: safe in compressed data (>= 5 fixed bytes or
 # a validated structure). Binary magics are unchanged by lower-casing except their letters.
@@ -356,12 +361,13 @@ def find_markers(
     """Payload markers in [start, end) of the file, in file order, at most MAX_MARKERS.
 
     `strong_only` restricts to markers safe to search in compressed data; `pixel_data`
-    restricts further to the `<`-anchored markers, searched in one pass over the mapped
-    file without copying (the fast whole-file pass, see the module docstring).
+    restricts further to the `<`-anchored markers, searched in one pass over the file's
+    windows without copying (the fast whole-file pass, see the module docstring).
     """
     if pixel_data:
         pixel: list[Marker] = []
-        for match in reader.finditer(_PIXEL_PREFILTER, start, end, confirm=_PIXEL_PATTERN):
+        candidates = _PIXEL_CANDIDATES.starts
+        for match in reader.confirmed_matches(candidates, _PIXEL_PATTERN, start, end):
             kind = "php" if match.group(0)[1:2] == b"?" else "html"
             pixel.append(Marker(match.start(), kind, match.group(0)[:40]))
             if len(pixel) >= MAX_MARKERS:
