@@ -1,104 +1,54 @@
-"""Protected mode's view of the machine: its local users and each user's landing folders.
+"""Protected mode's view of the machine: its accounts and each account's landing folders.
 
-The service watches, for every local account, the folders the per-user agent would watch
-for that account (Downloads from its XDG user-dirs, mail attachment folders), plus the
-machine policy's folders. A `~` in a policy folder means each user's home. An account's
-own folder counts only while that account owns it and it is not a link: a user who
-points `XDG_DOWNLOAD_DIR` at `/etc` gets `/etc` neither watched nor restored into.
-
-Accounts are the password database's login accounts: uid at least UID_MIN (from
-/etc/login.defs, 1000 by default), a login shell, an existing home; `only_users` (the
-service's `--user`) narrows them to a list. On Windows they are the profiles of the
-registry's ProfileList (agent.service.windows_accounts), owners are SIDs instead of uids,
-and a folder is an account's while its owner SID is the account's and it is no link.
+The service watches, for every account, the folders the per-user agent would watch for
+that account (Downloads, mail attachment folders), plus the machine policy's folders. A `~`
+(or `%USERPROFILE%`) in a policy folder means each account's home. An account's own folder
+counts only while that account owns it and it is not a link: a user who points
+`XDG_DOWNLOAD_DIR` (or the Downloads known folder) at `/etc` (`C:\\Windows`) gets it neither
+watched nor restored into. Which accounts exist and what "owns" means is the
+`accounts.AccountSource` of the OS: the password database and st_uid on POSIX, ProfileList
+and owner SIDs on Windows (agent.service.windows_accounts).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from agent import platform
 from agent.platform.portable import is_link_or_reparse
 from agent.policy.schema import Policy
-from agent.service import folders, windows_accounts
+from agent.service import folders
+from agent.service.accounts import AccountSource, LocalUser, PosixAccounts
+from agent.service.windows_accounts import WindowsAccounts
 
-DEFAULT_UID_MIN = 1000  # login.defs' default first uid of a human account
-NOBODY_UID = 65534
-LOGIN_DEFS = Path("/etc/login.defs")
-MAX_LOGIN_DEFS_BYTES = 256 * 1024  # bytes read from /etc/login.defs
-NO_LOGIN_SHELLS = frozenset(
-    {"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", "/bin/sync"}
-)
-MAX_USERS = 10_000  # accounts considered at most (a clinic PC has a handful)
-
-
-@dataclass(frozen=True)
-class LocalUser:
-    """A login account of this machine."""
-
-    uid: int  # -1 on Windows
-    gid: int
-    name: str
-    home: Path
-    sid: str = ""  # Windows: the account's security identifier; "" on POSIX
-
-    @property
-    def key(self) -> str:
-        """The owner identity records and callers are matched on: SID, else uid."""
-        return self.sid or f"uid:{self.uid}"
+__all__ = [
+    "LocalUser",
+    "MachineFolders",
+    "account_name",
+    "default_accounts",
+    "is_account_folder",
+    "local_users",
+    "owner_of",
+    "user_by_uid",
+]
 
 
-def uid_min(login_defs: Path = LOGIN_DEFS) -> int:
-    """UID_MIN from login.defs, or DEFAULT_UID_MIN."""
-    try:
-        with login_defs.open("rb") as handle:
-            text = handle.read(MAX_LOGIN_DEFS_BYTES).decode("utf-8", "replace")
-    except OSError:
-        return DEFAULT_UID_MIN
-    match = re.search(r"^\s*UID_MIN\s+(\d+)\s*$", text, flags=re.MULTILINE)
-    return int(match.group(1)) if match else DEFAULT_UID_MIN
+def default_accounts() -> AccountSource:
+    """This OS's accounts: ProfileList on Windows, the password database elsewhere."""
+    if sys.platform == "win32":
+        return WindowsAccounts(
+            folders.WinRegistry(), os.environ, owner_sid=platform.owner_sid, name_of=account_name
+        )
+    return PosixAccounts()
 
 
 def local_users(only_users: Sequence[str] | None = None) -> list[LocalUser]:
-    """The machine's login accounts (narrowed to `only_users` when given), by uid."""
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        return _windows_users(only_users)
-    import pwd
-
-    lowest = uid_min()
-    wanted = set(only_users) if only_users else None
-    found = []
-    for entry in pwd.getpwall()[:MAX_USERS]:
-        if wanted is not None and entry.pw_name not in wanted:
-            continue
-        if wanted is None and (entry.pw_uid < lowest or entry.pw_uid == NOBODY_UID):
-            continue
-        if entry.pw_shell in NO_LOGIN_SHELLS or not entry.pw_dir.startswith("/"):
-            continue
-        home = Path(entry.pw_dir)
-        if not home.is_dir():
-            continue
-        found.append(LocalUser(entry.pw_uid, entry.pw_gid, entry.pw_name, home))
-    return sorted(found, key=lambda user: user.uid)
-
-
-def _windows_users(only_users: Sequence[str] | None) -> list[LocalUser]:
-    """The ProfileList accounts whose profile folder exists (narrowed to `only_users`)."""
-    wanted = {name.lower() for name in only_users} if only_users else None
-    found = []
-    for profile in windows_accounts.profiles(folders.WinRegistry(), os.environ, account_name):
-        if wanted is not None and profile.name.lower() not in wanted:
-            continue
-        home = Path(profile.home)
-        if home.is_dir():
-            found.append(LocalUser(-1, -1, profile.name, home, profile.sid))
-    return found
+    """The machine's accounts (narrowed to `only_users` when given)."""
+    return default_accounts().users(only_users)
 
 
 def account_name(sid: str) -> str | None:
@@ -136,6 +86,11 @@ def user_by_uid(uid: int) -> LocalUser | None:
     return LocalUser(entry.pw_uid, entry.pw_gid, entry.pw_name, Path(entry.pw_dir))
 
 
+def is_account_folder(folder: Path, user: LocalUser) -> bool:
+    """True when `folder` is a real folder (no link, no junction) that `user` owns."""
+    return folder.exists() and _usable_by(default_accounts(), folder, user)
+
+
 def _is_per_user(pattern: str) -> bool:
     return (
         pattern.startswith("~")
@@ -145,12 +100,7 @@ def _is_per_user(pattern: str) -> bool:
     )
 
 
-def is_account_folder(folder: Path, user: LocalUser) -> bool:
-    """True when `folder` is a real folder (no link, no junction) that `user` owns."""
-    return folder.exists() and _usable_by(folder, user)
-
-
-def _usable_by(folder: Path, user: LocalUser) -> bool:
+def _usable_by(accounts: AccountSource, folder: Path, user: LocalUser) -> bool:
     """A folder of this user: missing (watched once it appears), or a real folder it owns."""
     try:
         info = os.lstat(folder)
@@ -160,59 +110,52 @@ def _usable_by(folder: Path, user: LocalUser) -> bool:
         return False
     if not stat.S_ISDIR(info.st_mode) or is_link_or_reparse(info):
         return False
-    if user.sid:  # Windows: st_uid is always 0 there; the owner is a SID
-        return platform.owner_sid(folder) == user.sid
-    return info.st_uid == user.uid
-
-
-def _profile(user: LocalUser) -> windows_accounts.Profile:
-    return windows_accounts.Profile(user.sid, user.name, str(user.home))
+    return accounts.owns(folder, info, user)
 
 
 class MachineFolders:
     """The landing folders of every local user; `patterns` is the service's pattern source."""
 
-    def __init__(self, only_users: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, only_users: Sequence[str] | None = None, accounts: AccountSource | None = None
+    ) -> None:
         self.only_users = list(only_users) if only_users else None
+        self.accounts = accounts or default_accounts()
 
     def user_folders(self, user: LocalUser, policy: Policy) -> list[Path]:
         """`user`'s own landing folders (not yet filtered by ownership)."""
         env = {"HOME": str(user.home), "USERPROFILE": str(user.home)}
         patterns: list[str] = []
-        if policy.watch.use_default_folders and user.sid:
-            patterns += windows_accounts.landing_folders(
-                _profile(user), folders.WinRegistry(), os.environ
-            )
-        elif policy.watch.use_default_folders:
-            patterns += folders.default_folders(env=env, home=user.home)
+        if policy.watch.use_default_folders:
+            patterns += self.accounts.landing_folders(user)
         patterns += [p for p in policy.watch.folders if _is_per_user(p)]
         found: list[Path] = []
         for pattern in patterns:
             if folders.is_glob_pattern(pattern):
-                continue  # shared families (/tmp/pid-*) are machine folders: see patterns()
+                continue  # families: user_globs() and machine_patterns()
             found.append(Path(os.path.normpath(folders.expand(pattern, env))))
         return found
 
     def user_globs(self, user: LocalUser, policy: Policy) -> list[str]:
         """`user`'s own folder families (Windows: Thunderbird's `pid-*` in the user's TEMP)."""
-        if not (policy.watch.use_default_folders and user.sid):
-            return []  # POSIX: the shared /tmp/pid-* family is a machine pattern
-        return windows_accounts.landing_globs(_profile(user))
+        if not policy.watch.use_default_folders:
+            return []
+        return self.accounts.landing_globs(user)
 
     def machine_patterns(self, policy: Policy) -> list[str]:
         """Folder patterns not tied to one account: IT's absolute folders, shared globs."""
         patterns: list[str] = []
         if policy.watch.use_default_folders:
-            default = folders.default_folders(env={"HOME": "/nonexistent"})
-            patterns += [p for p in default if folders.is_glob_pattern(p)]
+            patterns += self.accounts.shared_globs()
         patterns += [p for p in policy.watch.folders if not _is_per_user(p)]
         return list(dict.fromkeys(patterns))
 
     def patterns(self, policy: Policy) -> list[str]:
         """Every folder the service watches under `policy`."""
         result: list[str] = []
-        for user in local_users(self.only_users):
-            result += [str(f) for f in self.user_folders(user, policy) if _usable_by(f, user)]
+        for user in self.accounts.users(self.only_users):
+            mine = self.user_folders(user, policy)
+            result += [str(f) for f in mine if self._usable(f, user)]
             result += self.user_globs(user, policy)
         result += self.machine_patterns(policy)
         return list(dict.fromkeys(result))
@@ -224,14 +167,17 @@ class MachineFolders:
         count for a subfolder the account owns (a Thunderbird `pid-*` folder is its own).
         """
         folder = Path(os.path.normpath(folder))
-        users = local_users(self.only_users)
+        users = self.accounts.users(self.only_users)
         user = next((u for u in users if u.key == owner.key), None)
         if user is None:
             return False
-        roots = [f for f in self.user_folders(user, policy) if _usable_by(f, user)]
+        roots = [f for f in self.user_folders(user, policy) if self._usable(f, user)]
         for pattern in self.machine_patterns(policy) + self.user_globs(user, policy):
-            roots += [m for m in folders.expand_pattern(pattern) if _usable_by(m, user)]
+            roots += [m for m in folders.expand_pattern(pattern) if self._usable(m, user)]
         for root in roots:
             if folder == root or (policy.watch.recursive and root in folder.parents):
                 return True
         return False
+
+    def _usable(self, folder: Path, user: LocalUser) -> bool:
+        return _usable_by(self.accounts, folder, user)

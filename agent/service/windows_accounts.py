@@ -13,18 +13,22 @@ while it is logged on) names it under `User Shell Folders` (redirected, usually 
 `%USERPROFILE%\\…`), else `<profile>\\Downloads`. Classic Outlook's secure temp folder comes
 from the same hive; new Outlook and Thunderbird keep theirs under the profile's AppData.
 
-Pure string work over a `folders.Registry`, so Linux tests drive it with a file-backed
-registry; the folders' owners are checked by the caller (agent.service.machine).
+Pure string work over a `folders.Registry` and an owner lookup, so Linux tests drive it
+with a file-backed registry; on Windows the lookups are winreg and GetSecurityInfo.
 """
 
 from __future__ import annotations
 
 import ntpath
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from agent.platform.portable import is_link_or_reparse
 from agent.service import folders
+from agent.service.accounts import LocalUser
 
 PROFILE_LIST_KEY = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
 PROFILE_PATH_VALUE = "ProfileImagePath"
@@ -116,3 +120,55 @@ def _folder(untrusted_value: str | None, env: Mapping[str, str]) -> str | None:
 
 
 _VARIABLE = re.compile(r"%(\w+)%")
+
+
+class WindowsAccounts:
+    """ProfileList accounts (an `accounts.AccountSource`); a folder is theirs by owner SID."""
+
+    def __init__(
+        self,
+        registry: folders.Registry,
+        env: Mapping[str, str],
+        *,
+        owner_sid: Callable[[Path], str],
+        name_of: Callable[[str], str | None] = lambda sid: None,
+        is_folder: Callable[[str], bool] = os.path.isdir,
+    ) -> None:
+        self._registry = registry
+        self._env = env
+        self._owner_sid = owner_sid
+        self._name_of = name_of
+        self._is_folder = is_folder
+
+    def users(self, only_users: Sequence[str] | None = None) -> list[LocalUser]:
+        """Accounts whose profile folder exists (names compared without case, as Windows)."""
+        wanted = {name.lower() for name in only_users} if only_users else None
+        found = []
+        for profile in profiles(self._registry, self._env, self._name_of):
+            if wanted is not None and profile.name.lower() not in wanted:
+                continue
+            if self._is_folder(profile.home):
+                found.append(LocalUser(-1, -1, profile.name, Path(profile.home), profile.sid))
+        return found
+
+    def landing_folders(self, user: LocalUser) -> list[str]:
+        """Downloads (as the account's hive names it), Outlook's attachment folders."""
+        return landing_folders(_profile(user), self._registry, self._env)
+
+    def landing_globs(self, user: LocalUser) -> list[str]:
+        """Thunderbird's `pid-*` in the account's own TEMP."""
+        return landing_globs(_profile(user))
+
+    def shared_globs(self) -> list[str]:
+        """None: every Windows account has its own TEMP."""
+        return []
+
+    def owns(self, folder: Path, info: os.stat_result, user: LocalUser) -> bool:
+        """Its owner SID is the account's (st_uid is always 0 on Windows); never a junction."""
+        if is_link_or_reparse(info) or not user.sid:
+            return False
+        return self._owner_sid(folder) == user.sid
+
+
+def _profile(user: LocalUser) -> Profile:
+    return Profile(user.sid, user.name, str(user.home))

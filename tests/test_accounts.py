@@ -1,4 +1,4 @@
-"""Protected mode on Windows: accounts from ProfileList, their folders, ownership by SID.
+"""Protected mode's accounts: Windows ProfileList, folders and items owned by SID; POSIX families.
 
 The registry is the file-backed stand-in (`folders.FileRegistry`: real files, one
 `KEY\\NAME=VALUE` line each), filled the way a Windows 11 PC's registry reads (values as
@@ -227,3 +227,69 @@ def test_a_windows_placement_refuses_a_folder_whose_owner_sid_is_unknown(tmp_pat
     assert not photo.exists()
     restored = vault.restore(item.id, placement=Placement(folder_uid=photo.parent.stat().st_uid))
     assert restored.read_bytes() == b"\xff\xd8\xff\xd9" + b"PK\x05\x06" + b"\0" * 18
+
+
+def test_the_service_watches_the_folders_each_windows_account_owns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MachineFolders over WindowsAccounts: ProfileList accounts, folders kept by owner SID.
+
+    On Linux a Windows path is one file name: the test makes folders with those names in its
+    working folder, so lstat sees real folders (and a real symlink standing in for a junction).
+    """
+    from agent.policy.schema import Policy
+    from agent.service.machine import MachineFolders
+    from agent.service.windows_accounts import WindowsAccounts
+
+    monkeypatch.chdir(tmp_path)
+    source = profile_list(
+        tmp_path,
+        # bob's hive points Downloads at a system folder he does not own
+        rf"HKU\{BOB}\{SHELL_FOLDERS}\{DOWNLOADS_GUID}=%SystemRoot%\Temp",
+    )
+    (tmp_path / r"C:\Users\alice\Downloads").mkdir()
+    (tmp_path / r"C:\Windows\Temp").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / r"C:\Users\DrChen\Downloads").symlink_to(tmp_path / "elsewhere")
+    owners = {
+        r"C:\Users\alice\Downloads": ALICE,
+        r"C:\Windows\Temp": "S-1-5-18",
+        r"C:\Users\DrChen\Downloads": ENTRA,  # owned, but a link: refused anyway
+    }
+    accounts = WindowsAccounts(
+        source, MACHINE_ENV, owner_sid=lambda path: owners.get(str(path), ""),
+        is_folder=lambda path: True,
+    )  # fmt: skip
+    machine = MachineFolders(accounts=accounts)
+    policy = Policy()
+    assert machine.patterns(policy) == [
+        r"C:\Users\DrChen\AppData\Local\Microsoft\Olk\Attachments",  # missing: watched when made
+        r"C:\Users\DrChen\AppData\Local\Temp\pid-*",
+        r"C:\Users\alice\Downloads",
+        r"C:\Users\alice\AppData\Local\Microsoft\Olk\Attachments",
+        r"C:\Users\alice\AppData\Local\Temp\pid-*",
+        r"C:\Users\bob\AppData\Local\Microsoft\Olk\Attachments",
+        r"C:\Users\bob\AppData\Local\Temp\pid-*",
+    ]
+    alice, bob = (u for u in accounts.users() if u.name in ("alice", "bob"))
+    assert machine.is_landing_folder_of(Path(r"C:\Users\alice\Downloads"), alice, policy)
+    assert not machine.is_landing_folder_of(Path(r"C:\Users\alice\Downloads"), bob, policy)
+    assert not machine.is_landing_folder_of(Path(r"C:\Windows\Temp"), bob, policy)
+    stranger = LocalUser(-1, -1, "ghost", Path(r"C:\Users\ghost"), "S-1-5-21-9-9-9-1009")
+    assert not machine.is_landing_folder_of(Path(r"C:\Users\alice\Downloads"), stranger, policy)
+    assert [u.name for u in accounts.users(["ALICE", "drchen"])] == ["DrChen", "alice"]
+
+
+def test_macos_mail_families_are_the_accounts_own_and_tmp_families_shared() -> None:
+    """Apple Mail's per-message folders live in each home; Thunderbird's pid-* in /tmp."""
+    from agent.service.accounts import PosixAccounts
+
+    ann = LocalUser(501, 20, "ann", Path("/Users/ann"))
+    mac = PosixAccounts("darwin")
+    mail = "/Users/ann/Library/Containers/com.apple.mail/Data/Library/Mail Downloads"
+    assert mac.landing_globs(ann) == [f"{mail}/*", "/Users/ann/Library/Mail Downloads/*"]
+    assert mac.shared_globs() == ["/tmp/pid-*"]
+    assert mail in mac.landing_folders(ann) and "/Users/ann/Downloads" in mac.landing_folders(ann)
+    linux = PosixAccounts("linux")
+    assert linux.landing_globs(LocalUser(1000, 1000, "ann", Path("/home/ann"))) == []
+    assert linux.shared_globs() == ["/tmp/pid-*"]
