@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from agent import platform
 from agent.errors import VaultError
 from agent.model import Finding, Severity
 from agent.service import folders, windows_accounts
 from agent.service.authority import Caller, owns
 from agent.service.handlers import placement_for
 from agent.service.machine import LocalUser
-from agent.vault.record import QuarantineItem
+from agent.vault.record import QuarantineItem, owner_name
 from agent.vault.restore import Placement
 
 PROFILE_LIST = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
@@ -293,3 +294,40 @@ def test_macos_mail_families_are_the_accounts_own_and_tmp_families_shared() -> N
     linux = PosixAccounts("linux")
     assert linux.landing_globs(LocalUser(1000, 1000, "ann", Path("/home/ann"))) == []
     assert linux.shared_globs() == ["/tmp/pid-*"]
+
+
+class _OwnersBySid(type(platform.current())):  # type: ignore[misc]
+    """This machine's platform, with the two Windows answers Linux cannot give: owners by SID."""
+
+    def owner_sid(self, path: Path) -> str:
+        return ALICE if path.name.startswith("alice") else ""
+
+    def account_name(self, sid: str) -> str:
+        return {ALICE: "alice"}.get(sid, "")
+
+
+def test_a_quarantined_file_records_its_owner_sid_and_the_owners_name(tmp_path: Path) -> None:
+    from agent.vault.store import Vault
+
+    vault = Vault(tmp_path / "vault")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("alice-scan.jpg", "nobody.jpg"):
+        (folder / name).write_bytes(b"\xff\xd8\xff\xd9MZ")
+    previous = platform.use(_OwnersBySid())
+    try:
+        finding = [Finding("trailer.pe", Severity.HIGH, "program")]
+        mine = vault.quarantine(
+            folder / "alice-scan.jpg", finding, detected_type="jpeg", policy_version="v"
+        )
+        other = vault.quarantine(
+            folder / "nobody.jpg", finding, detected_type="jpeg", policy_version="v"
+        )
+    finally:
+        platform.use(previous)
+    assert (mine.owner_sid, mine.user) == (ALICE, "alice")
+    assert vault.get(mine.id).owner_sid == ALICE  # signed into the record, read back
+    assert other.owner_sid == ""
+    assert owns(_caller(sid=ALICE), vault.get(mine.id))
+    assert not owns(_caller(sid=ALICE), vault.get(other.id))
+    assert owner_name(-1, BOB) == BOB  # no name known: the SID itself

@@ -23,6 +23,7 @@ __all__ = [
     "Platform",
     "PortablePlatform",
     "SourceFile",
+    "account_name",
     "current",
     "cut_utf16",
     "entry_inode",
@@ -175,3 +176,8 @@ def open_source(path: Path) -> SourceFile:
 def owner_sid(path: Path) -> str:
     """The owner's SID on Windows ("" on POSIX, where `st_uid` is the owner)."""
     return _current.owner_sid(path)
+
+
+def account_name(sid: str) -> str:
+    """The account name of a Windows SID ("" when unknown, and on POSIX)."""
+    return _current.account_name(sid)

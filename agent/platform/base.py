@@ -130,3 +130,7 @@ class Platform(Protocol):
         """The Windows security identifier of the owner of `path` (not followed if a link);
         "" where owners are uids (POSIX) or when it cannot be read."""
         ...
+
+    def account_name(self, sid: str) -> str:
+        """The account name of a Windows SID; "" when unknown or where there are no SIDs."""
+        ...

@@ -185,3 +185,8 @@ class PortablePlatform:
         """POSIX owners are uids (`os.lstat(path).st_uid`): no SID."""
         del path
         return ""
+
+    def account_name(self, sid: str) -> str:
+        """No SIDs here."""
+        del sid
+        return ""

@@ -380,6 +380,19 @@ class WindowsPlatform(PortablePlatform):
         """CreateFileW READ|DELETE share, no reparse following (see HandleSourceFile)."""
         return HandleSourceFile(path)
 
+    def account_name(self, sid: str) -> str:
+        """LookupAccountSid (pywin32, a Windows dependency); "" for a deleted account or an
+        unreachable domain controller."""
+        try:
+            import win32security
+
+            name, _domain, _kind = win32security.LookupAccountSid(
+                None, win32security.ConvertStringSidToSid(sid)
+            )
+        except Exception:  # pywintypes.error, whatever the lookup's failure
+            return ""
+        return str(name)
+
     def owner_sid(self, path: Path) -> str:
         """The owner SID in string form (`S-1-5-21-...`), "" when it cannot be read.
 

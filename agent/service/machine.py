@@ -53,17 +53,7 @@ def local_users(only_users: Sequence[str] | None = None) -> list[LocalUser]:
 
 def account_name(sid: str) -> str | None:
     """The account name of a SID (LookupAccountSid), None when unknown or not on Windows."""
-    if sys.platform != "win32":
-        return None
-    try:  # pragma: no cover - Windows only
-        import win32security
-
-        name, _domain, _kind = win32security.LookupAccountSid(
-            None, win32security.ConvertStringSidToSid(sid)
-        )
-        return str(name)
-    except Exception:  # pywintypes.error: a deleted account, a domain out of reach
-        return None
+    return platform.account_name(sid) or None
 
 
 def owner_of(owner_uid: int, owner_sid: str) -> LocalUser | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent import platform
 from agent.errors import VaultError
 from agent.model import Finding
 
@@ -134,6 +135,13 @@ def _sid(value: object) -> str:
     if not isinstance(value, str) or not SID_TEXT.fullmatch(value):
         raise ValueError("owner_sid is not a SID")
     return value
+
+
+def owner_name(uid: int, sid: str = "") -> str:
+    """The recorded `user`: the owning account's name (by SID on Windows, else by uid)."""
+    if sid:
+        return platform.account_name(sid) or sid
+    return user_name(uid)
 
 
 def user_name(uid: int) -> str:

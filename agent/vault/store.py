@@ -54,7 +54,7 @@ from agent.textsafe import safe_path, safe_text
 from agent.vault.crypto import ChunkReader, fsync_dir, load_or_create_key, sync_data
 from agent.vault.journal import Journal, VaultLock, crash_point
 from agent.vault.origin import OriginFile
-from agent.vault.record import QuarantineItem, b64_path, user_name
+from agent.vault.record import QuarantineItem, b64_path, owner_name
 from agent.vault.recovery import CONTENT_SUFFIX, foreign_owner, recover
 from agent.vault.restore import Placement, restore_item
 
@@ -221,6 +221,7 @@ class Vault:
     ) -> QuarantineItem:
         before = origin.stat_open
         owner_uid = -1 if sys.platform == "win32" else before.st_uid  # Windows: owner is a SID
+        owner_sid = platform.owner_sid(origin.path)  # "" on POSIX
         item_id = secrets.token_hex(ID_BYTES)
         txn = secrets.token_hex(8)
         self._journal.append(
@@ -239,9 +240,9 @@ class Vault:
                 id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
                 size=size, sha256=sha256, quarantined_at=self._clock(),
                 mtime=before.st_mtime_ns / 1e9, findings=findings,
-                policy_version=policy_version, user=user_name(owner_uid),
+                policy_version=policy_version, user=owner_name(owner_uid, owner_sid),
                 detected_type=detected_type, mtime_ns=before.st_mtime_ns, owner_uid=owner_uid,
-                owner_sid=platform.owner_sid(origin.path),
+                owner_sid=owner_sid,
             )  # fmt: skip
             # `stored` is made durable (and with it `intent`, same file) before anything
             # outside tmp/ changes: so no item reaches items/ without a durable txn, and
@@ -329,8 +330,9 @@ class Vault:
             if self._record_path(item.id).exists():
                 return None
             adopted = replace(
-                item, owner_uid=owner_uid, owner_sid=owner_sid, user=user_name(owner_uid)
-            )
+                item, owner_uid=owner_uid, owner_sid=owner_sid,
+                user=owner_name(owner_uid, owner_sid),
+            )  # fmt: skip
             temp_content = self._tmp / f"{item.id}{CONTENT_SUFFIX}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
             try:
