@@ -10,7 +10,9 @@ an unknown WebP chunk, TIFF bytes no IFD references and a private tag, a TIFF st
 byte count 0, HEIF `free`/unknown boxes and `mdat` bytes no item uses; JPEG stray bytes
 between segments, a gap between EOI and an MPF image, an HTC dual-camera block, bytes
 after a Minolta-style maker-note preview and before a final extra image; and data after
-JPEG 2000, PSD, netpbm, TGA, PCX and QOI pictures (formats with a walker now). Plus bomb headers
+JPEG 2000, PSD, netpbm, TGA, PCX, QOI, HDR, OpenEXR and GIMP XCF pictures (formats with a
+walker now), a payload in an OpenEXR `comments` attribute or before its first chunk, and in
+a GIMP comment parasite. Plus bomb headers
 the pixel count alone misses: decoded size (16-bit RGBA), a GIF frame placed far outside a
 1x1 screen, an ICO BMP entry whose DIB header declares a huge bitmap, a JPEG whose SOF
 height is 0 and whose DNL declares the real one, a progressive JPEG of thousands of scans.
@@ -31,6 +33,7 @@ from bench import eval_payloads as pay
 from bench.walker_files import (
     appended_to_other_format,
     bmp_gap,
+    exr_bytes,
     gif_after_lzw,
     gif_frame_outside_screen,
     heic_bytes,
@@ -54,6 +57,7 @@ from bench.walker_files import (
     tiff_gray,
     webp_unknown_chunk,
     webp_vp8x_tail,
+    xcf_bytes,
 )
 
 Maker = Callable[[random.Random], tuple[str, bytes, str]]
@@ -96,6 +100,15 @@ PLACES: dict[str, tuple[Inject, Callable[[random.Random], bytes]]] = {
     "jpeg-minolta-preview": (jpeg_minolta_preview, lambda rng: b""),
     "jpeg-before-final-image": (jpeg_final_image, lambda rng: b""),
     "after-new-walker-formats": (appended_to_other_format, lambda rng: b""),
+    "exr-comments": (
+        lambda rng, p: ("exr", exr_bytes(rng, tiled=rng.random() < 0.5, comments=p)),
+        lambda rng: rng.choice([b"Rendered in Blender 4.2", b"plate 0042, grade v3", b"ACES"]),
+    ),
+    "exr-before-chunks": (lambda rng, p: ("exr", exr_bytes(rng, gap=p)), lambda rng: b""),
+    "xcf-parasite": (
+        lambda rng, p: ("xcf", xcf_bytes(rng, rng.choice([0, 11]), comment=p)),
+        lambda rng: rng.choice([b"Created with GIMP", b"logo draft 3, do not print"]),
+    ),
 }
 # Benign fillers that are not "the same picture, nothing hidden" but another normal shape.
 _BENIGN_INJECT: dict[str, Callable[[random.Random, bytes], tuple[str, bytes]]] = {

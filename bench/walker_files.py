@@ -400,10 +400,16 @@ def packbits(row: bytes) -> bytes:
 
 
 def other_format(rng: random.Random) -> tuple[str, bytes]:
-    """A picture in a format that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI, HDR)."""
+    """A picture in a format that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI, HDR,
+    OpenEXR, GIMP XCF)."""
     kind = rng.choice(
-        ["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi", "hdr"]
-    )
+        ["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi", "hdr", "exr",
+         "xcf"]
+    )  # fmt: skip
+    if kind == "exr":
+        return "exr", exr_bytes(rng, tiled=rng.random() < 0.5, mipmap=rng.random() < 0.5)
+    if kind == "xcf":
+        return "xcf", xcf_bytes(rng, rng.choice([0, 3, 11]), rng.choice([0, 1, 2]))
     if kind == "hdr":
         return "hdr", radiance_hdr(rng, rng.choice([4, 64, 200]), rng.randint(2, 40))
     image = img.photo_image(rng, small_size(rng))
@@ -464,3 +470,149 @@ def radiance_hdr(rng: random.Random, width: int = 64, height: int = 24) -> bytes
         else:
             lines += b"".join(bytes(p) for p in pixels)
     return header + lines
+
+
+# --- GIMP XCF and OpenEXR, assembled from their specifications ------------------------------
+
+
+def _xcf_rle(channel: bytes) -> bytes:
+    """One XCF RLE byte stream (devel-docs/xcf.txt): runs of >= 3 equal bytes, else literals."""
+    out, i = bytearray(), 0
+    while i < len(channel):
+        run = 1
+        while i + run < len(channel) and run < 127 and channel[i + run] == channel[i]:
+            run += 1
+        if run >= 3:
+            out += bytes([run - 1, channel[i]])
+            i += run
+            continue
+        start = i
+        while i < len(channel) and i - start < 127:
+            if i + 2 < len(channel) and channel[i] == channel[i + 1] == channel[i + 2]:
+                break
+            i += 1
+        out += bytes([256 - (i - start)]) + channel[start:i]
+    return bytes(out)
+
+
+def xcf_bytes(
+    rng: random.Random,
+    version: int = 0,
+    compression: int = 1,
+    comment: bytes = b"Made in GIMP",
+    size: tuple[int, int] | None = None,
+) -> bytes:
+    """A one-layer RGBA GIMP image in GIMP's order (header, properties, pointer lists, layer,
+    hierarchy, level, tiles, one dummy level); tiles raw (0), RLE (1) or zlib (2)."""
+    width, height = size or (rng.randint(40, 150), rng.randint(40, 130))
+    pixels = img.photo_image(rng, (width, height), "RGBA").tobytes()
+    pointer = 8 if version >= 11 else 4  # pointer bytes
+
+    def ptr(value: int) -> bytes:
+        return value.to_bytes(pointer, "big")
+
+    def prop(kind: int, payload: bytes) -> bytes:
+        return struct.pack(">II", kind, len(payload)) + payload
+
+    def string(text: bytes) -> bytes:
+        return struct.pack(">I", len(text) + 1) + text + b"\x00"
+
+    parasite = string(b"gimp-comment") + struct.pack(">I", 1) + string(comment)
+    tag = b"file" if version == 0 else b"v%03d" % version
+    head = b"gimp xcf " + tag + b"\x00" + struct.pack(">III", width, height, 0)
+    if version >= 4:
+        head += struct.pack(">I", 150)  # precision: 8-bit gamma integer
+    head += prop(17, bytes([compression])) + prop(21, parasite) + prop(0, b"")
+    layer_at = len(head) + 3 * pointer  # layer list (one + 0), channel list (0)
+    layer_head = struct.pack(">III", width, height, 1) + string(b"Background") + prop(0, b"")
+    hierarchy_at = layer_at + len(layer_head) + 2 * pointer
+    level_at = hierarchy_at + 12 + 3 * pointer
+    tiles = [_xcf_tile(pixels, width, x, y, compression) for y in range(0, height, 64)
+             for x in range(0, width, 64)]  # fmt: skip
+    offsets, at = [], level_at + 8 + (len(tiles) + 1) * pointer
+    for tile in tiles:
+        offsets.append(at)
+        at += len(tile)
+    dummy = struct.pack(">II", width // 2, height // 2) + ptr(0)
+    return (
+        head + ptr(layer_at) + ptr(0) + ptr(0)
+        + layer_head + ptr(hierarchy_at) + ptr(0)
+        + struct.pack(">III", width, height, 4) + ptr(level_at) + ptr(at) + ptr(0)
+        + struct.pack(">II", width, height) + b"".join(map(ptr, offsets)) + ptr(0)
+        + b"".join(tiles) + dummy
+    )  # fmt: skip
+
+
+def _xcf_tile(pixels: bytes, width: int, x0: int, y0: int, compression: int) -> bytes:
+    """The 64x64 tile at (x0, y0) of RGBA `pixels` (smaller at the edges), encoded."""
+    height = len(pixels) // (4 * width)
+    tw, th = min(64, width - x0), min(64, height - y0)
+    rows = (
+        pixels[((y0 + y) * width + x0) * 4 : ((y0 + y) * width + x0 + tw) * 4] for y in range(th)
+    )
+    tile = b"".join(rows)
+    if compression == 1:
+        return b"".join(_xcf_rle(tile[channel::4]) for channel in range(4))
+    return zlib.compress(tile) if compression == 2 else tile
+
+
+def _exr_attribute(name: bytes, type_name: bytes, value: bytes) -> bytes:
+    return name + b"\x00" + type_name + b"\x00" + struct.pack("<i", len(value)) + value
+
+
+def exr_bytes(
+    rng: random.Random,
+    tiled: bool = False,
+    mipmap: bool = False,
+    comments: bytes = b"",
+    gap: bytes = b"",
+    size: tuple[int, int] | None = None,
+) -> bytes:
+    """A single-part OpenEXR image (half B, G, R) assembled from the file layout: scan lines
+    of 16 (ZIP) or 64x64 tiles (one level or mipmaps, rounded down); `comments` adds the
+    standard text attribute, `gap` sits between the offset table and the first chunk (the
+    offsets skip it). Chunk data are zlib streams, as ZIP compression stores them."""
+    width, height = size or (rng.randint(20, 150), rng.randint(20, 130))
+    channels = (
+        b"".join(name + b"\x00" + struct.pack("<iB3xii", 1, 0, 1, 1) for name in (b"B", b"G", b"R"))
+        + b"\x00"
+    )
+    box = struct.pack("<iiii", 0, 0, width - 1, height - 1)
+    header = _exr_attribute(b"channels", b"chlist", channels)
+    header += _exr_attribute(b"compression", b"compression", b"\x03")  # ZIP, 16 lines
+    header += _exr_attribute(b"dataWindow", b"box2i", box)
+    header += _exr_attribute(b"displayWindow", b"box2i", box)
+    header += _exr_attribute(b"lineOrder", b"lineOrder", b"\x00")
+    header += _exr_attribute(b"pixelAspectRatio", b"float", struct.pack("<f", 1))
+    header += _exr_attribute(b"screenWindowCenter", b"v2f", struct.pack("<ff", 0, 0))
+    header += _exr_attribute(b"screenWindowWidth", b"float", struct.pack("<f", 1))
+    if comments:
+        header += _exr_attribute(b"comments", b"string", comments)
+    if tiled:
+        header += _exr_attribute(b"tiles", b"tiledesc", struct.pack("<IIB", 64, 64, int(mipmap)))
+    header += b"\x00"
+    chunks: list[bytes] = []
+    if not tiled:
+        for y in range(0, height, 16):
+            rows = min(16, height - y)
+            data = zlib.compress(rng.randbytes(rows * width * 6))
+            chunks.append(struct.pack("<ii", y, len(data)) + data)
+    else:
+        level, (w, h) = 0, (width, height)
+        while True:
+            for ty in range(-(-h // 64)):
+                for tx in range(-(-w // 64)):
+                    tile = min(64, w - tx * 64) * min(64, h - ty * 64) * 6
+                    data = zlib.compress(rng.randbytes(tile))
+                    chunks.append(struct.pack("<iiiii", tx, ty, level, level, len(data)) + data)
+            if not mipmap or max(w, h) == 1:
+                break
+            level, w, h = level + 1, max(1, w // 2), max(1, h // 2)
+    flags = 0x200 if tiled else 0
+    head = b"\x76\x2f\x31\x01" + struct.pack("<I", 2 | flags) + header
+    at = len(head) + 8 * len(chunks) + len(gap)
+    table = b""
+    for chunk in chunks:
+        table += struct.pack("<Q", at)
+        at += len(chunk)
+    return head + table + gap + b"".join(chunks)

@@ -1,4 +1,5 @@
-"""Walkers for JPEG 2000, JPEG XL, PSD, netpbm, TGA, PCX and QOI (issue 11): every raster
+"""Walkers for JPEG 2000, JPEG XL, PSD, netpbm, TGA, PCX and QOI (issue 11; OpenEXR and XCF:
+tests/test_exr_xcf.py): every raster
 format the engine sniffs has an end, so data appended after it is judged.
 
 Files come from Pillow's writers where it has one (the end is the writer's file size) and

@@ -46,6 +46,8 @@ FORMAT_WORDS: Mapping[str, str] = {
     "pcx": "a PCX picture",
     "qoi": "a QOI picture",
     "hdr": "a Radiance HDR picture",
+    "exr": "an OpenEXR picture",
+    "xcf": "a GIMP picture",
 }
 FAMILY_FORMATS: tuple[str, ...] = tuple(FORMAT_WORDS)
 

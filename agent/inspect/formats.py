@@ -31,6 +31,8 @@ _WALKER_MODULES: dict[str, str] = {
     "pcx": "agent.inspect.pcx",
     "qoi": "agent.inspect.qoi",
     "hdr": "agent.inspect.hdr",
+    "exr": "agent.inspect.exr",
+    "xcf": "agent.inspect.xcf",
 }
 
 

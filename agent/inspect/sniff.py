@@ -192,9 +192,14 @@ TGA_NAMES = (".tga", ".icb", ".vda", ".vst", ".tpic")  # TGA 1.0 has no signatur
 
 
 def _sniff_raster(reader: Reader, head: bytes, name_hint: str) -> Sniffed | None:
-    """Raster formats with weak or no signatures: QOI, Radiance HDR, netpbm, PCX, TGA."""
+    """Raster formats libmagic knows but our table does not (OpenEXR, GIMP XCF), and those
+    with weak or no signatures: QOI, Radiance HDR, netpbm, PCX, TGA."""
     from agent.inspect import pcx, tga  # small modules: their header checks are the rule
 
+    if head.startswith(b"\x76\x2f\x31\x01"):  # OpenEXR magic (the version follows)
+        return _s("exr", "image", "OpenEXR image")
+    if head.startswith(b"gimp xcf ") and head[13:14] == b"\x00":  # "file" or "v001".."v0NN"
+        return _s("xcf", "image", "GIMP image (XCF)")
     if head.startswith(b"qoif") and len(head) >= 14 and head[12] in (3, 4) and head[13] <= 1:
         return _s("qoi", "image", "QOI image")
     if head.startswith((b"#?RADIANCE\n", b"#?RGBE\n")):
