@@ -26,23 +26,30 @@ CHILD = r"""
 import os, sys, time
 from pathlib import Path
 from agent.model import Finding, Severity
-import agent.vault.store, agent.vault.journal
+import agent.vault.store, agent.vault.journal, agent.vault.movein
 root, op, crash_at, crash_index = sys.argv[1:5]
 targets = sys.argv[5:]
 if crash_at.startswith("pause:"):  # hold the lock at that point instead of dying
     pause_at = crash_at[len("pause:"):]
-    original = agent.vault.store.crash_point
+    original = agent.vault.journal.crash_point
     def pausing(name):
         if name == pause_at:
             print("paused", flush=True)
             time.sleep(60)
         original(name)
-    agent.vault.store.crash_point = pausing
     agent.vault.journal.crash_point = pausing
+    agent.vault.movein.crash_point = pausing
     crash_at = ""
 vault = agent.vault.store.Vault(Path(root))
 print("started", flush=True)
 finding = [Finding("test.crash", Severity.HIGH, "crash test")]
+if op == "quarantine_many":  # every target in one batch, the crash point armed throughout
+    os.environ[agent.vault.journal.CRASH_ENV] = crash_at
+    paths = [Path(os.fsdecode(bytes.fromhex(target))) for target in targets]
+    request = agent.vault.store.QuarantineRequest
+    requests = [request(p, tuple(finding), "jpeg", "crash-test") for p in paths]
+    print("results", [type(r).__name__ for r in vault.quarantine_many(requests)], flush=True)
+    targets = []
 for index, target in enumerate(targets):
     if index == int(crash_index) and crash_at:
         os.environ[agent.vault.journal.CRASH_ENV] = crash_at
@@ -71,6 +78,17 @@ STEPS_AFTER_WHICH_THE_FILE_IS_IN_THE_VAULT = {  # `stored` comes before the item
     "original-removed",
     "done",
 }
+# A batch (agent.vault.movein): each per-file point fires at the first file reaching it,
+# the batch points once. Once every copy is in items/ (`record-placed`), recovery rolls
+# every file forward; before, every original stays.
+BATCH_STEPS_ALL_IN_PLACE = ["intent", "encrypted", "stored", "batch-durable", "content-placed"]
+BATCH_STEPS_ALL_IN_VAULT = [
+    "record-placed",
+    "unlinking",
+    "original-unlinked",
+    "original-removed",
+    "done",
+]
 RESTORE_STEPS = ["restore-intent", "temp-written", "placing", "linked", "restored", "temp-removed"]
 STEPS_AFTER_WHICH_THE_FILE_IS_RESTORED = {"linked", "restored", "temp-removed"}
 
@@ -145,6 +163,31 @@ def test_kill_9_during_quarantine_loses_nothing(tmp_path: Path, step: str) -> No
     where = _assert_each_file_exactly_once(tmp_path / "vault", files)
     expected_crashed = "vault" if step in STEPS_AFTER_WHICH_THE_FILE_IS_IN_THE_VAULT else "place"
     assert where == {paths[0]: "vault", paths[1]: expected_crashed, paths[2]: "place"}
+
+
+@pytest.mark.parametrize("step", BATCH_STEPS_ALL_IN_PLACE + BATCH_STEPS_ALL_IN_VAULT)
+def test_kill_9_during_a_batch_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, step: str
+) -> None:
+    files = _files(tmp_path / "Downloads")
+    targets = [os.fsencode(p).hex() for p in files]
+
+    returncode = _run_child(tmp_path / "vault", "quarantine_many", step, 0, targets)
+
+    assert returncode == -signal.SIGKILL, f"child did not die at {step} (exit {returncode})"
+    where = _assert_each_file_exactly_once(tmp_path / "vault", files)
+    expected = "vault" if step in BATCH_STEPS_ALL_IN_VAULT else "place"
+    assert where == dict.fromkeys(files, expected)
+
+
+def test_a_batch_without_a_crash_moves_every_file(tmp_path: Path) -> None:
+    files = _files(tmp_path / "Downloads")
+    targets = [os.fsencode(p).hex() for p in files]
+    argv, env = _child(tmp_path / "vault", "quarantine_many", "", 0, targets)
+    done = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b"results ['QuarantineItem', 'QuarantineItem', 'QuarantineItem']" in done.stdout
+    assert set(_assert_each_file_exactly_once(tmp_path / "vault", files).values()) == {"vault"}
 
 
 @pytest.mark.parametrize("step", RESTORE_STEPS)

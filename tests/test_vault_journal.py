@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import agent.vault.store
+import agent.vault.movein
 from agent.errors import VaultError
 from agent.vault.crypto import CHUNK_BYTES, load_or_create_key
 from agent.vault.journal import Journal
@@ -255,7 +255,7 @@ def test_original_stays_when_the_stored_copy_fails_verification(
             raw[-20] ^= 0xFF  # one flipped bit in the last chunk's ciphertext
             content.write_bytes(bytes(raw))
 
-    monkeypatch.setattr(agent.vault.store, "crash_point", corrupt_after_placing)
+    monkeypatch.setattr(agent.vault.movein, "crash_point", corrupt_after_placing)
     with pytest.raises(VaultError, match="damaged or was altered"):
         vault.quarantine(original, FINDINGS, detected_type="jpeg", policy_version="v")
     assert original.read_bytes() == data  # verify-before-unlink kept the only good copy

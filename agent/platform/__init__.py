@@ -12,6 +12,7 @@ import mmap
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from agent.platform.base import ChildLimits, Platform, SourceFile
@@ -43,6 +44,7 @@ __all__ = [
     "set_nonblocking",
     "set_xattr",
     "start_limited",
+    "sync_files",
     "unlock_fd",
     "use",
     "utf16_units",
@@ -166,6 +168,11 @@ def is_no_hard_links(error: OSError) -> bool:
 def writer_done(path: str) -> bool:
     """The exclusive-open probe; False while another program may still be writing."""
     return _current.writer_done(path)
+
+
+def sync_files(paths: Sequence[Path]) -> None:
+    """Make the bytes and length of each file durable, together (OSError if one is not)."""
+    _current.sync_files(paths)
 
 
 def open_source(path: Path) -> SourceFile:

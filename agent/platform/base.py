@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -46,7 +47,15 @@ class SourceFile(Protocol):
         ...
 
     def delete(self) -> None:
-        """Remove the file (through the open handle where the OS allows it)."""
+        """Remove the file (through the open handle where the OS allows it).
+
+        The removal is not yet durable: `sync_folder` makes it so (a batch of files from
+        one folder needs that only once)."""
+        ...
+
+    def sync_folder(self) -> None:
+        """Make removals in the file's folder durable (POSIX: fsync the opened folder;
+        best effort, a no-op where the OS has no folder flush)."""
         ...
 
     def close(self) -> None:
@@ -133,4 +142,12 @@ class Platform(Protocol):
 
     def account_name(self, sid: str) -> str:
         """The account name of a Windows SID; "" when unknown or where there are no SIDs."""
+        ...
+
+    def sync_files(self, paths: Sequence[Path]) -> None:
+        """Make the bytes and length of every file in `paths` durable; OSError if not.
+
+        Together, as cheaply as the OS allows: one flush per file (fdatasync, fsync,
+        FlushFileBuffers), or on Linux, for many files, one `syncfs` of their filesystem
+        (one journal commit instead of one per file)."""
         ...

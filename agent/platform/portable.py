@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from agent.platform.base import ChildLimits, SourceFile
@@ -48,6 +49,35 @@ def seek_read_at(fd: int, size: int, offset: int) -> bytes:
             parts.append(chunk)
             wanted -= len(chunk)
     return b"".join(parts)
+
+
+def sync_folder_by_path(folder: Path) -> None:
+    """Best-effort fsync of a folder (makes renames and unlinks in it durable).
+
+    Windows cannot open a folder with os.open: nothing to do there (NTFS journals its
+    metadata itself)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sync_each(paths: Sequence[Path]) -> None:
+    """Flush each file's bytes and length (fdatasync where it exists, else fsync, which
+    on Windows is FlushFileBuffers); reopened by path, so no descriptor is held meanwhile."""
+    flush = getattr(os, "fdatasync", os.fsync)
+    for path in paths:
+        fd = os.open(path, os.O_WRONLY | _O_BINARY | _O_NOINHERIT | _O_NOFOLLOW)
+        try:
+            flush(fd)
+        finally:
+            os.close(fd)
 
 
 def same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -95,6 +125,10 @@ class ReopenSourceFile:
         if not self.still_same():
             raise OSError(errno.ESTALE, "the file changed before it could be removed")
         self.path.unlink()
+
+    def sync_folder(self) -> None:
+        """fsync the folder by path where folders can be opened (not on Windows)."""
+        sync_folder_by_path(self.path.parent)
 
     def close(self) -> None:
         """Close the descriptor (idempotent)."""
@@ -190,3 +224,7 @@ class PortablePlatform:
         """No SIDs here."""
         del sid
         return ""
+
+    def sync_files(self, paths: Sequence[Path]) -> None:
+        """One flush per file (see `sync_each`)."""
+        sync_each(paths)

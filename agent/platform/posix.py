@@ -52,11 +52,12 @@ class DirFdSourceFile:
             return False
         return same_file(now, self.stat_open)
 
-    syncs_folder = True  # delete() itself makes the removal durable (the folder is fsynced)
-
     def delete(self) -> None:
-        """unlinkat in the opened folder, then fsync the folder (durable removal)."""
+        """unlinkat in the opened folder (durable once `sync_folder` ran)."""
         os.unlink(self._name, dir_fd=self._dir_fd)
+
+    def sync_folder(self) -> None:
+        """fsync the opened folder: the unlink survives a power cut (best effort)."""
         with contextlib.suppress(OSError):
             os.fsync(self._dir_fd)
 

@@ -228,6 +228,10 @@ class HandleSourceFile:
                 _raise_last_error("SetFileInformationByHandle", os.fspath(self.path))
         self.close()
 
+    def sync_folder(self) -> None:
+        """Nothing to do: NTFS logs the delete in its own metadata journal (the vault's
+        folder fsync was never available on Windows either)."""
+
     def close(self) -> None:
         """Close the fd and with it the handle (idempotent)."""
         fd, self.fd = self.fd, -1

@@ -17,6 +17,7 @@ point, the process kills itself with SIGKILL right there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -24,7 +25,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -105,26 +106,56 @@ class Journal:
 
         The closing steps (`done`, `aborted`, and `original-removed`, which recovery can
         tell from the disk) skip the sync: if one is lost, recovery re-derives it. A
-        quarantine's `intent` skips it too: its `stored` line, synced before anything
+        quarantine's `intent` skips it too: its `stored` line, made durable before anything
         outside tmp/ changes, makes both durable (a lost `intent` leaves only tmp/ files).
         """
-        entry = {"txn": txn, "op": op, "step": step, **fields}
-        entry["mac"] = self._mac(entry)
-        line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+        self.append_many(op, step, [(txn, fields)])
+
+    def append_many(
+        self,
+        op: str,
+        step: str,
+        entries: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        sync: bool | None = None,
+    ) -> None:
+        """Write one signed line per (txn, fields), all of `op` and `step`, in one write.
+
+        A batch of quarantines writes its `stored`, `original-removed` and `done` lines
+        this way: each line is the same as `append` writes (recovery reads them one by
+        one, per txn). `sync` None: synced by the step's rule (see `append`); False: the
+        caller makes the journal durable itself, together with the files it announces
+        (agent.vault.movein flushes content, records and journal at once).
+        """
+        if not entries:
+            return
+        lines = []
+        for txn, fields in entries:
+            entry = {"txn": txn, "op": op, "step": step, **fields}
+            entry["mac"] = self._mac(entry)
+            lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii"))
+        data = b"\n".join(lines) + b"\n"
+        if sync is None:
+            sync = step not in _REDERIVABLE_STEPS and (op, step) not in _SYNCED_BY_NEXT_STEP
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_BINARY
         fd = os.open(self.path, flags, FILE_MODE)
         try:
             size_before = os.fstat(fd).st_size
-            os.write(fd, line)
+            written = os.write(fd, data)
+            if written != len(data):  # a full disk: never leave half a batch unnoticed
+                raise OSError(
+                    errno.ENOSPC, "the vault journal could not be written", str(self.path)
+                )
             if self._known_size is not None and size_before == self._known_size:
-                self._known_size = size_before + len(line)
+                self._known_size = size_before + len(data)
             else:
                 self._known_size = None  # someone else wrote too: recovery reads it
-            if step in ("done", "aborted"):
-                self._open_txns.discard(txn)
-            else:
-                self._open_txns.add(txn)
-            if step not in _REDERIVABLE_STEPS and (op, step) not in _SYNCED_BY_NEXT_STEP:
+            for txn, _ in entries:
+                if step in ("done", "aborted"):
+                    self._open_txns.discard(txn)
+                else:
+                    self._open_txns.add(txn)
+            if sync:
                 sync_data(fd)  # bytes + length; the journal's mtime is never read
         finally:
             os.close(fd)

@@ -17,7 +17,6 @@ from agent import platform
 from agent.errors import VaultError
 from agent.platform.portable import is_link_or_reparse
 from agent.textsafe import safe_path
-from agent.vault.crypto import fsync_dir
 
 
 class OriginFile:
@@ -66,11 +65,16 @@ class OriginFile:
         return self._source is not None and self._source.still_same()
 
     def unlink(self) -> None:
-        """Remove exactly the file we read (through its handle where the OS allows it)."""
+        """Remove exactly the file we read (through its handle where the OS allows it).
+
+        Durable only after `sync_folder` (a batch from one folder syncs it once)."""
         if self._source is None:
             raise VaultError(f"{safe_path(self.path)} is not open")
         if self._reader is not None:
             self._reader.close()  # the descriptor may be closed by the delete (Windows)
         self._source.delete()
-        if not getattr(self._source, "syncs_folder", False):  # one folder fsync is enough
-            fsync_dir(self.path.parent)
+
+    def sync_folder(self) -> None:
+        """Make the removal durable: the folder we opened the file in is synced."""
+        if self._source is not None:
+            self._source.sync_folder()

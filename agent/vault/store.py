@@ -8,20 +8,10 @@ Layout of the vault folder (0700):
     items/<id>.json    the item's record, signed with an HMAC of the vault key
     tmp/               content and records being written
 
-Moving a file in (always copy + encrypt; plaintext is never renamed in, so it is the same
-on one volume or across volumes). Journal steps: intent -> stored -> original-removed -> done.
-  1. open the source with O_NOFOLLOW (a symlink is refused), relative to its opened folder;
-  2. `intent` (written, not yet synced); encrypt into tmp/ while hashing; fdatasync; the
-     file must not have changed while it was read (same size and mtime), and must match
-     `expected_sha256` when given; write the signed record into tmp/; fdatasync;
-  3. `stored` (synced: it makes `intent` durable too): the complete copy exists in tmp/;
-  4. rename content then record into items/; fsync items/; decrypt it again and compare
-     the SHA-256;
-  5. unlink the original only if it is still the same inode, size and mtime; fsync its
-     folder; `original-removed`, `done`.
-Five syncs per quarantine. `intent` needs no sync of its own: until `stored` is durable
-only tmp/ has changed, and recovery empties tmp/; a `stored` txn whose record or content
-did not reach items/ is rolled back (the original is untouched until step 5).
+Moving files in (always copy + encrypt; plaintext is never renamed in, so it is the same
+on one volume or across volumes): agent.vault.movein, one file or a batch with one flush
+for all. Journal steps: intent -> stored -> original-removed -> done. The copy is durable
+in items/ and decrypted again against its record before the original is unlinked.
 
 Recovery: agent.vault.recovery (it holds the rules, per step).
 
@@ -38,34 +28,45 @@ import hashlib
 import logging
 import os
 import re
-import secrets
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from agent import platform
 from agent.errors import VaultError
 from agent.model import Finding
 from agent.osmark import OriginMarker, default_marker
 from agent.textsafe import safe_path, safe_text
-from agent.vault.crypto import ChunkReader, fsync_dir, load_or_create_key, sync_data
-from agent.vault.journal import Journal, VaultLock, crash_point
-from agent.vault.origin import OriginFile
-from agent.vault.record import QuarantineItem, b64_path, owner_name
+from agent.vault.crypto import ChunkReader, VaultKeys, fsync_dir, load_or_create_key, sync_data
+from agent.vault.journal import Journal, VaultLock
+from agent.vault.movein import (
+    ID_BYTES,
+    RECORD_SUFFIX,
+    QuarantineRequest,
+    QuarantineResult,
+    move_in,
+    rename_in,
+    write_record,
+)
+from agent.vault.record import QuarantineItem, owner_name
 from agent.vault.recovery import CONTENT_SUFFIX, foreign_owner, recover
 from agent.vault.restore import Placement, restore_item
 
-__all__ = ["CONTENT_SUFFIX", "QuarantineItem", "Vault", "VaultError"]
+__all__ = [
+    "CONTENT_SUFFIX",
+    "RECORD_SUFFIX",
+    "QuarantineItem",
+    "QuarantineRequest",
+    "QuarantineResult",
+    "Vault",
+    "VaultError",
+]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 ITEMS_DIR = "items"
 TMP_DIR = "tmp"
-RECORD_SUFFIX = ".json"
-ID_BYTES = 16  # item ids are 32 hex characters of os randomness
 MIN_ID_PREFIX_CHARS = 6  # the CLI accepts a unique id prefix at least this long
 SECONDS_PER_DAY = 86400.0
 
@@ -203,110 +204,34 @@ class Vault:
 
         VaultError (and the file stays where it is) when it is a symlink or not a regular
         file, changed while being moved, does not match `expected_sha256`, or cannot be
-        removed from its folder.
+        removed from its folder. The same as `quarantine_many` with one request.
         """
-        original_path = Path(path).absolute()  # never resolve(): that would follow links
-        with self._exclusive(), OriginFile(original_path) as origin:
-            return self._quarantine_locked(
-                origin, tuple(findings), detected_type, policy_version, expected_sha256
-            )
+        request = QuarantineRequest(
+            Path(path), tuple(findings), detected_type, policy_version, expected_sha256
+        )
+        (result,) = self.quarantine_many([request])
+        if isinstance(result, VaultError):
+            raise result
+        return result
 
-    def _quarantine_locked(
-        self,
-        origin: OriginFile,
-        findings: tuple[Finding, ...],
-        detected_type: str,
-        policy_version: str,
-        expected_sha256: str | None,
-    ) -> QuarantineItem:
-        before = origin.stat_open
-        owner_uid = -1 if sys.platform == "win32" else before.st_uid  # Windows: owner is a SID
-        owner_sid = platform.owner_sid(origin.path)  # "" on POSIX
-        item_id = secrets.token_hex(ID_BYTES)
-        txn = secrets.token_hex(8)
-        self._journal.append(
-            txn, "quarantine", "intent", id=item_id, path_b64=b64_path(origin.path),
-            dev=before.st_dev, ino=before.st_ino, size=before.st_size,
-            mtime_ns=before.st_mtime_ns,
-        )  # fmt: skip
-        try:
-            temp_content = self._tmp / f"{item_id}{CONTENT_SUFFIX}"
-            size, sha256 = self._encrypt_from(origin, item_id, temp_content)
-            if expected_sha256 is not None and sha256 != expected_sha256.lower():
-                raise VaultError(
-                    f"{safe_path(origin.path)} changed after it was inspected; left in place"
-                )
-            item = QuarantineItem(
-                id=item_id, original_path=os.fspath(origin.path), name=origin.path.name,
-                size=size, sha256=sha256, quarantined_at=self._clock(),
-                mtime=before.st_mtime_ns / 1e9, findings=findings,
-                policy_version=policy_version, user=owner_name(owner_uid, owner_sid),
-                detected_type=detected_type, mtime_ns=before.st_mtime_ns, owner_uid=owner_uid,
-                owner_sid=owner_sid,
-            )  # fmt: skip
-            # `stored` is made durable (and with it `intent`, same file) before anything
-            # outside tmp/ changes: so no item reaches items/ without a durable txn, and
-            # recovery of a `stored` txn checks the record and content before it unlinks.
-            self._write_record(item)
-            self._journal.append(txn, "quarantine", "stored", id=item_id, sha256=sha256)
-            self._rename_in(item, temp_content)
-            self._verify_stored(item)
-            if not origin.still_same():
-                raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
-            origin.unlink()
-            crash_point("original-unlinked")
-        except BaseException as error:
-            self.remove_item_files(item_id)
-            self._journal.append(txn, "quarantine", "aborted", id=item_id)
-            if isinstance(error, OSError):
-                where = safe_path(origin.path)
-                raise VaultError(f"could not quarantine {where}: {error.strerror}") from error
-            raise
-        self._journal.append(txn, "quarantine", "original-removed", id=item_id)
-        self._journal.append(txn, "quarantine", "done", id=item_id)
-        return item
+    def quarantine_many(self, requests: Sequence[QuarantineRequest]) -> list[QuarantineResult]:
+        """Move a batch of files in with one flush for all (agent.vault.movein).
 
-    def _encrypt_from(self, origin: OriginFile, item_id: str, temp: Path) -> tuple[int, str]:
-        """Encrypt the open source into `temp`; the file must not change while it is read."""
-        before = origin.stat_open
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
-        with open(os.open(temp, flags, FILE_MODE), "wb") as sink:
-            source = origin.reader()
-            size, sha256 = self._keys.encrypt_stream(
-                item_id, source, sink, max_bytes=before.st_size
-            )
-            sink.flush()
-            sync_data(sink.fileno())
-        after = os.fstat(source.fileno())
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-            size != before.st_size
-        ):
-            raise VaultError(f"{safe_path(origin.path)} changed while it was being moved")
-        crash_point("encrypted")
-        return size, sha256
+        One result per request, in order: the item's record, or the VaultError that kept
+        that file where it is (the others are moved all the same). Every copy is durable
+        and verified before its original is removed.
+        """
+        if not requests:
+            return []
+        with self._exclusive():
+            return move_in(self, requests)
 
     def _place_item(self, item: QuarantineItem, temp_content: Path) -> None:
-        """Record to tmp/, then content and record renamed into items/ (content first)."""
-        self._write_record(item)
-        self._rename_in(item, temp_content)
-
-    def _write_record(self, item: QuarantineItem) -> None:
-        """The signed record, durable in tmp/."""
-        temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
-        with open(os.open(temp_record, flags, FILE_MODE), "wb") as sink:
-            sink.write(self._keys.sign_record(item.record_fields()))
-            sink.flush()
-            sync_data(sink.fileno())
-
-    def _rename_in(self, item: QuarantineItem, temp_content: Path) -> None:
-        """Content then record renamed from tmp/ into items/, made durable (one fsync)."""
-        temp_record = self._tmp / f"{item.id}{RECORD_SUFFIX}"
-        temp_content.rename(self._content_path(item.id))
-        crash_point("content-placed")
-        temp_record.rename(self._record_path(item.id))
+        """Record to tmp/ (durable), then content and record renamed into items/."""
+        del temp_content  # always tmp/<id>.pgq
+        write_record(self, item, durable=True)
+        rename_in(self, item.id)
         fsync_dir(self._items)
-        crash_point("record-placed")
 
     def _verify_stored(self, item: QuarantineItem) -> None:
         digest = hashlib.sha256()
@@ -469,3 +394,15 @@ class Vault:
     def verify_stored(self, item: QuarantineItem) -> None:
         """Decrypt the stored content and check it against the record (VaultError if not)."""
         self._verify_stored(item)
+
+    # --- what agent.vault.movein uses ------------------------------------------------------
+
+    @property
+    def keys(self) -> VaultKeys:
+        """Content encryption and record signing."""
+        return self._keys
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source of `quarantined_at`."""
+        return self._clock
