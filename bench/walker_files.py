@@ -401,11 +401,16 @@ def packbits(row: bytes) -> bytes:
 
 def other_format(rng: random.Random) -> tuple[str, bytes]:
     """A picture in a format that had no walker (JPEG 2000, PSD, PNM, TGA, PCX, QOI, HDR,
-    OpenEXR, GIMP XCF)."""
+    OpenEXR, GIMP XCF, Canon CR3) or still has none (Olympus ORF, Fuji RAF)."""
     kind = rng.choice(
         ["jp2", "j2k", "psd", "ppm", "pgm", "pbm", "tga", "tga-rle", "pcx", "qoi", "hdr", "exr",
-         "xcf"]
+         "xcf", "cr3", "orf", "raf"]
     )  # fmt: skip
+    if kind == "cr3":
+        return "cr3", cr3_bytes(rng)
+    if kind in ("orf", "raf"):  # no walker: libmagic names them, their head and tail are judged
+        head = b"IIRO\x08\x00\x00\x00" if kind == "orf" else b"FUJIFILMCCD-RAW 0201FF383501"
+        return kind, head + rng.randbytes(rng.randint(4_000, 200_000))
     if kind == "exr":
         return "exr", exr_bytes(rng, tiled=rng.random() < 0.5, mipmap=rng.random() < 0.5)
     if kind == "xcf":
@@ -616,3 +621,14 @@ def exr_bytes(
         table += struct.pack("<Q", at)
         at += len(chunk)
     return head + table + gap + b"".join(chunks)
+
+
+def cr3_bytes(rng: random.Random) -> bytes:
+    """The top level of a Canon CR3: ftyp `crx `, moov, Canon's XMP uuid box, mdat."""
+    xmp_uuid = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+    return (
+        box(b"ftyp", b"crx \x00\x00\x00\x01crx isom")
+        + box(b"moov", box(b"mvhd", bytes(100)))
+        + box(b"uuid", xmp_uuid + b"<x:xmpmeta/>")
+        + box(b"mdat", rng.randbytes(rng.randint(2_000, 100_000)))
+    )

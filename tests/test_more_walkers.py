@@ -1,6 +1,6 @@
-"""Walkers for JPEG 2000, JPEG XL, PSD, netpbm, TGA, PCX and QOI (issue 11; OpenEXR and XCF:
-tests/test_exr_xcf.py): every raster
-format the engine sniffs has an end, so data appended after it is judged.
+"""Walkers for JPEG 2000, JPEG XL, PSD, netpbm, TGA, PCX and QOI (issue 11): every raster
+format the engine sniffs has an end, so data appended after it is judged (OpenEXR and XCF:
+tests/test_exr_xcf.py; CR3 and libmagic's other picture types: tests/test_unwalked.py).
 
 Files come from Pillow's writers where it has one (the end is the writer's file size) and
 are assembled from the specifications otherwise.

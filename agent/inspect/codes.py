@@ -35,6 +35,7 @@ FORMAT_WORDS: Mapping[str, str] = {
     "heif": "an iPhone (HEIC) photo",
     "avif": "an AVIF picture",
     "mp4": "a video",
+    "cr3": "a Canon raw photo",
     "ico": "an icon",
     "dicom": "a medical (DICOM) image",
     "svg": "an SVG drawing",
@@ -48,6 +49,7 @@ FORMAT_WORDS: Mapping[str, str] = {
     "hdr": "a Radiance HDR picture",
     "exr": "an OpenEXR picture",
     "xcf": "a GIMP picture",
+    "image_other": "a picture of a less common type",
 }
 FAMILY_FORMATS: tuple[str, ...] = tuple(FORMAT_WORDS)
 
@@ -368,6 +370,14 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "a bare JPEG XL codestream (or a codestream box running to the end of the file) has "
         "no length and no end marker: its first 64 KiB and last 65,557 + 1,024 bytes are "
         "classified for payloads instead",
+    ),
+    CodeSpec(
+        "image_other.not_walked", _I,
+        "This picture type's structure is not checked; its start and end were checked for "
+        "hidden files.",
+        "a picture type libmagic recognises but the engine has no walker for (camera raws "
+        "such as ORF/RW2/RAF, Sun raster, SGI, XPM, JPEG XR...): its first 64 KiB and last "
+        "65,557 + 1,024 bytes are judged for payloads, the pixel pass covers the rest",
     ),
     CodeSpec(
         "resource.too_many_scans", _M,

@@ -20,6 +20,7 @@ _WALKER_MODULES: dict[str, str] = {
     "heif": "agent.inspect.isobmff",
     "avif": "agent.inspect.isobmff",
     "mp4": "agent.inspect.isobmff",
+    "cr3": "agent.inspect.isobmff",
     "ico": "agent.inspect.ico",
     "dicom": "agent.inspect.dicom",
     "svg": "agent.inspect.svg",
@@ -33,6 +34,8 @@ _WALKER_MODULES: dict[str, str] = {
     "hdr": "agent.inspect.hdr",
     "exr": "agent.inspect.exr",
     "xcf": "agent.inspect.xcf",
+    # libmagic's other image/* types: no structure known, head and tail judged
+    "image_other": "agent.inspect.unwalked",
 }
 
 

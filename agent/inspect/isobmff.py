@@ -98,11 +98,13 @@ def _children(reader: Reader, start: int, stop: int) -> list[tuple[bytes, int, i
 
 
 def _brand_type(reader: Reader) -> str:
-    """ "avif", "heif" or "mp4" from the ftyp major and compatible brands."""
+    """ "avif", "heif", "cr3" or "mp4" from the ftyp major and compatible brands."""
     if reader.read(4, 4) != b"ftyp":
         return "mp4"
     size = min(reader.u32be(0) or 0, 4096)
     brands = [reader.read(8, 4)] + [reader.read(o, 4) for o in range(16, size, 4)]
+    if brands[0] == b"crx ":  # Canon CR3: tracks in moov, Canon uuid boxes, mdat
+        return "cr3"
     if brands[0] in AVIF_BRANDS:
         return "avif"
     if brands[0] in HEIF_BRANDS:

@@ -9,7 +9,7 @@ A JPEG XL codestream (FF 0A) has no end marker and no length: only decoding the 
 headers and their tables of contents finds its end. So a bare codestream, and a
 codestream box that runs to the end of the file, are not claimed as accounted structure:
 the walker sets the end to the file size (nothing "after" can be shown) and hands the
-codestream's last `TAIL_JUDGED_BYTES` and its first `HEAD_JUDGED_BYTES` to the engine as
+codestream's last and first bytes to the engine (`unwalked.head_and_tail`) as
 opaque ranges, so an archive appended at the end (a ZIP's end record is in its last
 65,557 bytes) or a program at the start is still found. `jxl.unbounded_codestream` (info)
 says so in the report.
@@ -20,12 +20,11 @@ from __future__ import annotations
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
+from agent.inspect.unwalked import head_and_tail
 from agent.model import Finding, Severity
 
 SIGNATURE = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 BARE_CODESTREAM = b"\xff\x0a"
-TAIL_JUDGED_BYTES = 65_557 + 1024  # bytes: a ZIP end record lies in the last 65,557
-HEAD_JUDGED_BYTES = 64 * 1024  # bytes at the codestream start judged for a payload
 METADATA_BOXES = {
     b"Exif": "JPEG XL Exif box",
     b"xml ": "JPEG XL XMP box",
@@ -79,11 +78,7 @@ def _unbounded(reader: Reader, st: Structure, start: int) -> None:
     if dims is not None and st.pixels is None:
         st.width, st.height = dims
         st.pixels = dims[0] * dims[1]
-    head_end = min(size, start + HEAD_JUDGED_BYTES)
-    st.metadata.append(Region(start, head_end, "JPEG XL codestream start (unknown length)"))
-    tail_start = max(head_end, size - TAIL_JUDGED_BYTES)
-    if tail_start < size:
-        st.metadata.append(Region(tail_start, size, "JPEG XL codestream end (unknown length)"))
+    head_and_tail(st, start, size, "JPEG XL codestream")
     st.findings.append(
         Finding(
             "jxl.unbounded_codestream",

@@ -159,8 +159,8 @@ def _sniff_isobmff(head: bytes) -> Sniffed | None:
         return _s("avif", "image", "AVIF image")
     if major in HEIF_BRANDS or (major not in _VIDEO_BRANDS and brands & HEIF_BRANDS):
         return _s("heif", "image", "HEIF/HEIC image")
-    if major in (b"crx ",):
-        return _s("tiff", "image", "Canon raw photo")
+    if major == b"crx ":  # CR3 is ISO-BMFF (moov, uuid, mdat boxes), not TIFF like CR2
+        return _s("cr3", "image", "Canon raw photo (CR3)")
     return _s("mp4", "video", "MP4/QuickTime video")
 
 
