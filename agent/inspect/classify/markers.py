@@ -37,7 +37,12 @@ MAX_ZIP_NAME_BYTES = 1024  # bytes: a local header file name longer than this is
 MARKUP_LOOKBACK_BYTES = 256  # bytes before a suggestive marker searched for its tag/handler
 SUGGESTIVE_MIN_RULES = 2  # different suggestive markers that together prove a script
 LOWERED_WINDOW_BYTES = 4 * 1024 * 1024  # bytes lower-cased and searched at a time
-WINDOW_OVERLAP_BYTES = 4096  # bytes: markers straddling a window edge are still found
+# Every rule is bounded (tests/test_pixel_prefilter.py checks each one's longest match):
+# a match starting before a window's end is searched up to the overlap's end, so an
+# unbounded `\S+` could run past it and a marker straddling the edge would be missed.
+MAX_SPACE_RUN = 256  # bytes of whitespace between the words of a command
+MAX_OPTION_BYTES = 8192  # bytes of one command-line option (`curl -H ...`) or entity name
+WINDOW_OVERLAP_BYTES = 64 * 1024  # bytes: > the longest rule match (curl: ~34 KB)
 
 
 @dataclass(frozen=True)
@@ -120,20 +125,30 @@ _STRONG_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("hta", rb"<hta:application"),
     ("iso", rb"cd001\x01"),  # an ISO 9660 volume descriptor id and version (ECMA-119 8.1)
 )
+# whitespace, up to four options, whitespace: what separates `curl`/`wget` from the URL
+_COMMAND_OPTIONS = rb"\s{1,%d}(?:-\S{1,%d}\s{1,%d}){0,4}" % (
+    MAX_SPACE_RUN,
+    MAX_OPTION_BYTES,
+    MAX_SPACE_RUN,
+)
 # Telling: too short for pixel data, but one alone in metadata or a trailer is a script.
 _TELLING_SOURCES: tuple[tuple[str, bytes], ...] = (
     ("script", rb"document\.(?:cookie|write|location|domain)"),
     ("script", rb"window\.location"),
     ("script", rb"string\.fromcharcode\("),
-    ("script", rb"<!entity\s+%?\s*[\w.-]+\s+(?:system|public)\b"),
+    (
+        "script",
+        rb"<!entity\s{1,%d}%%?\s{0,%d}[\w.-]{1,%d}\s{1,%d}(?:system|public)\b"
+        % (MAX_SPACE_RUN, MAX_SPACE_RUN, MAX_OPTION_BYTES, MAX_SPACE_RUN),
+    ),
     ("php", rb"system\s{0,8}\(\s{0,8}[\"'$]"),
     ("php", rb"exec\s{0,8}\(\s{0,8}[\"'$]"),
     ("php", rb"passthru\s{0,8}\("),
     ("php", rb"popen\s{0,8}\(\s{0,8}[\"'$]"),
-    ("shell", rb"curl\s+(?:-\S+\s+){0,4}(?:https?|ftp)://"),
-    ("shell", rb"wget\s+(?:-\S+\s+){0,4}(?:https?|ftp)://"),
+    ("shell", rb"curl" + _COMMAND_OPTIONS + rb"(?:https?|ftp)://"),
+    ("shell", rb"wget" + _COMMAND_OPTIONS + rb"(?:https?|ftp)://"),
     ("shell", rb"/bin/(?:ba)?sh\b"),
-    ("shell", rb"cmd(?:\.exe)?\s+/[ck]\s"),
+    ("shell", rb"cmd(?:\.exe)?\s{1,%d}/[ck]\s" % MAX_SPACE_RUN),
     # local-file-read requests (ImageMagick CVE-2022-44268 `profile`, LFI via metadata)
     ("file_read", rb"/etc/(?:passwd|shadow)"),  # no \b: a PNG CRC may follow
     ("file_read", rb"/proc/self/"),
