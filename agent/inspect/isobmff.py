@@ -15,6 +15,7 @@ tables), `mdat` bytes that no `iloc` extent references are never decoded: unexpl
 from __future__ import annotations
 
 from agent.inspect.base import Region, Structure
+from agent.inspect.boxes import box_header
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
 from agent.inspect.sniff import HEIF_BRANDS
@@ -62,38 +63,16 @@ def _finding(code: str, severity: Severity, message: str, offset: int, detail: s
     return Finding(code=code, severity=severity, message=message, offset=offset, detail=detail)
 
 
-def _box_header(reader: Reader, pos: int, limit: int) -> tuple[bytes, int, int] | None:
-    """(type, header size, box end) of the box at `pos`, or None when it is not one.
-
-    Size 0 means "to the end of the enclosing space"; size 1 means a 64-bit size follows.
-    """
-    size = reader.u32be(pos)
-    box_type = reader.read(pos + 4, 4)
-    if size is None or len(box_type) < 4 or not all(0x20 <= b <= 0x7E for b in box_type):
-        return None
-    header = 8
-    if size == 1:
-        large = reader.unpack(">Q", pos + 8)
-        if large is None:
-            return None
-        size, header = large[0], 16
-    elif size == 0:
-        size = limit - pos
-    if size < header:
-        return None
-    return box_type, header, pos + size
-
-
 def _children(reader: Reader, start: int, stop: int) -> list[tuple[bytes, int, int]]:
     """(type, content start, end) of the boxes inside [start, stop)."""
     found: list[tuple[bytes, int, int]] = []
     pos = start
     while pos + 8 <= stop and len(found) < MAX_CHILD_BOXES:
-        head = _box_header(reader, pos, stop)
-        if head is None or head[2] > stop:
+        head = box_header(reader, pos, stop)
+        if head is None or head.end > stop:
             break
-        found.append((head[0], pos + head[1], head[2]))
-        pos = head[2]
+        found.append((head.kind, pos + head.header, head.end))
+        pos = head.end
     return found
 
 
@@ -127,7 +106,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         reader.check_deadline()
         if pos >= reader.size:
             break
-        head = _box_header(reader, pos, reader.size)
+        head = box_header(reader, pos)
         if head is None:
             st.findings.append(
                 _finding(
@@ -139,7 +118,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
             break
-        box_type, header, box_end = head
+        box_type, header, box_end = head.kind, head.header, head.end
         if box_end > reader.size:
             if box_type not in KNOWN_TOP_LEVEL:
                 st.findings.append(
@@ -176,7 +155,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         elif box_type not in KNOWN_TOP_LEVEL:
             st.metadata.append(Region(pos, box_end, f"unknown box {box_type!r}"))
             st.unexplained.append(Region(pos + header, box_end, f"unknown box {box_type!r}"))
-        elif reader.u32be(pos) == 0 and box_type not in _SIZE_ZERO_EXPLAINED:
+        elif head.to_end and box_type not in _SIZE_ZERO_EXPLAINED:
             st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         pos = box_end
     st.end = min(pos, reader.size)

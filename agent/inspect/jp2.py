@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent.inspect.base import Region, Structure
+from agent.inspect.boxes import box_header
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -118,20 +119,15 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         reader.check_deadline()
         if pos + 8 > reader.size:
             break
-        size, kind = reader.u32be(pos), reader.read(pos + 4, 4)
-        header = 8
-        if size == 1:
-            large = reader.unpack(">Q", pos + 8)
-            size, header = (large[0] if large else 0), 16
-        elif size == 0:
-            size = reader.size - pos
-        if size is None or size < header or not kind.isascii():
+        head = box_header(reader, pos)
+        if head is None:
             st.findings.append(
                 _finding("jp2.malformed", "The picture's structure is damaged.", pos, "bad box")
             )
             break
-        box_end = min(pos + size, reader.size)
-        if pos + size > reader.size:
+        kind, header = head.kind, head.header
+        box_end = min(head.end, reader.size)
+        if head.end > reader.size:
             if kind not in KNOWN_BOXES:  # not a box: the file ends here, the rest is left over
                 break
             st.findings.append(
@@ -142,7 +138,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         elif kind == b"jp2c":
             cs = walk_codestream(reader, pos + header, box_end)
             end = _finish_codestream(st, cs, pos + header, box_end)
-            if reader.u32be(pos) == 0:  # "to the end of the file": the codestream ends it
+            if head.to_end:  # "to the end of the file": the codestream ends it
                 box_end = end
             elif end < box_end:
                 st.unexplained.append(Region(end, box_end, "JP2 codestream box after EOC"))

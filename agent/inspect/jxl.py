@@ -18,6 +18,7 @@ says so in the report.
 from __future__ import annotations
 
 from agent.inspect.base import Region, Structure
+from agent.inspect.boxes import box_header
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
 from agent.inspect.unwalked import head_and_tail
@@ -109,15 +110,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         reader.check_deadline()
         if pos + 8 > reader.size:
             break
-        size, kind = reader.u32be(pos), reader.read(pos + 4, 4)
-        header = 8
-        to_eof = size == 0
-        if size == 1:
-            large = reader.unpack(">Q", pos + 8)
-            size, header = (large[0] if large else 0), 16
-        elif size == 0:
-            size = reader.size - pos
-        if size is None or size < header or not kind.isascii():
+        head = box_header(reader, pos)
+        if head is None:
             st.findings.append(
                 Finding(
                     "jxl.malformed",
@@ -128,8 +122,9 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
             break
-        box_end = min(pos + size, reader.size)
-        if pos + size > reader.size:
+        kind, header = head.kind, head.header
+        box_end = min(head.end, reader.size)
+        if head.end > reader.size:
             if kind not in KNOWN_BOXES:  # not a box: the file ends here, the rest is left over
                 break
             st.findings.append(
@@ -138,7 +133,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
         if kind in (b"jxlc", b"jxlp"):
-            if to_eof:
+            if head.to_end:
                 _unbounded(reader, st, pos + header)
             else:
                 st.image_bytes = (st.image_bytes or 0) + box_end - pos - header
