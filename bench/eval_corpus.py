@@ -32,6 +32,7 @@ from bench import eval_images as img  # noqa: E402
 from bench import eval_payloads as pay  # noqa: E402
 from bench.eval_disguises import RECIPES as DISGUISE_RECIPES  # noqa: E402
 from bench.eval_walkers import RECIPES as WALKER_RECIPES  # noqa: E402
+from bench.eval_writers import RECIPES as WRITER_RECIPES  # noqa: E402
 from tests import jpeg_samples as js  # noqa: E402
 
 DEFAULT_SEED = 2024
@@ -738,6 +739,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("malicious/bomb", True, 15, _bomb),
     Recipe("malicious/header-exploit", True, 9, _header_exploits),
     *WALKER_RECIPES,
+    *WRITER_RECIPES,
     *DISGUISE_RECIPES,
     *eval_classify.RECIPES,
 )

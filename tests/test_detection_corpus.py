@@ -93,6 +93,9 @@ def test_benign_files_are_real_images(inspected: list[tuple[Path, Item, Report]]
         if item.category == "benign/svg" or item.name.endswith(".svg"):
             # as_utf8: UTF-16/32 drawings (with or without BOM) parse like any other
             assert ET.fromstring(as_utf8(data)).tag.endswith("svg"), path
+        elif item.category == "benign/writer-dicom-raw-big-endian":
+            # no preamble or File Meta (PS3.5 §7.3): (0008,0005) CS, explicit VR big endian
+            assert data[:6] == b"\x00\x08\x00\x05CS", path
         elif item.category == "benign/dicom" or item.name.endswith(".dcm"):
             assert data[128:132] == b"DICM", path
         else:

@@ -301,11 +301,21 @@ def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
 
 
 def _looks_like_raw_dicom(head: bytes) -> bool:
-    """A DICOM dataset without preamble: (0008,xxxx) group, explicit or implicit VR."""
-    if len(head) < 8 or head[0:2] not in (b"\x08\x00", b"\x02\x00"):
+    """A DICOM dataset without preamble: a (0002|0008,xxxx) element first.
+
+    Little endian with explicit or implicit VR, or explicit VR big endian (PS3.5 §7.3:
+    retired, but old scanners' and test suites' datasets without File Meta use it; the
+    walker guesses the byte order from the first group).
+    """
+    if len(head) < 8:
         return False
     vr = head[4:6]
-    return (vr.isalpha() and vr.isupper()) or int.from_bytes(head[4:8], "little") < 1024
+    explicit = vr.isalpha() and vr.isupper()
+    if head[0:2] in (b"\x00\x08", b"\x00\x02"):
+        return explicit  # big endian exists only with explicit VR
+    if head[0:2] not in (b"\x08\x00", b"\x02\x00"):
+        return False
+    return explicit or int.from_bytes(head[4:8], "little") < 1024
 
 
 # Payload kind (from the classifier's MIME table, `classify.libmagic.MIME_KINDS`) -> family.

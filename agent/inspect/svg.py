@@ -63,6 +63,11 @@ PASSIVE_HTML = _words(
 )
 
 _PSEUDO_ATTRIBUTE = re.compile(r"(\w+)\s*=\s*([\"'])(.*?)\2")
+# An event handler content attribute is "on" + the event's name, letters only (HTML's
+# "onclick", SVG's "onload", "onfocusin", "onbegin"...). Editors' own attributes that merely
+# start with "on" are not handlers: Inkscape's <inkscape:path-effect only_selected="false">
+# is in every drawing that uses a path effect (icon themes, Inkscape's own clip art).
+_EVENT_HANDLER_NAME = re.compile(r"on[a-z]+\Z")
 
 
 class _Target(TreeBuilder):
@@ -116,9 +121,9 @@ def _check_attributes(
     for name, value in element.attrib.items():
         namespace, attr = _split(name)
         where = f"{attr}= on <{tag}>"
-        if attr.startswith("on"):
+        if _EVENT_HANDLER_NAME.match(attr):
             found.add("svg.event_handler", where)
-        elif attr == "attributename" and _split(value.strip())[1].startswith("on"):
+        elif attr == "attributename" and _EVENT_HANDLER_NAME.match(_split(value.strip())[1]):
             # <set attributeName="onclick" to="..."> installs an event handler.
             found.add("svg.event_handler", f"<{tag}> animates the {value.strip()!r} handler")
         elif attr == "base" and namespace == XML_NS:

@@ -1,7 +1,9 @@
 """WebP walker: the RIFF container and its chunks.
 
-The logical end is 8 + the RIFF size (padded to even). Dimensions come from VP8X, VP8 or
-VP8L; ICCP, EXIF, XMP and unknown chunks are metadata regions; ANMF chunks are frames.
+The logical end is 8 + the RIFF size (padded to even); complete WebP files written right
+after it (ImageMagick 6 writes one RIFF per image) are accounted as extra images.
+Dimensions come from VP8X, VP8 or VP8L; ICCP, EXIF, XMP and unknown chunks are metadata
+regions; ANMF chunks are frames.
 
 Positive accounting inside the RIFF: bytes past the fixed size of VP8X (10) and ANIM (6),
 ANMF bytes that are not its 16-byte header and sub-chunks, a non-zero pad byte and RIFF
@@ -23,6 +25,7 @@ BITSTREAM_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 FIXED_CHUNK_BYTES = {b"VP8X": 10, b"ANIM": 6}  # WebP container spec: fixed payload sizes
 ANMF_HEADER_BYTES = 16  # X, Y, width-1, height-1, duration (3 bytes each), flags
 MAX_FRAME_SUBCHUNKS = 16  # sub-chunks walked inside one ANMF (ALPH + VP8 + unknown)
+MAX_EXTRA_IMAGES = 64  # whole WebP files after the first accounted as extra images
 METADATA_LABELS = {b"ICCP": "WebP ICC profile", b"EXIF": "WebP Exif", b"XMP ": "WebP XMP"}
 
 
@@ -49,11 +52,10 @@ def _dimensions(fourcc: bytes, data: bytes) -> tuple[int, int] | None:
 
 
 def walk(reader: Reader, limits: Limits) -> Structure:
-    """Walk a WebP's RIFF chunks. Never raises for malformed input."""
+    """Walk a WebP's RIFF chunks, then any complete WebP files after it. Never raises."""
     del limits
     st = Structure(type="webp")
-    riff_size = reader.u32le(4)
-    if reader.read(0, 4) != b"RIFF" or reader.read(8, 4) != b"WEBP" or riff_size is None:
+    if not _is_riff_webp(reader, 0):
         st.findings.append(
             _finding(
                 "webp.malformed",
@@ -64,11 +66,53 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
         )
         return st
-    declared_end = 8 + riff_size + (riff_size & 1)
+    st.end, complete = _walk_riff(reader, st, 0)
+    if complete:
+        _account_extra_images(reader, st)
+    return st
+
+
+def _is_riff_webp(reader: Reader, start: int) -> bool:
+    return (
+        reader.read(start, 4) == b"RIFF"
+        and reader.read(start + 8, 4) == b"WEBP"
+        and reader.u32le(start + 4) is not None
+    )
+
+
+def _account_extra_images(reader: Reader, st: Structure) -> None:
+    """Complete WebP files laid one after another from `st.end`: accounted extra images.
+
+    ImageMagick 6 (`convert a.jpg b.jpg out.webp`; Debian 12 ships 6.9.11) writes one whole
+    RIFF per image, back to back, and decoders show the first. Each one is accepted only
+    when it walks cleanly (no damaged or truncated chunk); its metadata and unexplained
+    bytes join the primary's, so they are judged like the primary's. Bytes after the last
+    complete one stay left-over data for the engine to judge.
+    """
+    pos = st.end or 0
+    for _ in range(MAX_EXTRA_IMAGES):
+        if not _is_riff_webp(reader, pos):
+            return
+        extra = Structure(type="webp")
+        extra_end, complete = _walk_riff(reader, extra, pos)
+        if not complete or extra.findings or extra.pixels is None:
+            return  # damaged, truncated, or no picture in it: left-over data
+        st.accounted.append(Region(pos, extra_end, "extra WebP image"))
+        st.metadata.extend(extra.metadata)
+        st.unexplained.extend(extra.unexplained)
+        st.frames = (st.frames or 1) + (extra.frames or 1)
+        st.pixels = max(st.pixels or 0, extra.pixels or 0) or None
+        st.image_bytes = (st.image_bytes or 0) + (extra.image_bytes or 0) or None
+        pos = extra_end
+
+
+def _walk_riff(reader: Reader, st: Structure, start: int) -> tuple[int, bool]:
+    """Walk the RIFF at `start` into `st`; (its end, whether it lies whole in the file)."""
+    riff_size = reader.u32le(start + 4) or 0
+    declared_end = start + 8 + riff_size + (riff_size & 1)
     if declared_end > reader.size and declared_end - (riff_size & 1) <= reader.size:
         declared_end = reader.size  # a writer that left out the final pad byte
     end = min(declared_end, reader.size)
-    st.end = end
     if declared_end > reader.size:
         st.findings.append(
             _finding(
@@ -82,7 +126,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     frames = 0
     largest = 0
     image_bytes = 0
-    pos = RIFF_HEADER_BYTES
+    pos = start + RIFF_HEADER_BYTES
     for _ in range(MAX_STRUCTURES):
         reader.check_deadline()
         if pos + CHUNK_HEADER_BYTES > end:
@@ -128,7 +172,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st.frames = frames or 1
     st.pixels = largest or None
     st.image_bytes = image_bytes or None
-    return st
+    return end, declared_end <= reader.size
 
 
 def _chunk_tail(
