@@ -15,6 +15,12 @@ Every other survivor is printed (with its diff under --show) so it can become a 
     .venv/bin/python bench/mutation.py                 # every target
     .venv/bin/python bench/mutation.py policy vault    # targets whose name contains a word
     .venv/bin/python bench/mutation.py --seconds 300   # bound per target (default 600)
+    nice -n 10 .venv/bin/python bench/mutation.py vault-restore --children 2 --work /tmp/mut
+    .venv/bin/python bench/mutation.py vault-restore --work /tmp/mut --again  # survivors only
+
+--work keeps each target's scratch copy; --again then reruns only that run's survivors
+against the work tree's current tests (new tests need no new mutants; after a source change,
+run without --again). The score table of a rerun covers every mutant of the kept run.
 
 Not part of CI (it runs the covering tests once per mutant); `pip install mutmut` first
 (the dev extra has it).
@@ -81,26 +87,42 @@ TARGETS: tuple[Target, ...] = (
         "leftover",
         ("agent/inspect/judge.py",),
         (
-            "tests/test_engine.py",
+            "tests/test_judge.py",
             "tests/test_leftover_judgement.py",
-            "tests/test_detection_properties.py",
+            "tests/test_engine.py",
             "tests/test_hidden_regions.py",
+            "tests/test_detection_properties.py",
         ),
     ),
     Target(
         "policy",
-        ("agent/policy/decide.py", "agent/policy/layers.py"),
-        ("tests/test_policy.py", "tests/test_config.py"),
+        ("agent/policy/decide.py", "agent/policy/layers.py", "agent/policy/keeper.py"),
+        ("tests/test_policy.py", "tests/test_policy_keeper.py", "tests/test_config.py"),
     ),
     Target(
-        "vault",
-        ("agent/vault/store.py", "agent/vault/restore.py", "agent/vault/journal.py"),
+        "vault-restore",
+        ("agent/vault/restore.py",),
+        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+    ),
+    Target(
+        "vault-journal",
+        ("agent/vault/journal.py",),
+        ("tests/test_vault_journal.py", "tests/test_vault.py"),
+    ),
+    Target(
+        "vault-recovery",
+        ("agent/vault/recovery.py",),
+        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+    ),
+    Target(
+        "vault-store",
+        ("agent/vault/store.py",),
         ("tests/test_vault.py", "tests/test_vault_journal.py", "tests/test_vault_crash.py"),
     ),
     Target(
         "pipeline",
         ("agent/service/pipeline.py",),
-        ("tests/test_service.py", "tests/test_release.py"),
+        ("tests/test_pipeline.py", "tests/test_service.py", "tests/test_release.py"),
     ),
 )
 
@@ -143,46 +165,77 @@ def configure(work: Path, target: Target) -> None:
         )
 
 
-def run_target(target: Target, seconds: float, *, show: bool) -> dict[str, str]:
+def run_target(target: Target, options: argparse.Namespace) -> dict[str, str]:
     """Run mutmut for one target; mutant name -> status (killed, survived, ...)."""
+    if options.work is None:
+        with tempfile.TemporaryDirectory(prefix=f"photogate-mutation-{target.name}-") as scratch:
+            return _run_in(Path(scratch) / "repo", target, options, again=False)
+    work = Path(options.work).resolve() / target.name / "repo"
+    again = options.again and (work / "mutants").is_dir()
+    if not again:
+        shutil.rmtree(work.parent, ignore_errors=True)
+    return _run_in(work, target, options, again=again)
+
+
+def _run_in(
+    work: Path, target: Target, options: argparse.Namespace, *, again: bool
+) -> dict[str, str]:
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
-    with tempfile.TemporaryDirectory(prefix=f"photogate-mutation-{target.name}-") as scratch:
-        work = Path(scratch) / "repo"
-        work.mkdir()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    corpus = REPO_ROOT.parent / "shared" / "corpus"
+    if corpus.is_dir():  # the tests run in work/mutants, which has no ../shared beside it
+        env.setdefault("PHOTOGATE_CORPUS", str(corpus))
+    command = [mutmut, "run", "--max-children", str(options.children)]
+    if again:
+        # Only the previous run's survivors, against the work tree's current tests (mutmut
+        # copies tests/ again and collects stats for new tests); the sources must be unchanged.
+        for name in ("tests", "bench"):
+            shutil.rmtree(work / name, ignore_errors=True)
+            shutil.copytree(
+                REPO_ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        previous = parse_results(_results(mutmut, work, env))
+        command += [n for n, status in previous.items() if status in ("survived", "no tests")]
+        if len(command) == 4:
+            return previous
+    else:
+        work.mkdir(parents=True)
         scratch_copy(work)
         configure(work, target)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        # Its own process group, so that a timeout stops mutmut's test workers too.
-        runner = subprocess.Popen(
-            [mutmut, "run", "--max-children", str(os.cpu_count() or 2)],
-            cwd=work,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            runner.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(runner.pid, signal.SIGTERM)
-            runner.wait()
-            print(f"  {target.name}: stopped after {seconds:.0f} s (results are partial)")
-        listing = subprocess.run(
-            [mutmut, "results", "--all", "true"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        statuses = parse_results(listing)
-        for name, status in statuses.items():
-            if show and status in ("survived", "no tests"):
-                shown = subprocess.run(
-                    [mutmut, "show", name], cwd=work, capture_output=True, text=True, check=False
-                ).stdout
-                SURVIVOR_DIFFS[name] = shown
-        return statuses
+    # Its own process group, so that a timeout stops mutmut's test workers too.
+    runner = subprocess.Popen(
+        command,
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        runner.wait(timeout=options.seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(runner.pid, signal.SIGTERM)
+        runner.wait()
+        print(f"  {target.name}: stopped after {options.seconds:.0f} s (results are partial)")
+    statuses = parse_results(_results(mutmut, work, env))
+    for name, status in statuses.items():
+        if options.show and status in ("survived", "no tests"):
+            shown = subprocess.run(
+                [mutmut, "show", name], cwd=work, capture_output=True, text=True, check=False
+            ).stdout
+            SURVIVOR_DIFFS[name] = shown
+    return statuses
+
+
+def _results(mutmut: str, work: Path, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [mutmut, "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
 
 
 SURVIVOR_DIFFS: dict[str, str] = {}
@@ -227,6 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("words", nargs="*", help="run only targets whose name contains a word")
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS)
     parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    parser.add_argument(
+        "--children", type=int, default=1, help="mutmut's parallel test workers (default 1)"
+    )
+    parser.add_argument(
+        "--work", help="keep each target's scratch copy in WORK/<target> (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="with --work: rerun only the kept run's survivors against the current tests",
+    )
     args = parser.parse_args(argv)
     chosen = [t for t in TARGETS if not args.words or any(w in t.name for w in args.words)]
     equivalent = load_equivalent()
@@ -234,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     survivors: list[str] = []
     for target in chosen:
         print(f"mutating {target.name}: {', '.join(target.sources)}", flush=True)
-        for mutant, status in run_target(target, args.seconds, show=args.show).items():
+        for mutant, status in run_target(target, args).items():
             row = rows.setdefault(module_of(mutant), [0, 0, 0, 0, 0])
             row[0] += 1
             if mutant in equivalent:
