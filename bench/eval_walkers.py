@@ -106,7 +106,7 @@ PLACES: dict[str, tuple[Inject, Callable[[random.Random], bytes]]] = {
     ),
     "exr-before-chunks": (lambda rng, p: ("exr", exr_bytes(rng, gap=p)), lambda rng: b""),
     "xcf-parasite": (
-        lambda rng, p: ("xcf", xcf_bytes(rng, rng.choice([0, 11]), comment=p)),
+        lambda rng, p: ("xcf", xcf_bytes(rng, rng.choice([0, 3]), comment=p)),
         lambda rng: rng.choice([b"Created with GIMP", b"logo draft 3, do not print"]),
     ),
 }

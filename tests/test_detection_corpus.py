@@ -9,6 +9,8 @@ inspected with `inspect_path`. The slice is an exact subset of the full corpus t
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -84,6 +86,21 @@ def test_generator_is_deterministic_and_slices_are_subsets() -> None:
     assert other_seed != small
 
 
+# Formats Pillow has no reader for: ImageMagick's (OpenEXR's library, its XCF and HDR coders).
+_PILLOW_CANNOT_READ = (".exr", ".xcf", ".hdr")
+_MAGIC = {".exr": b"\x76\x2f\x31\x01", ".xcf": b"gimp xcf ", ".hdr": b"#?"}
+
+
+def _check_with_imagemagick(path: Path, data: bytes) -> None:
+    """Decode with ImageMagick where installed; else at least the format's magic."""
+    convert = shutil.which("convert")
+    if convert is None:
+        assert data.startswith(_MAGIC[path.suffix]), path
+        return
+    decoded = subprocess.run([convert, str(path), "png:-"], capture_output=True, check=False)
+    assert decoded.returncode == 0 and decoded.stdout.startswith(b"\x89PNG"), path
+
+
 def test_benign_files_are_real_images(inspected: list[tuple[Path, Item, Report]]) -> None:
     """The benign side must be valid files, or a clean verdict on it proves nothing."""
     for path, item, _ in inspected:
@@ -98,6 +115,8 @@ def test_benign_files_are_real_images(inspected: list[tuple[Path, Item, Report]]
             assert data[:6] == b"\x00\x08\x00\x05CS", path
         elif item.category == "benign/dicom" or item.name.endswith(".dcm"):
             assert data[128:132] == b"DICM", path
+        elif item.name.endswith(_PILLOW_CANNOT_READ):
+            _check_with_imagemagick(path, data)
         else:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()

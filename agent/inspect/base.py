@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
-from agent.model import Finding
+from agent.model import Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,11 @@ class Structure:
 
 
 Walker = Callable[[Reader, Limits], Structure]
+
+
+def structure_problem(st: Structure, code: str, detail: str, offset: int, damage: str) -> Structure:
+    """Add a low `<fmt>.truncated` ("incomplete") or `<fmt>.malformed` finding (with the
+    format's `damage` sentence) to `st`, and return `st` (walkers return it as it stands)."""
+    message = "The picture file is incomplete." if code.endswith(".truncated") else damage
+    st.findings.append(Finding(code, Severity.LOW, message, offset=offset, detail=detail))
+    return st

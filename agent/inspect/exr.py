@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.inspect.base import Region, Structure
+from agent.inspect.base import Region, Structure, structure_problem
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
-from agent.model import Finding, Severity
 
+DAMAGED = "The picture's OpenEXR structure is damaged."
 MAGIC = b"\x76\x2f\x31\x01"
 FLAG_TILED, FLAG_LONG_NAMES, FLAG_DEEP, FLAG_MULTIPART = 0x200, 0x400, 0x800, 0x1000
 MAX_ATTRIBUTES = 4096  # attributes per header
@@ -68,13 +68,7 @@ class _Part:
 
 
 def _problem(st: Structure, code: str, detail: str, offset: int) -> Structure:
-    message = (
-        "The picture file is incomplete."
-        if code == "exr.truncated"
-        else "The picture's OpenEXR structure is damaged."
-    )
-    st.findings.append(Finding(code, Severity.LOW, message, offset=offset, detail=detail))
-    return st
+    return structure_problem(st, code, detail, offset, DAMAGED)
 
 
 def _string(reader: Reader, pos: int, limit: int) -> tuple[bytes, int] | None:

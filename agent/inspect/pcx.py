@@ -13,11 +13,11 @@ from __future__ import annotations
 from agent.inspect.base import Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
+from agent.inspect.rle import packets_end
 from agent.model import Finding, Severity
 
 HEADER_BYTES = 128
 PALETTE_BYTES = 769  # 0x0C marker + 256 RGB entries
-MAX_RLE_READ_BYTES = 1024 * 1024  # bytes of RLE data read at a time
 
 
 def plausible_header(head: bytes) -> bool:
@@ -35,27 +35,21 @@ def plausible_header(head: bytes) -> bool:
     )
 
 
-def _rle_end(reader: Reader, start: int, total: int) -> int | None:
-    """Offset just past the RLE bytes that decode to `total` bytes, or None if cut short."""
-    pos, done = start, 0
-    while done < total:
-        reader.check_deadline()
-        window = reader.read(pos, MAX_RLE_READ_BYTES)
-        i, size = 0, len(window)
-        while i < size and done < total:
-            byte = window[i]
-            if byte < 0xC0:
-                done += 1
-                i += 1
-            elif i + 1 < size:
-                done += byte & 0x3F
-                i += 2
-            else:
-                break  # a count byte whose value byte is in the next window
-        if i == 0:
-            return None  # the file ends inside the image data
-        pos += i
-    return pos
+def _scan(window: bytes, done: int, total: int) -> tuple[int, int]:
+    """PCX RLE packets in one window (`rle.Scan`): a byte >= 0xC0 repeats the next byte
+    (its low six bits) times; any other byte is itself."""
+    i, size = 0, len(window)
+    while i < size and done < total:
+        byte = window[i]
+        if byte < 0xC0:
+            done += 1
+            i += 1
+        elif i + 1 < size:
+            done += byte & 0x3F
+            i += 2
+        else:
+            break  # a count byte whose value byte is in the next window
+    return i, done
 
 
 def walk(reader: Reader, limits: Limits) -> Structure:
@@ -73,7 +67,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     planes, line_bytes = head[65], int.from_bytes(head[66:68], "little")
     st.width, st.height, st.pixels = width, height, width * height
     st.decoded_bytes = st.pixels * max(1, planes * head[3] // 8)
-    end = _rle_end(reader, HEADER_BYTES, height * planes * line_bytes)
+    end = packets_end(reader, HEADER_BYTES, height * planes * line_bytes, _scan)
     if end is None:
         st.end = reader.size
         st.findings.append(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from agent.inspect.base import Region, Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
+from agent.inspect.rle import Scan, packets_end
 from agent.model import Finding, Severity
 
 HEADER_BYTES = 18
@@ -25,7 +26,6 @@ EXTENSION_BYTES = 495  # TGA 2.0 extension area size
 RAW_TYPES = frozenset({1, 2, 3})
 RLE_TYPES = frozenset({9, 10, 11})
 PIXEL_DEPTHS = frozenset({8, 15, 16, 24, 32})
-MAX_RLE_READ_BYTES = 1024 * 1024  # bytes of RLE data read at a time
 MAX_DEVELOPER_TAGS = 1024  # developer directory entries accounted
 
 
@@ -43,21 +43,19 @@ def plausible_header(head: bytes) -> bool:
     return depth in PIXEL_DEPTHS and width > 0 and height > 0 and head[17] & 0xC0 == 0
 
 
-def _rle_end(reader: Reader, start: int, pixels: int, pixel_bytes: int) -> int | None:
-    """Offset just past the RLE packets covering `pixels` pixels, or None if cut short."""
-    pos, done = start, 0
-    while done < pixels:
-        reader.check_deadline()
-        window = reader.read(pos, MAX_RLE_READ_BYTES)
-        if not window:
-            return None
+def _scanner(pixel_bytes: int) -> Scan:
+    """TGA RLE packets of `pixel_bytes`-byte pixels (`rle.Scan`): a count byte (bit 7: a
+    run of one pixel, else literal pixels; low seven bits + 1 pixels), then the pixels."""
+
+    def scan(window: bytes, done: int, total: int) -> tuple[int, int]:
         i = 0
-        while i < len(window) and done < pixels:
+        while i < len(window) and done < total:
             count = (window[i] & 0x7F) + 1
             i += 1 + (pixel_bytes if window[i] & 0x80 else count * pixel_bytes)
             done += count
-        pos += i
-    return pos
+        return i, done
+
+    return scan
 
 
 def walk(reader: Reader, limits: Limits) -> Structure:
@@ -79,7 +77,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     if head[2] in RAW_TYPES:
         end: int | None = pixels_at + st.pixels * pixel_bytes
     else:
-        end = _rle_end(reader, pixels_at, st.pixels, pixel_bytes)
+        end = packets_end(reader, pixels_at, st.pixels, _scanner(pixel_bytes))
     if end is None or end > reader.size:
         st.end = reader.size
         st.findings.append(

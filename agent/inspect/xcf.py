@@ -21,11 +21,11 @@ from __future__ import annotations
 import struct
 import zlib
 
-from agent.inspect.base import Region, Structure
+from agent.inspect.base import Region, Structure, structure_problem
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
-from agent.model import Finding, Severity
 
+DAMAGED = "The picture's GIMP structure is damaged."
 MAGIC = b"gimp xcf "
 HEADER_BYTES = 14  # magic, four version bytes, NUL
 TILE_SIDE = 64  # pixels: tiles are 64x64, smaller at the right and bottom edges
@@ -245,10 +245,4 @@ def walk(reader: Reader, limits: Limits) -> Structure:
 
 
 def _finding(st: Structure, code: str, detail: str, offset: int) -> Structure:
-    message = (
-        "The picture file is incomplete."
-        if code == "xcf.truncated"
-        else "The picture's GIMP structure is damaged."
-    )
-    st.findings.append(Finding(code, Severity.LOW, message, offset=offset, detail=detail))
-    return st
+    return structure_problem(st, code, detail, offset, DAMAGED)
