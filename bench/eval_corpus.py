@@ -31,6 +31,7 @@ from bench import eval_classify  # noqa: E402
 from bench import eval_images as img  # noqa: E402
 from bench import eval_payloads as pay  # noqa: E402
 from bench.eval_disguises import RECIPES as DISGUISE_RECIPES  # noqa: E402
+from bench.eval_redteam import RECIPES as REDTEAM_RECIPES  # noqa: E402
 from bench.eval_walkers import RECIPES as WALKER_RECIPES  # noqa: E402
 from bench.eval_writers import RECIPES as WRITER_RECIPES  # noqa: E402
 from tests import jpeg_samples as js  # noqa: E402
@@ -742,6 +743,7 @@ RECIPES: tuple[Recipe, ...] = (
     *WRITER_RECIPES,
     *DISGUISE_RECIPES,
     *eval_classify.RECIPES,
+    *REDTEAM_RECIPES,
 )
 
 

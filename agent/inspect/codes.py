@@ -228,7 +228,8 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
     CodeSpec(
         "<fmt>.payload_in_image_data", _H,
         "Hidden code is tucked inside this {type}.",
-        "PHP/script markers inside compressed pixel data",
+        "PHP/script markers inside compressed pixel data; a program header where no region "
+        "explains it (BMP pixels, before a JPEG's EOI); a script just before a JPEG's EOI",
     ),
     CodeSpec(
         "<fmt>.malformed", _L,

@@ -23,6 +23,7 @@ from agent.inspect.limits import Limits
 from agent.inspect.over_cap import over_cap_findings
 from agent.inspect.reader import BudgetExceeded, FileChanged, Reader
 from agent.inspect.sniff import HEAD_BYTES, Sniffed, sniff
+from agent.inspect.stray_code import first_executable
 from agent.model import Finding, Report, Severity, verdict_for
 
 _CONTENT_CODES = {
@@ -229,6 +230,7 @@ def _run(scan: _Scan) -> None:
     reader.check_deadline()
     walker = _load_walker(sniffed.type)
     if walker is None:
+        scan.findings.extend(_program_inside(scan, sniffed))
         return
     try:
         structure = walker(reader, scan.limits)
@@ -249,6 +251,19 @@ def _run(scan: _Scan) -> None:
     scan.findings.extend(structure.findings)
     scan.findings.extend(_resource_findings(structure, scan.limits, scan.findings))
     scan.findings.extend(judge_structure(reader, sniffed, structure, scan.findings))
+
+
+def _program_inside(scan: _Scan, sniffed: Sniffed) -> list[Finding]:
+    """A program header inside unrecognised bytes under a picture's name (`FF D8` + junk + PE)."""
+    if sniffed.family not in ("unknown", "text") or names.expected_type(scan.name) is None:
+        return []
+    hit = first_executable(scan.reader, [])
+    if hit is None:
+        return []
+    kind, offset = hit
+    code, message = _CONTENT_CODES["executable"]
+    detail = f"{kind} header at {offset} inside {sniffed.description}"
+    return [Finding(code, Severity.HIGH, message, offset=offset, payload=kind, detail=detail)]
 
 
 def _load_walker(detected_type: str) -> Walker | None:

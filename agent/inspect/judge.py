@@ -8,7 +8,8 @@ After a walk the engine judges, with the one classifier (`agent.inspect.classify
 * metadata regions and decompressed texts (`<fmt>.payload_in_metadata`): raw markers
   first (one lone suggestive marker is low), then the classifier's script detector and
   decoders (`classify.metadata.judge_metadata`);
-* the pixel data, by one `<`-anchored marker pass (`<fmt>.payload_in_image_data`).
+* the pixel data, by one `<`-anchored marker pass (`<fmt>.payload_in_image_data`), and
+  the whole picture by a search for validated program headers (`stray_code`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from agent.inspect.classify.metadata import judge_metadata, png_profile_path
 from agent.inspect.classify.polyglot import js_polyglot
 from agent.inspect.reader import Reader
 from agent.inspect.sniff import Sniffed
+from agent.inspect.split_values import joined_values
+from agent.inspect.stray_code import first_executable, stray_code
 from agent.model import Finding, Severity
 
 IGNORABLE_PADDING_BYTES = 64  # bytes of zeros/whitespace after the end that are just padding
@@ -36,10 +39,6 @@ MAX_WEAK_METADATA_FINDINGS = 2  # regions with only suggestive markers reported 
 MAX_LIBMAGIC_METADATA_CALLS = 16
 BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA boots
 
-_EXECUTABLE_HEADERS = re.compile(
-    rb"(?P<pe>MZ)|(?P<elf>\x7fELF[\x01\x02][\x01\x02]\x01)"
-    rb"|(?P<macho>\xcf\xfa\xed\xfe|\xce\xfa\xed\xfe|\xfe\xed\xfa[\xce\xcf])"
-)
 # Metadata regions whose structure no format defines (an APPn without a known signature,
 # unknown PNG chunks/HEIF boxes/WebP chunks, GIF application data, DICOM private
 # elements): opaque values, classified like left-over data (libmagic included).
@@ -122,6 +121,8 @@ def judge_structure(
                 detail=_marker_detail(stray),
             )
         )
+    if sniffed.family == "image":
+        found.extend(stray_code(reader, type_, structure, [*findings, *found]))
     return found
 
 
@@ -234,7 +235,15 @@ def judge_metadata_regions(
             report(region.label, region.start, markers, False)
         if counts[True] >= MAX_METADATA_FINDINGS:
             return found
-    for label, offset, untrusted_text in structure.texts:
+    # Values split over adjacent regions, joined; a run with a piece already reported on
+    # is left alone (one payload, one finding).
+    reported = covered + [(f.offset, f.offset + 1) for f in found if f.offset is not None]
+    joined = [
+        (span.label, span.start, value)
+        for span, value in joined_values(reader, structure.metadata)
+        if not any(span.start <= start < span.end for start, _ in reported)
+    ]
+    for label, offset, untrusted_text in [*structure.texts, *joined]:
         if counts[True] >= MAX_METADATA_FINDINGS:
             break
         markers = payload.find_markers_in_bytes(untrusted_text, strong_only=False)
@@ -348,21 +357,18 @@ def judge_gap(
 
 def dicom_executables(reader: Reader, covered: list[tuple[int, int]]) -> list[Finding]:
     """PE/ELF/Mach-O headers anywhere inside a DICOM file (CVE-2019-11687 and variants)."""
-    for match in reader.finditer(_EXECUTABLE_HEADERS, 0, reader.size):
-        if _in_any(match.start(), covered):
-            continue
-        kind = match.lastgroup or "pe"
-        if kind == "pe" and not payload.valid_pe(reader, match.start(), reader.size):
-            continue
-        return [
-            Finding(
-                "dicom.executable_content",
-                Severity.HIGH,
-                f"Hidden inside this medical image is {words(kind)}.",
-                offset=match.start(),
-                length=4,
-                payload=kind,
-                detail=f"{kind} header at {match.start()}",
-            )
-        ]
-    return []
+    hit = first_executable(reader, covered, macho=True)
+    if hit is None:
+        return []
+    kind, offset = hit
+    return [
+        Finding(
+            "dicom.executable_content",
+            Severity.HIGH,
+            f"Hidden inside this medical image is {words(kind)}.",
+            offset=offset,
+            length=4,
+            payload=kind,
+            detail=f"{kind} header at {offset}",
+        )
+    ]

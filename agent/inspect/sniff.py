@@ -75,7 +75,7 @@ _VIDEO_BRANDS = frozenset(
 _XML_PROLOGUE = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,512}\?>\s*)?"
     rb"(?:(?:<!--.{0,4096}?-->|<!DOCTYPE[^>\[]{0,1024}(?:\[.{0,4096}?\])?\s*>|<\?[^>]{0,512}\?>)\s*)*"
-    rb"<svg[\s>/:]",
+    rb"<(?:[\w.-]{1,32}:)?svg[\s>/:]",  # a namespace prefix is no less an SVG root (`<s:svg`)
     re.IGNORECASE | re.DOTALL,
 )
 SVG_PROLOG_BYTES = 256 * 1024  # bytes of declaration, comments and DOCTYPE skipped to the root
@@ -89,6 +89,13 @@ _HTML_START = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.{0,2048}?-->\s*)*"
     rb"<(?:!doctype\s+html|html|head|body|script|iframe|meta\s|title|style|svg\s[^>]*onload)",
     re.IGNORECASE | re.DOTALL,
+)
+# Windows shell text files that act when opened: Internet shortcut (.url), Explorer command
+# (.scf), desktop.ini, registry import (.reg).
+_WINDOWS_SHELL_FILE = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:\[(?:InternetShortcut|Shell|\.ShellClassInfo)\]"
+    rb"|Windows Registry Editor Version 5\.00|REGEDIT4)",
+    re.IGNORECASE,
 )
 _HTML_ANYWHERE = re.compile(rb"<(?:html|script|iframe|body)[\s>]", re.IGNORECASE)
 _PHP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?(?:php|=)", re.IGNORECASE)
@@ -242,8 +249,26 @@ def _sniff_binary(reader: Reader, head: bytes) -> Sniffed | None:
         return _sniff_pe(reader, head)
     if head.startswith(b"\xca\xfe\xba\xbe"):  # neither a sane fat header nor a class version
         return _s("java_class", "executable", "Java class file (unusual version)")
-    if reader.read(0x8001, 5) == b"CD001":
+    if reader.read(0x8001, 5) in _VOLUME_DESCRIPTORS:
         return _s("iso", "archive", "disk image (ISO)")
+    return _sniff_virtual_disk(reader, head)
+
+
+# ECMA-119 (ISO 9660) and ECMA-167 (UDF) volume structure descriptors at sector 16; Windows
+# mounts both kinds on a double click, and what they hold escapes the mark of the web.
+_VOLUME_DESCRIPTORS = (b"CD001", b"BEA01", b"NSR02", b"NSR03")
+VHD_FOOTER_BYTES = 512  # a fixed VHD ends in its footer; a dynamic one also starts with it
+
+
+def _sniff_virtual_disk(reader: Reader, head: bytes) -> Sniffed | None:
+    """VHD ("conectix" footer, also copied to the start) and VHDX ("vhdxfile") disks."""
+    if head.startswith(b"vhdxfile"):
+        return _s("vhdx", "archive", "virtual disk (VHDX)")
+    if head.startswith(b"conectix") or (
+        reader.size >= VHD_FOOTER_BYTES
+        and reader.read(reader.size - VHD_FOOTER_BYTES, 8) == b"conectix"
+    ):
+        return _s("vhd", "archive", "virtual disk (VHD)")
     return None
 
 
@@ -278,6 +303,8 @@ def _sniff_text(reader: Reader, head: bytes) -> Sniffed | None:
         return _s("php", "script", "PHP script")
     if head.startswith(b"#!"):
         return _s("shell", "script", "Unix script")
+    if _WINDOWS_SHELL_FILE.match(head):
+        return _s("windows_shell", "script", "Windows shortcut or registry file")
     if _MVG.match(head):
         return _s("mvg", "imagemagick", "ImageMagick drawing script (MVG)")
     if _MSL.match(head):

@@ -31,7 +31,7 @@ from agent.inspect import svg_refs as refs
 from agent.inspect.base import Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
-from agent.inspect.svg_dtd import judge_entities
+from agent.inspect.svg_dtd import judge_entities, replacement_texts
 from agent.inspect.svg_text import FoundSet, canvas_pixels, textual_scan
 from agent.inspect.wide_text import as_utf8
 
@@ -201,6 +201,8 @@ def judge_svg_text(
         entities = judge_entities(text)
         for code, detail, offset in entities.risks:
             found.add(code, detail, offset)
+        for injected in replacement_texts(text):  # what a browser's expansion inserts
+            textual_scan(injected, found, parsed=False)
         root: Element | None = None
         target = _Target()
         try:

@@ -49,6 +49,8 @@ _SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?(?:script|handler)\b", re.IGNORECAS
 _EVENT_ATTR_TEXT = re.compile(rb"[\s/]on[a-z]+\s*=", re.IGNORECASE)
 _JS_URL_TEXT = re.compile(rb"(?:javascript|vbscript)\s*:|data:\s*text/html", re.IGNORECASE)
 _JS_URL_DECODED = re.compile(r"(?:javascript|vbscript):|data:text/html", re.IGNORECASE)
+# A CSS `url(javascript:...)` (style element or attribute): no ordinary drawing has one.
+_CSS_JS_URL_TEXT = re.compile(rb"url\(\s*[\"']?\s*(?:javascript|vbscript)\s*:", re.IGNORECASE)
 _FOREIGN_TEXT = re.compile(rb"<\s*(?:[\w.-]+:)?(?:iframe|embed|object)\b", re.IGNORECASE)
 _XINCLUDE_TEXT = re.compile(rb"<\s*[\w.-]+:include\b[^>]*\bhref\s*=", re.IGNORECASE)
 _XSLT_PI_TEXT = re.compile(rb"<\?xml-stylesheet\b[^>]*xsl", re.IGNORECASE)
@@ -110,6 +112,9 @@ def textual_scan(text: bytes, found: FoundSet, parsed: bool) -> None:
     if match:
         tag = match.group().decode("ascii", "replace")
         found.add("svg.script", f"{tag!r} element in the raw text", match.start())
+    css = _CSS_JS_URL_TEXT.search(text)
+    if css:
+        found.add("svg.javascript_url", f"{css.group().decode('ascii', 'replace')!r} in CSS")
     if parsed:
         return
     for pattern, code in (

@@ -202,6 +202,7 @@ def decoded_payload(
         + decoders.uuencode_views(data)
         + decoders.utf16_views(data)
         + decoders.stream_views(data)
+        + decoders.raw_deflate_view(data)
         + decoders.xor_views(data)
     )
     for view in views[: decoders.MAX_VIEWS * 2]:

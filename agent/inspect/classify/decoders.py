@@ -10,7 +10,9 @@ like any other range (signatures, markers, script detector).
 Encodings: base64 (also wrapped in lines and between delimiters such as the
 `<<BASE64_START>>`/`<<BASE64_END>>` pair of .NET steganography loaders, and reversed, as
 those loaders also store it), hex, uuencode, UTF-16LE/BE text (Exif XP* tags, UNICODE
-UserComment), zlib/gzip/bzip2/xz streams, and single-byte XOR of an executable header.
+UserComment), zlib/gzip/bzip2/xz streams (and a raw deflate stream at the start of the
+range), URL-safe base64, and XOR of an executable header with a key of 1 to
+MAX_XOR_KEY_BYTES bytes (stego loaders use 4- to 16-byte keys as often as one byte).
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ REALIGN_SKIP_BYTES = 16  # decoded bytes of stray letters a shifted start may be
 _BASE64_RUN = re.compile(
     rb"[A-Za-z0-9+/]{%d,}(?:={0,2}[\r\n]{1,2}[A-Za-z0-9+/]{4,})*={0,2}" % MIN_BASE64_CHARS
 )
+# RFC 4648 section 5 (URL- and file-name-safe): `-` and `_` for `+` and `/`
+_BASE64URL_RUN = re.compile(
+    rb"[A-Za-z0-9_-]{%d,}(?:={0,2}[\r\n]{1,2}[A-Za-z0-9_-]{4,})*={0,2}" % MIN_BASE64_CHARS
+)
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _BASE64_SPACE = re.compile(rb"[\r\n]|=+(?=[\r\n])")
 _HEX_RUN = re.compile(rb"(?:[0-9A-Fa-f]{2}[ \r\n]{0,2}){%d,}" % (MIN_HEX_CHARS // 2))
 _HEX_SPACE = re.compile(rb"[ \r\n]")
@@ -63,6 +70,13 @@ _XOR_NEEDLES: tuple[tuple[str, bytes], ...] = (
     ("elf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 )
 PE_STUB_OFFSET = 0x4E  # where the DOS stub's message starts in an MZ header
+MAX_XOR_KEY_BYTES = 16  # bytes: longest repeating XOR key searched for
+# The first 0x3C bytes of the MS-DOS header every Microsoft and GNU linker writes (e_magic
+# to e_res2; e_lfanew follows): with a key shorter than this, the header repeats the key
+# wherever its plain bytes are equal, which is what the multi-byte search matches.
+_LINKER_DOS_HEADER = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\xb8" + bytes(7) + b"\x40"
+).ljust(0x3C, b"\x00")
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,23 @@ def base64_views(untrusted_data: bytes) -> list[View]:
         if len(views) >= MAX_VIEWS:
             break
     # reversed base64 may start with its padding ("==gd..."), which the run regex skips
+    if b"-" in untrusted_data or b"_" in untrusted_data:
+        views.extend(_urlsafe_views(untrusted_data, MAX_VIEWS - len(views)))
+    return views
+
+
+def _urlsafe_views(untrusted_data: bytes, room: int) -> list[View]:
+    """URL-safe base64 runs that use `-` or `_` (the others were decoded as standard)."""
+    views: list[View] = []
+    for match in _BASE64URL_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
+        run = match.group()
+        if b"-" not in run and b"_" not in run:
+            continue
+        decoded = _b64(run.translate(_URLSAFE_TO_STANDARD))
+        if decoded:
+            views.append(View("url-safe base64", match.start(), decoded))
+        if len(views) >= room:
+            break
     return views
 
 
@@ -231,6 +262,23 @@ def stream_views(untrusted_data: bytes, *, skip_start: bool = False) -> list[Vie
     return views
 
 
+def raw_deflate_view(untrusted_data: bytes) -> list[View]:
+    """A raw deflate stream (no zlib or gzip header) starting the range, inflated.
+
+    Raw deflate has no signature, so only the range's first byte is tried; the output is
+    judged by signatures only, so inflating noise into noise costs nothing but time.
+    """
+    if len(untrusted_data) < MIN_XOR_RANGE_BYTES:
+        return []
+    try:
+        out = zlib.decompressobj(-zlib.MAX_WBITS).decompress(
+            untrusted_data[:MAX_DECODE_INPUT_BYTES], MAX_DECODED_BYTES
+        )
+    except zlib.error:
+        return []
+    return [View("raw deflate", 0, out)] if out else []
+
+
 def _neighbour_xor(data: bytes) -> bytes:
     """d[i] = data[i] ^ data[i + 1]: the same for every XOR key, so one search finds all."""
     if len(data) < 2:
@@ -272,4 +320,43 @@ def xor_views(untrusted_data: bytes) -> list[View]:
             continue
         views.append(View(f"xor 0x{key:02x}", start, decoded))
         break  # one decoded executable is proof enough
+    if not views:
+        views.extend(_multi_key_xor_views(window))
     return views
+
+
+# In the linker's DOS header bytes 0x19..0x3B are zero, so XOR-ed they are the key itself,
+# repeated: 35 bytes, two or more whole periods of any key up to MAX_XOR_KEY_BYTES.
+_ZERO_RUN = (0x19, 0x3C)
+MAX_XOR_START_SKIP = 64  # bytes: an XOR-ed header may follow a short vendor header or padding
+
+
+def _multi_key_xor_views(window: bytes) -> list[View]:
+    """A linker's DOS header XOR-ed with a repeating key of 2..MAX_XOR_KEY_BYTES bytes.
+
+    Payloads are appended or stored at the start of a range (after a short header), so
+    the first MAX_XOR_START_SKIP offsets are tried: where bytes 0x19..0x3B repeat with
+    some period k, they are the key; the header XOR that key must then read `MZ` and the
+    rest of the linker's header. A few slice comparisons per offset, no search.
+    """
+    low, high = _ZERO_RUN
+    header = _LINKER_DOS_HEADER
+    for at in range(min(MAX_XOR_START_SKIP, len(window) - len(header) + 1)):
+        run = window[at + low : at + high]
+        first = run[:1]
+        period = run.find(first, 2, MAX_XOR_KEY_BYTES + 1)  # one C call rules out most offsets
+        while period >= 0:
+            length = period
+            period = run.find(first, period + 1, MAX_XOR_KEY_BYTES + 1)
+            if run[length:] != run[: len(run) - length]:
+                continue
+            key = bytes(run[(j - low) % length] for j in range(length))
+            if not any(key):
+                break  # zeros: the plain header, which the signatures find
+            encoded = window[at : at + len(header)]
+            if bytes(b ^ key[i % length] for i, b in enumerate(encoded)) != header:
+                continue
+            encoded = window[at : at + XOR_HEADER_BYTES]
+            decoded = bytes(b ^ key[i % length] for i, b in enumerate(encoded))
+            return [View(f"xor key {key.hex()}", at, decoded)]
+    return []

@@ -1,0 +1,160 @@
+"""Code where no region explains it: program headers anywhere in a picture, scripts at the
+end of a JPEG's scan data.
+
+The walkers hand the judge regions (metadata, trailers, unexplained gaps); a payload
+written where no region is, inside the compressed pixel data, escapes all of them. Two
+format rules close that:
+
+* No picture format stores a program, and a validated program header does not occur in
+  compressed pixels by chance, so a PE (e_lfanew pointing at `PE\\0\\0`) is one wherever
+  it is: stored as BMP pixels, in bytes a truncated chunk swallowed (one literal pass
+  over the file, ~0.4 ms/MB). In a JPEG, the place that keeps the picture intact is after
+  the last MCU, before EOI (decoders ignore what follows the last block): the
+  JPEG_TAIL_BYTES before EOI are searched for a PE or an ELF (whole 7-byte ident), so
+  big photos do not pay a whole-file pass.
+* Text hidden there too: Huffman-coded data has no long printable runs holding a strong
+  marker or what the script detector calls a script, so the SCRIPT_TAIL_BYTES before EOI
+  are searched for one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.inspect import payload
+from agent.inspect.base import Structure
+from agent.inspect.classify.blob import text_runs
+from agent.inspect.classify.kinds import MAX_PE_HEADER_OFFSET, PAYLOAD_WORDS, SCRIPT_PAYLOAD_KINDS
+from agent.inspect.reader import Reader
+from agent.inspect.signatures import script_kind
+from agent.model import Finding, Severity
+
+# A big JPEG's CPU is the product's speed budget (bench/scan_cpu.py): its scan data is searched
+# for programs only where a payload keeps the picture intact, after the last MCU before EOI.
+JPEG_TAIL_BYTES = 1024 * 1024  # bytes before a JPEG's EOI searched for a program header
+SCRIPT_TAIL_BYTES = 16 * 1024  # bytes before a JPEG's EOI searched for a script
+
+# One literal pattern per header: a top-level alternation would be tried at every byte
+# (20-50x slower than SRE's skip to a literal prefix). A PE is found by its `PE\0\0` (rarer
+# than `MZ`, so fewer candidates to check) and the MZ header whose e_lfanew points at it.
+_PE_SIGNATURE = re.compile(rb"PE\x00\x00")
+_ELF_HEADER = re.compile(rb"\x7fELF[\x01\x02][\x01\x02]\x01")
+_MACHO_HEADERS = tuple(
+    re.compile(magic)
+    for magic in (rb"\xcf\xfa\xed\xfe", rb"\xce\xfa\xed\xfe", rb"\xfe\xed\xfa[\xce\xcf]")
+)
+MIN_PE_HEADER_OFFSET = 0x40  # bytes: e_lfanew points past the 64-byte MS-DOS header
+
+
+def _dos_header_before(reader: Reader, signature_at: int) -> int | None:
+    """Offset of the MZ header whose e_lfanew points at the `PE\\0\\0` at `signature_at`."""
+    base = max(0, signature_at - MAX_PE_HEADER_OFFSET)
+    window = reader.read(base, signature_at - MIN_PE_HEADER_OFFSET + 2 - base)
+    at = window.rfind(b"MZ")
+    while at >= 0:
+        field = window[at + 0x3C : at + 0x40] if at + 0x40 <= len(window) else b""
+        if field and base + at + int.from_bytes(field, "little") == signature_at:
+            return base + at
+        at = window.rfind(b"MZ", 0, at)
+    return None
+
+
+def first_executable(
+    reader: Reader,
+    covered: list[tuple[int, int]],
+    *,
+    start: int = 0,
+    end: int | None = None,
+    elf: bool = True,
+    macho: bool = False,
+) -> tuple[str, int] | None:
+    """(kind, offset) of the first program header in [start, end), outside `covered`.
+
+    A PE counts only as an MZ header whose e_lfanew points at `PE\\0\\0` and an ELF needs
+    its whole 7-byte ident (class, byte order, version): by chance in compressed pixels
+    once in 2**48 bytes or rarer. A bare 4-byte Mach-O magic is that likely once in 4 GB,
+    so it is searched only where asked (DICOM, whose values are mostly uncompressed).
+    Each kind is one pass at literal speed (~0.3 ms/MB); callers choose what they pay for.
+    """
+    stop = reader.size if end is None else min(end, reader.size)
+    hits: list[tuple[int, str]] = []
+    for match in reader.finditer(_PE_SIGNATURE, start + MIN_PE_HEADER_OFFSET, stop):
+        dos = _dos_header_before(reader, match.start())
+        if dos is not None and dos >= start and not _in_any(dos, covered):
+            hits.append((dos, "pe"))
+            break
+    patterns = [("elf", _ELF_HEADER)] if elf else []
+    if macho:
+        patterns.extend(("macho", pattern) for pattern in _MACHO_HEADERS)
+    for kind, pattern in patterns:
+        for match in reader.finditer(pattern, start, stop):
+            if not _in_any(match.start(), covered):
+                hits.append((match.start(), kind))
+                break
+    if not hits:
+        return None
+    offset, kind = min(hits)
+    return kind, offset
+
+
+def _in_any(offset: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < stop for start, stop in ranges)
+
+
+def _covered(findings: list[Finding]) -> list[tuple[int, int]]:
+    return [
+        (f.offset, f.offset + max(1, f.length or 1))
+        for f in findings
+        if f.offset is not None and f.severity >= Severity.MEDIUM
+    ]
+
+
+def stray_code(
+    reader: Reader, type_: str, structure: Structure, findings: list[Finding]
+) -> list[Finding]:
+    """Findings for code in a picture that no existing finding explains (module docstring)."""
+    if any(f.severity >= Severity.HIGH and f.payload is not None for f in findings):
+        return []  # a payload is already reported where it is: one is enough to quarantine
+    covered = _covered(findings)
+    if type_ != "jpeg" or structure.end is None or structure.end < 2:
+        hit = first_executable(reader, covered, elf=False)  # Windows programs: the whole file
+        if hit is None:
+            return []
+        kind, offset = hit
+        detail = f"{kind} header at {offset}, outside any region the format explains"
+        return [_finding(type_, kind, offset, detail)]
+    eoi = structure.end - 2
+    start = max(0, eoi - JPEG_TAIL_BYTES)
+    hit = first_executable(reader, covered, start=start, end=eoi)
+    if hit is not None:
+        kind, offset = hit
+        detail = f"{kind} header at {offset}, {eoi - offset} bytes before the end marker"
+        return [_finding(type_, kind, offset, detail)]
+    start = max(0, eoi - SCRIPT_TAIL_BYTES)
+    script = _script_in(text_runs(reader.read(start, eoi - start)))
+    if script is None:
+        return []
+    detail = f"{script} text in the {eoi - start} bytes before the end marker"
+    return [_finding(type_, script, start, detail)]
+
+
+def _script_in(text: bytes) -> str | None:
+    """The kind of script in printable runs: a conclusive strong marker, or the detector."""
+    if not text:
+        return None
+    markers = payload.find_markers_in_bytes(text, strong_only=True)
+    if markers and payload.conclusive(markers):
+        return payload.decisive_marker(markers).kind
+    language = script_kind(text)
+    return None if language is None else SCRIPT_PAYLOAD_KINDS[language]
+
+
+def _finding(type_: str, kind: str, offset: int, detail: str) -> Finding:
+    return Finding(
+        f"{type_}.payload_in_image_data",
+        Severity.HIGH,
+        f"Hidden inside this picture's image data is {PAYLOAD_WORDS.get(kind, 'hidden code')}.",
+        offset=offset,
+        payload=kind,
+        detail=detail,
+    )

