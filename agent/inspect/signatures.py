@@ -159,6 +159,14 @@ _TOKENS: tuple[_Token, ...] = (
     _t("powershell", rb"add-type\s"),
     _t("powershell", rb"\$env:", word_start=False),
     _t("powershell", rb"\[(?:system\.)?convert\]::", strong=True, word_start=False),
+    _t("powershell", rb"pwsh(?:\.exe)?\s{1,8}-", strong=True),
+    # `[char]73+[char]69+[char]88`: a command spelled one character code at a time
+    _t(
+        "powershell",
+        rb"\[char\]\s{0,4}\d{1,3}\s{0,4}\+\s{0,4}\[char\]",
+        strong=True,
+        word_start=False,
+    ),
     # VBScript / WSH
     _t("vbs", rb"wscript\.shell", strong=True),
     _t("vbs", rb"on\s{1,8}error\s{1,8}resume\s{1,8}next", strong=True),
@@ -189,6 +197,12 @@ _TOKENS: tuple[_Token, ...] = (
     _t("batch", rb"\n[ \t]*for\s+%%?\w\s+in\s", word_start=False),
     _t("batch", rb"\n[ \t]*del\s+(?:/[fqs]\s|\"?%)", word_start=False),
     _t("batch", rb"cmd(?:\.exe)?\s+/[ck]\b"),
+    # Living-off-the-land launchers: Windows programs told to fetch and run remote code
+    _t("batch", rb"regsvr32(?:\.exe)?\s[^\r\n]{0,80}/i:", strong=True),
+    _t("batch", rb"scrobj\.dll", strong=True),
+    _t("batch", rb"mshta(?:\.exe)?\s{1,8}[\"']?(?:https?|vbscript|javascript):", strong=True),
+    _t("batch", rb"rundll32(?:\.exe)?\s{1,8}javascript:", strong=True),
+    _t("batch", rb"wmic(?:\.exe)?\s[^\r\n]{0,80}process\s{1,8}call\s{1,8}create", strong=True),
     # JavaScript / JScript
     _t("js", rb"activexobject\s{0,8}\(", strong=True),
     _t("js", rb"document\.createelement\s{0,8}\(", strong=True),
@@ -253,6 +267,21 @@ def _first_hit(token: _Token, lowered: bytes) -> bool:
     return False
 
 
+# PowerShell's escape character inside a word is a no-op (`n`ew-obj`ect` is New-Object) and
+# quoted pieces joined by `+` are one string (`'Down'+'loadString'`): Invoke-Obfuscation's
+# first two layers, undone before the tokens are matched.
+_JOINED_QUOTES = re.compile(rb"(['\"])\s{0,8}\+\s{0,8}\1")
+
+
+def _without_obfuscation(lowered: bytes) -> bytes:
+    """The text with PowerShell backtick escapes and string concatenation undone."""
+    if b"`" in lowered:
+        lowered = lowered.replace(b"`", b"")
+    if b"+'" in lowered or b'+"' in lowered or b"+ " in lowered:  # memchr-speed prefilters
+        lowered = _JOINED_QUOTES.sub(b"", lowered)
+    return lowered
+
+
 def script_kind(untrusted_text: bytes) -> str | None:
     """The script language of `untrusted_text` ("powershell", "vbs", "batch", "js",
     "python") or None.
@@ -261,7 +290,7 @@ def script_kind(untrusted_text: bytes) -> str | None:
     kinds qualify, the one with the most evidence wins (ties in `_SCRIPT_KINDS` order).
     The caller bounds the text (a few KiB to 64 KiB).
     """
-    lowered = b"\n" + untrusted_text.lower()
+    lowered = _without_obfuscation(b"\n" + untrusted_text.lower())
     evidence = dict.fromkeys(_SCRIPT_KINDS, 0)
     for token in _TOKENS:
         if _first_hit(token, lowered):

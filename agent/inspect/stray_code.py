@@ -8,13 +8,13 @@ format rules close that:
 * No picture format stores a program, and a validated program header does not occur in
   compressed pixels by chance, so a PE (e_lfanew pointing at `PE\\0\\0`) is one wherever
   it is: stored as BMP pixels, in bytes a truncated chunk swallowed (one literal pass
-  over the file, ~0.4 ms/MB). In a JPEG, the place that keeps the picture intact is after
-  the last MCU, before EOI (decoders ignore what follows the last block): the
-  JPEG_TAIL_BYTES before EOI are searched for a PE or an ELF (whole 7-byte ident), so
-  big photos do not pay a whole-file pass.
+  over the file, ~0.4 ms/MB, and one for an ELF's whole 7-byte ident). In a JPEG, the
+  place that keeps the picture intact is after the last MCU, before EOI (decoders ignore
+  what follows the last block): only the JPEG_TAIL_BYTES before EOI are searched, so big
+  photos do not pay whole-file passes.
 * Text hidden there too: Huffman-coded data has no long printable runs holding a strong
-  marker or what the script detector calls a script, so the SCRIPT_TAIL_BYTES before EOI
-  are searched for one.
+  marker, a script or an encoded program, so the printable runs of the SCRIPT_TAIL_BYTES
+  before EOI are judged like metadata text.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 
 from agent.inspect import payload
 from agent.inspect.base import Structure
-from agent.inspect.classify.blob import text_runs
+from agent.inspect.classify.blob import decoded_payload, text_runs
 from agent.inspect.classify.kinds import MAX_PE_HEADER_OFFSET, PAYLOAD_WORDS, SCRIPT_PAYLOAD_KINDS
 from agent.inspect.reader import Reader
 from agent.inspect.signatures import script_kind
@@ -49,11 +49,11 @@ MIN_PE_HEADER_OFFSET = 0x40  # bytes: e_lfanew points past the 64-byte MS-DOS he
 def _dos_header_before(reader: Reader, signature_at: int) -> int | None:
     """Offset of the MZ header whose e_lfanew points at the `PE\\0\\0` at `signature_at`."""
     base = max(0, signature_at - MAX_PE_HEADER_OFFSET)
-    window = reader.read(base, signature_at - MIN_PE_HEADER_OFFSET + 2 - base)
-    at = window.rfind(b"MZ")
+    window = reader.read(base, signature_at - base)  # holds every candidate's e_lfanew field
+    at = window.rfind(b"MZ", 0, len(window) - MIN_PE_HEADER_OFFSET + 2)
     while at >= 0:
-        field = window[at + 0x3C : at + 0x40] if at + 0x40 <= len(window) else b""
-        if field and base + at + int.from_bytes(field, "little") == signature_at:
+        field = window[at + 0x3C : at + 0x40]
+        if base + at + int.from_bytes(field, "little") == signature_at:
             return base + at
         at = window.rfind(b"MZ", 0, at)
     return None
@@ -117,7 +117,7 @@ def stray_code(
         return []  # a payload is already reported where it is: one is enough to quarantine
     covered = _covered(findings)
     if type_ != "jpeg" or structure.end is None or structure.end < 2:
-        hit = first_executable(reader, covered, elf=False)  # Windows programs: the whole file
+        hit = first_executable(reader, covered)  # the whole file
         if hit is None:
             return []
         kind, offset = hit
@@ -131,22 +131,27 @@ def stray_code(
         detail = f"{kind} header at {offset}, {eoi - offset} bytes before the end marker"
         return [_finding(type_, kind, offset, detail)]
     start = max(0, eoi - SCRIPT_TAIL_BYTES)
-    script = _script_in(text_runs(reader.read(start, eoi - start)))
+    script = _script_in(reader.read(start, eoi - start))
     if script is None:
         return []
     detail = f"{script} text in the {eoi - start} bytes before the end marker"
     return [_finding(type_, script, start, detail)]
 
 
-def _script_in(text: bytes) -> str | None:
-    """The kind of script in printable runs: a conclusive strong marker, or the detector."""
+def _script_in(tail: bytes) -> str | None:
+    """The kind of code in bytes before EOI: a conclusive strong marker or a script in the
+    printable runs, or a program behind a decoder (base64, hex...) in the bytes."""
+    text = text_runs(tail)
     if not text:
         return None
     markers = payload.find_markers_in_bytes(text, strong_only=True)
     if markers and payload.conclusive(markers):
         return payload.decisive_marker(markers).kind
     language = script_kind(text)
-    return None if language is None else SCRIPT_PAYLOAD_KINDS[language]
+    if language is not None:
+        return SCRIPT_PAYLOAD_KINDS[language]
+    decoded = decoded_payload(tail)  # not the joined runs: their newlines glue base64 runs
+    return None if decoded is None else decoded[0]
 
 
 def _finding(type_: str, kind: str, offset: int, detail: str) -> Finding:

@@ -49,6 +49,7 @@ _SCRIPT_TAG = re.compile(rb"<\s*(?:[\w.-]+:)?(?:script|handler)\b", re.IGNORECAS
 _EVENT_ATTR_TEXT = re.compile(rb"[\s/]on[a-z]+\s*=", re.IGNORECASE)
 _JS_URL_TEXT = re.compile(rb"(?:javascript|vbscript)\s*:|data:\s*text/html", re.IGNORECASE)
 _JS_URL_DECODED = re.compile(r"(?:javascript|vbscript):|data:text/html", re.IGNORECASE)
+_SRCDOC_TEXT = re.compile(rb"""srcdoc\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 # A CSS `url(javascript:...)` (style element or attribute): no ordinary drawing has one.
 _CSS_JS_URL_TEXT = re.compile(rb"url\(\s*[\"']?\s*(?:javascript|vbscript)\s*:", re.IGNORECASE)
 _FOREIGN_TEXT = re.compile(rb"<\s*(?:[\w.-]+:)?(?:iframe|embed|object)\b", re.IGNORECASE)
@@ -115,6 +116,12 @@ def textual_scan(text: bytes, found: FoundSet, parsed: bool) -> None:
     css = _CSS_JS_URL_TEXT.search(text)
     if css:
         found.add("svg.javascript_url", f"{css.group().decode('ascii', 'replace')!r} in CSS")
+    for srcdoc in _SRCDOC_TEXT.finditer(text):
+        # an iframe's srcdoc is a whole HTML document, escaped into one attribute
+        page = html.unescape(srcdoc.group(2).decode("utf-8", "replace")).encode()
+        if _SCRIPT_TAG.search(page) or _EVENT_ATTR_TEXT.search(page) or _JS_URL_TEXT.search(page):
+            found.add("svg.script", "script in an iframe srcdoc document", srcdoc.start())
+            break
     if parsed:
         return
     for pattern, code in (
