@@ -11,7 +11,9 @@ format's specification and must stay clean.
 * ImageMagick 6 WebP output: `convert a.jpg b.jpg out.webp` writes one complete RIFF
   per image, back to back;
 * DICOM datasets without File Meta in explicit VR big endian (PS3.5 §7.3, retired, but
-  written by `dcmconv -F +tb` and found in test suites and old archives).
+  written by `dcmconv -F +tb` and found in test suites and old archives);
+* and, kept clean as regression guards, the segments, chunks and endings of
+  `bench.writer_segments` (C2PA, motion-JPEG frames, editor PNG chunks, BMP v5 profiles...).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import eval_images as img
+from bench import writer_segments as seg
 
 Maker = Callable[[random.Random], tuple[str, bytes, str]]  # -> (file name, bytes, note)
 
@@ -245,6 +248,17 @@ def dicom_raw_big_endian(rng: random.Random) -> tuple[str, bytes, str]:
     return f"{_stem(rng)}.dcm", data, f"raw big-endian dataset {rows}x{cols}x{bits}"
 
 
+def _named(ext: str, make: Callable[[random.Random], tuple[bytes, str]]) -> Maker:
+    """A maker of bytes -> a maker of named files (`ext` "" = by the bytes' own type)."""
+
+    def named(rng: random.Random) -> tuple[str, bytes, str]:
+        data, note = make(rng)
+        suffix = ext or ("png" if data.startswith(b"\x89PNG") else "jpg")
+        return f"{_stem(rng)}.{suffix}", data, note
+
+    return named
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
@@ -259,4 +273,9 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("benign/writer-editor-svg", False, 30, editor_svg),
     Recipe("benign/writer-imagemagick-webp", False, 12, imagemagick_webp),
     Recipe("benign/writer-dicom-raw-big-endian", False, 8, dicom_raw_big_endian),
+    Recipe("benign/writer-jpeg-segments", False, 24, _named("jpg", seg.jpeg_vendor_segments)),
+    Recipe("benign/writer-png-chunks", False, 15, _named("png", seg.png_writer_chunks)),
+    Recipe("benign/writer-gif-extensions", False, 6, _named("gif", seg.gif_extensions)),
+    Recipe("benign/writer-bmp-v5-profile", False, 6, _named("bmp", seg.bmp_v5_profile)),
+    Recipe("benign/writer-transfer-ending", False, 10, _named("", seg.transfer_ending)),
 )

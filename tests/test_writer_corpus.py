@@ -1,6 +1,6 @@
 """Corpus gate for the benign shapes of real writers (bench/eval_writers.py).
 
-Each recipe rebuilds a layout a real writer produced that once gave a false alarm
+Each recipe rebuilds a layout a real writer produces that gave, or must never give, a false alarm
 (Inkscape path effects, ImageMagick 6 WebP, big-endian DICOM without File Meta): every
 generated file must come out clean.
 """
