@@ -3,8 +3,8 @@
 Wall clock on a shared machine varies by 30 % and more between identical runs; the CPU
 seconds a process spends (user + system, from `resource.getrusage(RUSAGE_CHILDREN)` around
 each child) barely move with load. This takes the best of N runs of each contender in the
-same invocation, on the files `bench/scan_speed.py` generates (it generates them when they
-are missing), and prints
+same invocation, the two taking turns, on the files `bench/scan_speed.py` generates (it
+generates them when they are missing), and prints
 
 * big:   CPU(scan 60 big JPEGs) / CPU(sha256sum of the same files), target <= 0.40
   (the scan at >= 2.5x sha256sum's speed), and the wall-clock ratio of the same runs;
@@ -38,14 +38,24 @@ def _children_cpu() -> float:
 
 def best_of(argv: list[str], runs: int) -> tuple[float, float]:
     """(best CPU seconds, best wall seconds) of running argv `runs` times, output discarded."""
-    cpu_samples: list[float] = []
-    wall_samples: list[float] = []
+    return best_of_each([argv], runs)[0]
+
+
+def best_of_each(argvs: list[list[str]], runs: int) -> list[tuple[float, float]]:
+    """(best CPU, best wall seconds) per argv, the contenders run in turn `runs` times.
+
+    Taking turns puts both under the same load: on the shared machine, CPU seconds of
+    the memory-bound scan drift with what else runs far more than sha256sum's do.
+    """
+    cpu: list[list[float]] = [[] for _ in argvs]
+    wall: list[list[float]] = [[] for _ in argvs]
     for _ in range(runs):
-        cpu_before, wall_before = _children_cpu(), time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        wall_samples.append(time.perf_counter() - wall_before)
-        cpu_samples.append(_children_cpu() - cpu_before)
-    return min(cpu_samples), min(wall_samples)
+        for index, argv in enumerate(argvs):
+            cpu_before, wall_before = _children_cpu(), time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            wall[index].append(time.perf_counter() - wall_before)
+            cpu[index].append(_children_cpu() - cpu_before)
+    return [(min(c), min(w)) for c, w in zip(cpu, wall, strict=True)]
 
 
 def main() -> int:
@@ -64,8 +74,9 @@ def main() -> int:
     subprocess.run(sha_big_argv, stdout=subprocess.DEVNULL, check=False)
     subprocess.run([*scan, str(args.out / "small")], stdout=subprocess.DEVNULL, check=False)
 
-    scan_cpu, scan_wall = best_of([*scan, str(args.out / "big")], args.runs)
-    sha_cpu, sha_wall = best_of(sha_big_argv, args.runs)
+    (scan_cpu, scan_wall), (sha_cpu, sha_wall) = best_of_each(
+        [[*scan, str(args.out / "big")], sha_big_argv], args.runs
+    )
     ratio = scan_cpu / sha_cpu
     megabytes = sum(p.stat().st_size for p in big) / 1e6
     print(f"big:   {len(big)} files, {megabytes:.0f} MB, best of {args.runs}")
