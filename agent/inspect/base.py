@@ -80,7 +80,9 @@ class Structure:
 Walker = Callable[[Reader, Limits], Structure]
 
 
-def structure_problem(st: Structure, code: str, detail: str, offset: int, damage: str) -> Structure:
+def structure_problem(
+    st: Structure, code: str, damage: str, *, detail: str = "", offset: int | None = None
+) -> Structure:
     """Add a low `<fmt>.truncated` ("incomplete") or `<fmt>.malformed` finding (with the
     format's `damage` sentence) to `st`, and return `st` (walkers return it as it stands)."""
     message = "The picture file is incomplete." if code.endswith(".truncated") else damage

@@ -68,7 +68,7 @@ class _Part:
 
 
 def _problem(st: Structure, code: str, detail: str, offset: int) -> Structure:
-    return structure_problem(st, code, detail, offset, DAMAGED)
+    return structure_problem(st, code, DAMAGED, detail=detail, offset=offset)
 
 
 def _string(reader: Reader, pos: int, limit: int) -> tuple[bytes, int] | None:

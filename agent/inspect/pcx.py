@@ -10,7 +10,7 @@ Python loop (~10 MB/s), bounded by the time budget.
 
 from __future__ import annotations
 
-from agent.inspect.base import Structure
+from agent.inspect.base import Structure, structure_problem
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.inspect.rle import packets_end
@@ -58,10 +58,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st = Structure(type="pcx", frames=1)
     head = reader.read(0, HEADER_BYTES)
     if not plausible_header(head):
-        st.findings.append(
-            Finding("pcx.malformed", Severity.LOW, "The picture's header is damaged.")
-        )
-        return st
+        return structure_problem(st, "pcx.malformed", "The picture's header is damaged.")
     xmin, ymin, xmax, ymax = (int.from_bytes(head[i : i + 2], "little") for i in (4, 6, 8, 10))
     width, height = xmax - xmin + 1, ymax - ymin + 1
     planes, line_bytes = head[65], int.from_bytes(head[66:68], "little")

@@ -13,7 +13,7 @@ unexplained.
 
 from __future__ import annotations
 
-from agent.inspect.base import Region, Structure
+from agent.inspect.base import Region, Structure, structure_problem
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.inspect.rle import Scan, packets_end
@@ -64,10 +64,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st = Structure(type="tga", frames=1)
     head = reader.read(0, HEADER_BYTES)
     if not plausible_header(head):
-        st.findings.append(
-            Finding("tga.malformed", Severity.LOW, "The picture's header is damaged.")
-        )
-        return st
+        return structure_problem(st, "tga.malformed", "The picture's header is damaged.")
     width, height = head[12] | head[13] << 8, head[14] | head[15] << 8
     pixel_bytes = (head[16] + 7) // 8
     cmap_bytes = (head[5] | head[6] << 8) * ((head[7] + 7) // 8) if head[1] == 1 else 0

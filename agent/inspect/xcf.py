@@ -245,4 +245,4 @@ def walk(reader: Reader, limits: Limits) -> Structure:
 
 
 def _finding(st: Structure, code: str, detail: str, offset: int) -> Structure:
-    return structure_problem(st, code, detail, offset, DAMAGED)
+    return structure_problem(st, code, DAMAGED, detail=detail, offset=offset)
