@@ -23,7 +23,14 @@ what the rule looks at in an innocent form, so each rule is gated both ways.
   living-off-the-land launchers (regsvr32 /i: scrobj.dll, mshta URL, rundll32
   javascript:) in COM, trailers, zTXt and GIF comments (rule: `signatures.script_kind`);
   twin: a photographer's note with backticks and quoted words joined by `+`;
-* an SVG iframe whose `srcdoc` document holds a script (rule: `svg_text`).
+* an SVG iframe whose `srcdoc` document holds a script (rule: `svg_text`);
+* a real disk image (ISO, UDF, VHD, VHDX) named `IMG_1234.jpg.iso`: the loader chain that
+  escapes the mark of the web (rule: `engine._mountable_behind_decoy`); its twin, the
+  same disk under its own name (`clinic-backup-IMG_1234.iso`), is not a picture, so
+  tests/test_redteam_corpus.py checks it directly (the corpus's benign side is pictures);
+* a name whose fake dot is a spacing dot drawn higher (U+2E33 RAISED DOT, U+02D9 DOT
+  ABOVE...), which UTS #39 does not list as a confusable (rule: `name_chars.is_dot_like`);
+  twin: a Catalan `l·l` in a stem.
 
 Payloads are inert: program headers with a DOS stub, scripts that call `.invalid` hosts.
 `EXPECTED` gives the verdict of each category (tests/test_redteam_corpus.py asserts it).
@@ -188,6 +195,32 @@ def _svg_attack(way: str, rng: random.Random) -> tuple[str, bytes, str]:
     return _name(rng, "svg"), data, way
 
 
+# Spacing dots drawn at other heights, none of them a confusable of `.` in UTS #39.
+RAISED_DOTS = ("\u2e33", "\u02d9", "\u0971", "\u0888", "\ufe45")
+
+
+def _dot_name(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    stem = rng.choice(("IMG_2041", "wound-photo", "xray", "PXL_20240115_093012"))
+    if way == "raised-dot":
+        dot = rng.choice(RAISED_DOTS)
+        name = f"{stem}{dot}{rng.choice(['jpg', 'png', 'jpeg'])}.{rng.choice(['exe', 'scr'])}"
+        return name, _photo(rng, "jpeg"), f"U+{ord(dot):04X} before the decoy"
+    word = rng.choice(("col·legi", "Sant·Pau", "cel·lular"))  # Catalan middle dot, a letter joiner
+    return f"{word} {stem}.jpg", _photo(rng, "jpeg"), "Catalan middle dot in the stem"
+
+
+def mountable(way: str, rng: random.Random) -> tuple[str, bytes, str]:
+    """A disk image Windows mounts on a double click, behind a picture decoy or not."""
+    data = _disguised_type(rng.choice(["vhd", "vhdx", "udf"]), rng)[1]
+    if rng.random() < 0.5:
+        data = cs.iso9660()
+    stem = f"{rng.choice(('IMG', 'scan', 'xray'))}_{rng.randint(1000, 9999)}"
+    extension = rng.choice(["iso", "img", "vhd", "vhdx"])
+    if way == "decoy":
+        return f"{stem}.{rng.choice(['jpg', 'png', 'heic'])}.{extension}", data, way
+    return f"clinic-backup-{stem}.{extension}", data, "a disk image under its own name"
+
+
 def _disguised_type(way: str, rng: random.Random) -> tuple[str, bytes, str]:
     if way == "vhd":
         footer = b"conectix" + bytes(504)
@@ -334,6 +367,9 @@ RECIPES: tuple[Recipe, ...] = (
     *_each("malicious/redteam-svg", True, SVG_WAYS, _svg_attack),
     *_each("malicious/redteam-type", True, TYPE_WAYS, _disguised_type),
     *_each("malicious/redteam-obfuscated-script", True, SCRIPT_WAYS, _script_place),
+    Recipe("malicious/redteam-mountable-decoy", True, 5, lambda rng: mountable("decoy", rng)),
+    Recipe("malicious/redteam-name-raised-dot", True, 5, lambda rng: _dot_name("raised-dot", rng)),
+    Recipe("benign/redteam-name-catalan-dot", False, 5, lambda rng: _dot_name("catalan", rng)),
     Recipe("malicious/redteam-svg-iframe-srcdoc", True, 5, _srcdoc),
 )
 # The verdict each category must reach under the default policy: every malicious file is

@@ -8,12 +8,14 @@ hidden in a picture), twins must stay clean.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
+from agent.inspect.engine import inspect_path
 from bench import eval_corpus
-from bench.eval_redteam import EXPECTED, RECIPES
+from bench.eval_redteam import EXPECTED, RECIPES, mountable
 from tests.corpus_gate import wrong_verdicts
 
 SEEDS_PER_RECIPE = 5  # every file the bench generates for these recipes
@@ -32,3 +34,13 @@ def test_redteam_recipes_are_registered_and_paired() -> None:
     assert {EXPECTED[r.category] for r in RECIPES if r.malicious} == {"quarantine"}
     assert {EXPECTED[r.category] for r in RECIPES if not r.malicious} == {"clean"}
     assert sum(not r.malicious for r in RECIPES) >= 7  # a twin for every rule
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_disk_image_under_its_own_name_is_clean(seed: int, tmp_path: Path) -> None:
+    """The twin of redteam-mountable-decoy: only the picture decoy makes a disk a lie."""
+    name, data, _ = mountable("plain", random.Random(seed))
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = inspect_path(path)
+    assert report.verdict.value == "clean", [(f.code, f.detail) for f in report.findings]

@@ -227,6 +227,7 @@ def _run(scan: _Scan) -> None:
     sniffed = sniff(reader, name_hint=scan.name)
     scan.sniffed = sniffed
     scan.findings.extend(_content_findings(scan.name, sniffed))
+    scan.findings.extend(_mountable_behind_decoy(scan.findings, sniffed))
     reader.check_deadline()
     walker = _load_walker(sniffed.type)
     if walker is None:
@@ -251,6 +252,26 @@ def _run(scan: _Scan) -> None:
     scan.findings.extend(structure.findings)
     scan.findings.extend(_resource_findings(structure, scan.limits, scan.findings))
     scan.findings.extend(judge_structure(reader, sniffed, structure, scan.findings))
+
+
+# Disk images Windows mounts on a double click (8+): what they hold escapes the mark of the web.
+_MOUNTABLE_TYPES = frozenset({"iso", "vhd", "vhdx"})
+
+
+def _mountable_behind_decoy(findings: list[Finding], sniffed: Sniffed) -> list[Finding]:
+    """`scan.jpg.iso` that really is a disk image: the loader chain behind a picture's name.
+
+    A double extension over an archive is a milder lie (`IMG_1234.jpg.zip` is what
+    macOS's Compress names a photo); a mountable disk named as a picture is not.
+    """
+    if sniffed.type not in _MOUNTABLE_TYPES:
+        return []
+    decoy = next((f for f in findings if f.code == "name.double_extension"), None)
+    if decoy is None or decoy.severity >= Severity.HIGH:
+        return []
+    code, message = _CONTENT_CODES["archive"]
+    detail = f"{decoy.detail}; content is {sniffed.description}, which Windows mounts"
+    return [Finding(code, Severity.HIGH, message, payload=sniffed.type, detail=detail)]
 
 
 def _program_inside(scan: _Scan, sniffed: Sniffed) -> list[Finding]:

@@ -22,6 +22,7 @@ downloaded), after NFKC, so `.јрg` (Cyrillic) and `.ｊｐｇ` (fullwidth) rea
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 from agent.textsafe import VARIATION_SELECTORS, in_ranges, is_blank_char, is_invisible_char
@@ -60,16 +61,28 @@ def is_space_like(ch: str) -> bool:
     return is_blank_char(ch)
 
 
+_DOT_CATEGORIES = frozenset({"Po", "Sk", "Lm"})
+_ONE_DOT_NAME = re.compile(
+    r"^(?!.*\b(?:WITH|WITHIN|DOUBLE|TWO|THREE|FOUR|DOTS|WHITE|CIRCLE)\b)(?:[A-Z]+ )*DOT(?: ABOVE)?$"
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def is_dot_like(ch: str) -> bool:
-    """Not U+002E, but read as a dot: NFKC or confusable prototype `.`/`·`, or a FULL STOP."""
+    """Not U+002E, but read as a dot: NFKC or confusable prototype `.`/`·`, a FULL STOP, or
+    punctuation/modifier named for a single dot."""
     if ch.isascii():
         return False
     if unicodedata.normalize("NFKC", ch) in _DOT_PROTOTYPES | {"\u3002"}:
         return True
     if ch in _dot_confusables():
         return True
-    return unicodedata.category(ch) == "Po" and "FULL STOP" in unicodedata.name(ch, "")
+    name = unicodedata.name(ch, "")
+    if unicodedata.category(ch) == "Po" and "FULL STOP" in name:
+        return True
+    # a lone spacing dot drawn at any height (RAISED DOT, DOT ABOVE, DEVANAGARI SIGN HIGH
+    # SPACING DOT): punctuation, a modifier symbol or a modifier letter named for one DOT
+    return unicodedata.category(ch) in _DOT_CATEGORIES and _ONE_DOT_NAME.search(name) is not None
 
 
 def _legit_joiner(name: str, index: int) -> bool:

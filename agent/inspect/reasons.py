@@ -61,6 +61,8 @@ _PAYLOAD_WORDS = {
     "xz": "a compressed archive",
     "cab": "a Windows cabinet archive",
     "iso": "a disk image",
+    "vhd": "a virtual disk",
+    "vhdx": "a virtual disk",
     "ole": "an Office document or installer",
     "rtf": "an RTF document",
     "chm": "a Windows help file that can run programs",
