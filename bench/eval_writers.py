@@ -12,6 +12,7 @@ format's specification and must stay clean.
   per image, back to back;
 * DICOM datasets without File Meta in explicit VR big endian (PS3.5 §7.3, retired, but
   written by `dcmconv -F +tb` and found in test suites and old archives);
+* Encapsulated PDF objects (`pdf2dcm`): the report's `%PDF-` lies in the first KiB;
 * and, kept clean as regression guards, the segments, chunks and endings of
   `bench.writer_segments` (C2PA, motion-JPEG frames, editor PNG chunks, BMP v5 profiles...).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -259,6 +261,48 @@ def _named(ext: str, make: Callable[[random.Random], tuple[bytes, str]]) -> Make
     return named
 
 
+# --- DICOM Encapsulated PDF (pdf2dcm, report systems) --------------------------------------
+
+ENCAPSULATED_PDF_STORAGE = b"1.2.840.10008.5.1.4.1.1.104.1"
+
+
+def report_pdf(rng: random.Random) -> bytes:
+    """A one-page PDF report as Pillow writes it (classic xref, no object streams)."""
+    page = img.photo_image(rng, (rng.randint(60, 300), rng.randint(80, 400)))
+    when = time.gmtime(1_705_314_151)  # 2024-01-15 10:22:31 UTC, fixed: Pillow stamps the time
+    return img._save(
+        page, "PDF", title="Radiology report", author="Dr. Evans", creationDate=when, modDate=when
+    )
+
+
+def encapsulated_pdf_dicom(rng: random.Random, pdf: bytes | None = None) -> bytes:
+    """PS3.3 §A.45 Encapsulated PDF: File Meta, patient/study, (0042,0011) the PDF itself."""
+    pdf = report_pdf(rng) if pdf is None else pdf
+    meta_body = (
+        img.dicom_element(0x0002, 0x0001, b"OB", b"\x00\x01")
+        + img.dicom_element(0x0002, 0x0002, b"UI", ENCAPSULATED_PDF_STORAGE)
+        + img.dicom_element(
+            0x0002, 0x0003, b"UI", f"1.2.276.0.7230010.{rng.randint(1, 9999)}".encode()
+        )
+        + img.dicom_element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1")
+    )
+    meta = img.dicom_element(0x0002, 0x0000, b"UL", struct.pack("<I", len(meta_body))) + meta_body
+    dataset = (
+        img.dicom_element(0x0008, 0x0016, b"UI", ENCAPSULATED_PDF_STORAGE)
+        + img.dicom_element(0x0008, 0x0060, b"CS", b"DOC")
+        + img.dicom_element(0x0010, 0x0010, b"PN", rng.choice([b"Doe^Jane", b"Li^Wei"]))
+        + img.dicom_element(0x0042, 0x0010, b"ST", b"Radiology report")
+        + img.dicom_element(0x0042, 0x0011, b"OB", pdf)
+        + img.dicom_element(0x0042, 0x0012, b"LO", b"application/pdf")
+    )
+    return bytes(128) + b"DICM" + meta + dataset
+
+
+def dicom_report(rng: random.Random) -> tuple[str, bytes, str]:
+    """An Encapsulated PDF object whose report's %PDF- falls in the first KiB."""
+    return f"{_stem(rng)}.dcm", encapsulated_pdf_dicom(rng), "encapsulated PDF report"
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
@@ -273,6 +317,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("benign/writer-editor-svg", False, 30, editor_svg),
     Recipe("benign/writer-imagemagick-webp", False, 12, imagemagick_webp),
     Recipe("benign/writer-dicom-raw-big-endian", False, 8, dicom_raw_big_endian),
+    Recipe("benign/writer-dicom-encapsulated-pdf", False, 8, dicom_report),
     Recipe("benign/writer-jpeg-segments", False, 24, _named("jpg", seg.jpeg_vendor_segments)),
     Recipe("benign/writer-png-chunks", False, 15, _named("png", seg.png_writer_chunks)),
     Recipe("benign/writer-gif-extensions", False, 6, _named("gif", seg.gif_extensions)),

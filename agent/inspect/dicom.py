@@ -32,6 +32,7 @@ from typing import Literal
 from agent.inspect import payload
 from agent.inspect.base import Region, Structure
 from agent.inspect.classify.kinds import ARCHIVE_KINDS, DOCUMENT_KINDS
+from agent.inspect.dicom_document import DOCUMENT_MIME_TYPE, judge_report
 from agent.inspect.dicom_parse import MAX_METADATA_REGIONS, MAX_NESTING, Parser, Syntax
 from agent.inspect.dicom_pixels import judge_pixel_data
 from agent.inspect.limits import MAX_STRUCTURES, Limits
@@ -149,10 +150,20 @@ def _check_preamble(reader: Reader, st: Structure) -> str | None:
     return None
 
 
-def _check_polyglot_headers(reader: Reader, st: Structure, already: str | None) -> None:
-    """A PDF header in the first KiB, or a ZIP directory that ends the walked dataset."""
+def _check_polyglot_headers(
+    reader: Reader, st: Structure, parser: Parser, already: str | None
+) -> None:
+    """A PDF header in the first KiB, or a ZIP directory that ends the walked dataset.
+
+    An Encapsulated PDF object's own report (`dicom_document`) is judged as a PDF instead:
+    a polyglot only when it can act, wherever it starts.
+    """
     pdf_at = reader.read(0, PDF_HEADER_WINDOW).find(b"%PDF-")
-    if pdf_at >= 0 and already != "pdf":
+    mime = parser.values.get(DOCUMENT_MIME_TYPE, b"")
+    report_at, active = judge_report(reader, parser.document, mime)
+    if report_at is not None and active:
+        st.findings.append(_polyglot("pdf", Severity.HIGH, report_at, active))
+    if pdf_at >= 0 and pdf_at != report_at and already != "pdf":
         st.findings.append(_polyglot("pdf", Severity.HIGH, pdf_at, f"%PDF- header at {pdf_at}"))
     if st.end != reader.size or already == "zip":
         return  # an appended ZIP is left-over data, judged by the engine
@@ -318,7 +329,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     _report_structure(reader, st, parser, pos)
     _judged_texts(reader, parser, st, base=None)
     _dimensions(dimensions, st, syntax)
-    _check_polyglot_headers(reader, st, preamble_kind)
+    _check_polyglot_headers(reader, st, parser, preamble_kind)
     _scan_executables(reader, st)
     return st
 

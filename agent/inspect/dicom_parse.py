@@ -71,8 +71,9 @@ PIXEL_GROUP = 0x7FE0
 TRAILING_PADDING = (0xFFFC, 0xFFFC)  # Data Set Trailing Padding: "no meaning", judged
 REMEMBERED = frozenset(
     {(0x0002, 0x0010), (0x0028, 0x0002), (0x0028, 0x0008), (0x0028, 0x0010), (0x0028, 0x0011),
-     (0x0028, 0x0100)}
+     (0x0028, 0x0100), (0x0042, 0x0012)}
 )  # fmt: skip
+ENCAPSULATED_DOCUMENT = (0x0042, 0x0011)  # a PDF/CDA/STL report's bytes (PS3.3 §C.24.2)
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Parser:
         self.texts: list[tuple[int, int, int, int]] = []  # (start, end, group, element)
         self.text_bytes = 0
         self.pixels = PixelData()
+        self.document: tuple[int, int] | None = None  # top-level Encapsulated Document value
 
     def end_dataset(self, pos: int, why: str) -> int:
         """The top-level dataset ended at `pos`: what follows is not DICOM."""
@@ -290,6 +292,8 @@ class Parser:
         """Remember dimensions and transfer syntax; collect texts, private blobs, padding."""
         if depth == 0 and (group, element) in REMEMBERED:
             self.values[(group, element)] = self.reader.read(start, min(end - start, 64))
+        if depth == 0 and (group, element) == ENCAPSULATED_DOCUMENT:
+            self.document = (start, end)
         if end <= start:
             return
         if (group, element) == TRAILING_PADDING:
