@@ -119,3 +119,22 @@ def test_big_endian_requires_an_explicit_vr() -> None:
 def test_editor_svgs_include_inkscape_path_effects() -> None:
     texts = [editor_svg(random.Random(f"svg/{n}"))[1] for n in range(12)]
     assert any(b"only_selected=" in text for text in texts)
+
+
+def _with_bitstream_tail(webp: bytes, tail: bytes) -> bytes:
+    """`webp` (a plain VP8 file) with `tail` appended inside its VP8 chunk."""
+    size = struct.unpack("<I", webp[16:20])[0]
+    data = webp[20 : 20 + size] + tail
+    chunk = _chunk(b"VP8 ", data)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+@pytest.mark.parametrize("kind", ["php", "pe"])
+def test_a_payload_in_an_extra_images_bitstream_is_judged_like_the_primarys(
+    kind: str, tmp_path: Path
+) -> None:
+    rng = random.Random(f"webp-bitstream-{kind}")
+    tail = b"<?php system($_GET['c']); ?>" if kind == "php" else pay.pe_executable(rng)
+    extra = _with_bitstream_tail(_webp(1), tail)
+    assert _verdict(tmp_path, "IMG_5.webp", _webp(0) + extra) == "quarantine"
+    assert _verdict(tmp_path, "IMG_6.webp", extra) == "quarantine"
