@@ -28,6 +28,9 @@ what the rule looks at in an innocent form, so each rule is gated both ways.
   escapes the mark of the web (rule: `engine._mountable_behind_decoy`); its twin, the
   same disk under its own name (`clinic-backup-IMG_1234.iso`), is not a picture, so
   tests/test_redteam_corpus.py checks it directly (the corpus's benign side is pictures);
+* a program, ZIP or script in the slack of a DQT, DHT, SOF or SOS segment (its length
+  covers more than its tables; rule: `jpeg.tables`); twin: all DQT and all DHT tables
+  merged into one segment each, as T.81 allows;
 * a name whose fake dot is a spacing dot drawn higher (U+2E33 RAISED DOT, U+02D9 DOT
   ABOVE...), which UTS #39 does not list as a confusable (rule: `name_chars.is_dot_like`);
   twin: a Catalan `l·l` in a stem.
@@ -284,6 +287,47 @@ def _srcdoc(rng: random.Random) -> tuple[str, bytes, str]:
     return _name(rng, "svg"), _svg(body), "iframe srcdoc"
 
 
+def _segments(jpeg: bytes) -> list[tuple[int, int, int]]:
+    """(marker, offset, total length) of every segment from SOI up to and including SOS."""
+    found, pos = [], 2
+    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF:
+        marker, length = jpeg[pos + 1], struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
+        found.append((marker, pos, 2 + length))
+        if marker == 0xDA:
+            break
+        pos += 2 + length
+    return found
+
+
+def _table_slack(rng: random.Random) -> tuple[str, bytes, str]:
+    """A payload in the bytes a DQT/DHT/SOF/SOS segment's length covers past its tables."""
+    jpeg = _photo(rng, "jpeg")
+    marker, at, size = rng.choice([s for s in _segments(jpeg) if s[0] in (0xDB, 0xC4, 0xC0, 0xDA)])
+    hidden = rng.choice([PE, TINY_PE, js.zip_archive(), rng.choice(SCRIPTS)])
+    body = jpeg[at + 4 : at + size] + hidden
+    segment = bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+    return _name(rng, "jpg"), jpeg[:at] + segment + jpeg[at + size :], f"slack of FF{marker:02X}"
+
+
+def _merged_tables(jpeg: bytes) -> bytes:
+    """The JPEG with all its DQT and all its DHT tables in one segment each (T.81 allows it)."""
+    segments = _segments(jpeg)
+    merged = {0xDB: b"", 0xC4: b""}
+    for marker, at, size in segments:
+        if marker in merged:
+            merged[marker] += jpeg[at + 4 : at + size]
+    out, placed = [jpeg[:2]], set()
+    for marker, at, size in segments:
+        if marker not in merged:
+            out.append(jpeg[at : at + size])
+        elif marker not in placed:
+            placed.add(marker)
+            out.append(bytes([0xFF, marker]) + struct.pack(">H", len(merged[marker]) + 2))
+            out.append(merged[marker])
+    last = segments[-1]
+    return b"".join(out) + jpeg[last[1] + last[2] :]
+
+
 # --- benign twins ---------------------------------------------------------------------------
 
 PROSE_PARTS = (
@@ -328,6 +372,8 @@ def _benign(way: str, rng: random.Random) -> tuple[str, bytes, str]:
         )
         return _name(rng, "svg"), _svg(body), way
     jpeg = _photo(rng, "jpeg")
+    if way == "merged-tables":  # several tables per DQT/DHT segment: no slack
+        return _name(rng, "jpg"), _merged_tables(jpeg), way
     if way == "com-parts":
         segments = [js.segment(0xFE, p * rng.randint(1, 30)) for p in PROSE_PARTS]
     elif way == "vendor-tables":  # periodic calibration tables, one vendor header each
@@ -356,8 +402,9 @@ ENCODED_WAYS = ("base64url-trailer", "base64url-xmp", "xor-key-trailer", "raw-de
 SVG_WAYS = ("entity-script", "prefixed-root", "css-javascript-url")
 TYPE_WAYS = ("vhd", "vhdx", "udf", "url", "scf", "reg")
 SCRIPT_WAYS = ("com", "trailer", "png-ztxt", "gif-comment")
-BENIGN_WAYS = ("quoted-prose", "com-parts", "vendor-tables", "gif-comment-parts", "bmp-mz-bytes",
-               "base64url-thumbnail", "prefixed-svg", "css-url-gradient")  # fmt: skip
+BENIGN_WAYS = ("merged-tables", "quoted-prose", "com-parts", "vendor-tables",
+               "gif-comment-parts", "bmp-mz-bytes", "base64url-thumbnail", "prefixed-svg",
+               "css-url-gradient")  # fmt: skip
 
 RECIPES: tuple[Recipe, ...] = (
     *_each("benign/redteam", False, BENIGN_WAYS, _benign),
@@ -371,6 +418,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("malicious/redteam-name-raised-dot", True, 5, lambda rng: _dot_name("raised-dot", rng)),
     Recipe("benign/redteam-name-catalan-dot", False, 5, lambda rng: _dot_name("catalan", rng)),
     Recipe("malicious/redteam-svg-iframe-srcdoc", True, 5, _srcdoc),
+    Recipe("malicious/redteam-jpeg-table-slack", True, 8, _table_slack),
 )
 # The verdict each category must reach under the default policy: every malicious file is
 # a program, script or mountable disk; every twin is an ordinary picture.

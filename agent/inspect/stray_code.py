@@ -8,10 +8,15 @@ format rules close that:
 * No picture format stores a program, and a validated program header does not occur in
   compressed pixels by chance, so a PE (e_lfanew pointing at `PE\\0\\0`) is one wherever
   it is: stored as BMP pixels, in bytes a truncated chunk swallowed (one literal pass
-  over the file, ~0.4 ms/MB, and one for an ELF's whole 7-byte ident). In a JPEG, the
-  place that keeps the picture intact is after the last MCU, before EOI (decoders ignore
-  what follows the last block): only the JPEG_TAIL_BYTES before EOI are searched, so big
-  photos do not pay whole-file passes.
+  over the file, ~0.4 ms/MB, and one for an ELF's whole 7-byte ident). A JPEG's scan data
+  keeps the picture intact around a payload in two places only: after the last MCU,
+  before EOI (decoders ignore what follows the last block), and right after an RSTn
+  marker (decoders resynchronise at the next one). So a JPEG is searched whole when it
+  has restart markers or the walker found anything unexplained (a program's own 0xFF
+  bytes end the scan early: the rest turns into stray bytes), and otherwise only in the
+  JPEG_TAIL_BYTES before EOI, so big clean photos do not pay whole-file passes. Left
+  open: a program over 1 MiB with no 0xFF bytes before EOI of a JPEG without restart
+  markers (its header is further back than the tail).
 * Text hidden there too: Huffman-coded data has no long printable runs holding a strong
   marker, a script or an encoded program, so the printable runs of the SCRIPT_TAIL_BYTES
   before EOI are judged like metadata text.
@@ -43,6 +48,7 @@ _MACHO_HEADERS = tuple(
     re.compile(magic)
     for magic in (rb"\xcf\xfa\xed\xfe", rb"\xce\xfa\xed\xfe", rb"\xfe\xed\xfa[\xce\xcf]")
 )
+_RESTART_MARKER = re.compile(rb"\xff[\xd0-\xd7]")
 MIN_PE_HEADER_OFFSET = 0x40  # bytes: e_lfanew points past the 64-byte MS-DOS header
 
 
@@ -125,6 +131,8 @@ def stray_code(
         return [_finding(type_, kind, offset, detail)]
     eoi = structure.end - 2
     start = max(0, eoi - JPEG_TAIL_BYTES)
+    if structure.unexplained or _restart_marker_in(reader, start, eoi):
+        start = 0  # a payload mid-scan keeps the picture intact (or it is broken anyway)
     hit = first_executable(reader, covered, start=start, end=eoi)
     if hit is not None:
         kind, offset = hit
@@ -136,6 +144,11 @@ def stray_code(
         return []
     detail = f"{script} text in the {eoi - start} bytes before the end marker"
     return [_finding(type_, script, start, detail)]
+
+
+def _restart_marker_in(reader: Reader, start: int, end: int) -> bool:
+    """True when the scan data before EOI has RSTn markers (a restart interval is set)."""
+    return next(iter(reader.finditer(_RESTART_MARKER, start, end)), None) is not None
 
 
 def _script_in(tail: bytes) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.inspect.base import Region
 from agent.inspect.jpeg.markers import EXTENDED_XMP_SIGNATURE, MPF_SIGNATURE, XMP_SIGNATURE
+from agent.inspect.jpeg.tables import TABLE_MARKERS, slack
 from agent.inspect.limits import MAX_STRUCTURES
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -112,6 +113,16 @@ def _malformed(
             detail=detail,
         )
     )
+
+
+def _record_slack(
+    reader: Reader, walk: SegmentWalk, marker: int, start: int, end: int, label_prefix: str
+) -> None:
+    """Bytes a table segment's length covers but its content does not (`tables.slack`)."""
+    unused = slack(marker, reader.read(start, end - start))
+    if unused:  # room the decoder skips: judged like stray bytes
+        label = f"{label_prefix}JPEG FF{marker:02X} segment slack"
+        walk.unexplained.append(Region(end - unused, end, label))
 
 
 def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> SegmentWalk:
@@ -251,6 +262,8 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
                 label = app_label(marker, reader.read(payload_start, 40))
                 walk.metadata.append(Region(payload_start, size, label_prefix + label))
             return walk
+        if marker in TABLE_MARKERS and len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+            _record_slack(reader, walk, marker, payload_start, segment_end, label_prefix)
         if 0xE0 <= marker <= 0xEF or marker == COM:
             label = app_label(marker, reader.read(payload_start, 40))
             walk.metadata.append(Region(payload_start, segment_end, label_prefix + label))
