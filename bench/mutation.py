@@ -120,9 +120,24 @@ TARGETS: tuple[Target, ...] = (
         ("tests/test_vault.py", "tests/test_vault_journal.py", "tests/test_vault_crash.py"),
     ),
     Target(
+        "vault-movein",
+        ("agent/vault/movein.py",),
+        ("tests/test_vault_batch.py", "tests/test_vault.py", "tests/test_vault_crash.py"),
+    ),
+    Target(
         "pipeline",
         ("agent/service/pipeline.py",),
-        ("tests/test_pipeline.py", "tests/test_service.py", "tests/test_release.py"),
+        (
+            "tests/test_pipeline.py",
+            "tests/test_pipeline_batch.py",
+            "tests/test_service.py",
+            "tests/test_release.py",
+        ),
+    ),
+    Target(
+        "pipeline-acting",
+        ("agent/service/acting.py",),
+        ("tests/test_pipeline_batch.py", "tests/test_pipeline.py", "tests/test_service.py"),
     ),
 )
 

@@ -140,3 +140,35 @@ def test_forget(tmp_path: Path) -> None:
         db.forget("/w/a")
         assert db.lookup("/w/a") is None
         assert db.list_flagged() == []
+
+
+def test_a_batch_is_one_transaction_seen_by_other_processes_only_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    with StateDB(path) as db:
+        with db.batch():
+            db.record("/w/a", version(), verdict="flag", action="flag")
+            with db.transaction() as conn:  # a nested transaction commits with the batch
+                conn.execute("INSERT INTO counters (name, value) VALUES ('probe', 5)")
+            db.record("/w/b", version(), verdict="flag", action="flag")
+            assert _read_in_another_process(path) == []  # nothing committed yet
+            assert db.lookup("/w/b") is not None  # our own connection sees it
+        assert _read_in_another_process(path) == ["/w/a", "/w/b"]
+        assert db.counts().flagged == 2
+
+
+def test_a_failed_batch_is_rolled_back_as_a_whole(tmp_path: Path) -> None:
+    with StateDB(tmp_path / "s.db") as db:
+        db.record("/w/before", version(), verdict="flag", action="flag")
+        try:
+            with db.batch():
+                db.record("/w/a", version(), verdict="flag", action="flag")
+                db.record("/w/b", version(), verdict="flag", action="flag")
+                raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError:
+            pass
+        assert [r.path for r in db.list_flagged()] == ["/w/before"]
+        assert db.counts().flagged == 1
+        db.record("/w/after", version(), verdict="flag", action="flag")  # usable again
+        assert sorted(r.path for r in db.list_flagged()) == ["/w/after", "/w/before"]

@@ -294,3 +294,14 @@ def test_override_replaces_defaults_and_excludes_apply(tmp_path: Path) -> None:
     inner.mkdir(parents=True)
     assert folders.is_excluded(inner, [str(tmp_path / "x")])
     assert not folders.is_excluded(tmp_path, [str(tmp_path / "x")])
+
+
+def test_take_ready_takes_what_is_queued_in_order_up_to_a_bound() -> None:
+    tracker = CompletionTracker(1.0)
+    for name in ("a", "b", "c", "d"):
+        tracker.on_event("moved", f"/w/{name}.jpg")
+    assert tracker.take_ready(3) == ["/w/a.jpg", "/w/b.jpg", "/w/c.jpg"]
+    assert tracker.ready_count == 1 and tracker.pending_count == 1
+    tracker.on_event("moved", "/w/a.jpg")  # taken, so it can be queued again
+    assert tracker.take_ready(10) == ["/w/d.jpg", "/w/a.jpg"]
+    assert tracker.take_ready(10) == [] and tracker.pending_count == 0

@@ -62,6 +62,10 @@ RETRY_MAX_SECONDS = 300.0  # ...up to this interval, for as long as the file is 
 STATE_PUBLISH_MIN_SECONDS = 0.2  # listeners hear at most this often during a burst
 SWEEP_LOW_WATER = 256  # the sweep feeds the queue only while fewer paths wait than this
 SWEEP_BATCH = 128  # paths a sweep adds to the queue per step
+# Complete files judged and acted on together (one vault flush, one state commit): the
+# worker takes what is queued when it is free, never waiting for more, so a file that
+# arrives alone is judged at once and a burst forms batches by itself.
+BATCH_MAX_FILES = 64
 STATUS_FILE_NAME = "status.json"
 REVIEWED_TRIGGER_NAME = "reviewed"
 EXIT_WORKER_DIED = 70  # EX_SOFTWARE: autostart and systemd restart the agent
@@ -452,11 +456,10 @@ class AgentService:
     def _work(self) -> None:
         next_tick = 0.0
         while not self._stop.is_set():
-            self._heartbeat = time.time()
-            self.heartbeats.beat("worker")
+            self._beat()
             path = self.tracker.next_ready(0.0 if self._sweep.active else TICK_SECONDS)
             if path is not None:
-                self._process(path)
+                self._process([path, *self.tracker.take_ready(BATCH_MAX_FILES - 1)])
             now = time.monotonic()
             if now >= next_tick:
                 try:
@@ -467,12 +470,30 @@ class AgentService:
             if path is None and self._sweep.active:
                 self._feed_sweep()
 
-    def _process(self, path: str) -> None:
+    def _beat(self) -> None:
+        """The worker is alive (each loop turn, and after each file of a batch)."""
+        self._heartbeat = time.time()
+        self.heartbeats.beat("worker")
+
+    def _process(self, paths: list[str]) -> None:
+        """Judge a batch of complete paths; re-queue each that is not finished with."""
         policy = self.policy
         with self._lock:
             paused = self._paused_until is not None
             scope = self._scope(policy)
-        outcome = self.pipeline.process(path, policy, scope, paused=paused)
+        outcomes = self.pipeline.process_many(
+            paths, policy, scope, paused=paused, on_step=self._beat
+        )
+        for path, outcome in zip(paths, outcomes, strict=True):
+            self._requeue(path, outcome)
+        with self._lock:
+            self._settled += len(paths)
+            self._dirty = True  # the progress counters are part of the status
+        if any(outcome in (Outcome.GONE, Outcome.RETRY) for outcome in outcomes):
+            self._on_judged("")
+
+    def _requeue(self, path: str, outcome: Outcome) -> None:
+        """A path that is still changing, busy or failed to move is looked at again later."""
         if outcome is Outcome.SETTLE:
             self.tracker.put_settling(path)
         elif outcome is Outcome.BUSY:
@@ -484,11 +505,6 @@ class AgentService:
             self.tracker.put_settling(path, delay=delay)
         if outcome is not Outcome.RETRY:
             self._retry_attempts.pop(path, None)
-        with self._lock:
-            self._settled += 1
-            self._dirty = True  # the progress counters are part of the status
-        if outcome in (Outcome.GONE, Outcome.RETRY):
-            self._on_judged("")
 
     def _scope(self, policy: Policy) -> Scope:
         return Scope(

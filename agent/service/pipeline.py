@@ -1,36 +1,54 @@
-"""One file through the agent: check it is ours to judge, inspect, decide, act, report.
+"""Files through the agent: check each is ours to judge, inspect, decide, act, report.
 
-`Pipeline.process(path)` is called by the service's worker thread for each complete
-file. It never raises. It returns what happened, so the service can re-queue a file that
-is still changing (`SETTLE`). The guards come first and are cheap: a path outside the
+`Pipeline.process_many(paths)` is called by the service's worker thread with the complete
+files it has at hand (one, or a burst of them); `process(path)` is the same for one file.
+It never raises. It returns what happened to each path, so the service can re-queue a file
+that is still changing (`SETTLE`). The guards come first and are cheap: a path outside the
 watched folders, inside our own home or vault, a symlink, a non-regular file, a name a
 browser uses for unfinished downloads, or a version already judged is left alone.
+
+A burst is judged file by file and acted on together (group commit): every dangerous file
+of the batch goes to the vault in one `Vault.quarantine_many` (one flush for all, each file
+verified before its original goes, each failing on its own), and the verdicts are recorded
+in one state-database transaction. Each file still gets exactly one verdict event, its own
+retry with backoff when its move failed, and SETTLE when it changed while being inspected.
 """
 
 from __future__ import annotations
 
-import enum
-import fnmatch
-import hashlib
 import logging
 import os
 import sqlite3
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 from agent import platform
-from agent.inspect.limits import Limits
-from agent.inspect.reasons import plain_reason, plain_summary
-from agent.model import Finding, Report, Severity
-from agent.policy.decide import Decision, decide
 from agent.policy.schema import Policy
 from agent.service import staffdb
+from agent.service.acting import Judged, act, busy_outcome
 from agent.service.busy import BusyFiles
 from agent.service.events import EventLog, Notifier
+from agent.service.pipeline_parts import (
+    ERROR_ACTION,
+    HASH_CHUNK_BYTES,
+    LINKED_ACTION,
+    MAX_ERROR_CHARS,
+    MAX_NOTIFY_NAME_CHARS,
+    NOTIFIED_ACTIONS,
+    OWN_TEMP_PATTERNS,
+    MarkerLike,
+    Outcome,
+    Scope,
+    Toolkit,
+    default_toolkit,
+    first_reason_text,
+    hard_linked_finding,
+    plain_error,
+    sha256_of,
+)
 from agent.service.statedb import (
     DEFERRED_ACTION,
     QUARANTINE_FAILED_ACTION,
@@ -41,165 +59,35 @@ from agent.service.statedb import (
     StateDB,
 )
 from agent.textsafe import safe_name
-from agent.vault.journal import crash_point
-from agent.vault.store import Vault
+
+__all__ = [
+    "ERROR_ACTION",
+    "HASH_CHUNK_BYTES",
+    "LINKED_ACTION",
+    "MAX_ERROR_CHARS",
+    "MAX_NOTIFY_NAME_CHARS",
+    "NOTIFIED_ACTIONS",
+    "OWN_TEMP_PATTERNS",
+    "Judged",
+    "MarkerLike",
+    "Outcome",
+    "Pipeline",
+    "Scope",
+    "Toolkit",
+    "default_toolkit",
+    "first_reason_text",
+    "hard_linked_finding",
+    "plain_error",
+    "sha256_of",
+]
 
 log = logging.getLogger("photogate.pipeline")
 
-HASH_CHUNK_BYTES = 1024 * 1024  # bytes read per step while hashing
-MAX_NOTIFY_NAME_CHARS = 60  # characters of a file name shown in a notification
-ERROR_ACTION = "error"  # recorded when the pipeline itself failed on a file
-# Our own temporary files, never judged whatever the policy's ignore patterns say: a safe
-# copy being written (agent.sanitize.parent) and a restore being placed (agent.vault.restore).
-OWN_TEMP_PATTERNS = (".sanitizing-*", ".photogate-restore-*")
-LINKED_ACTION = "left_linked"  # dangerous, but it has other names (hard links): not touched
-NOTIFIED_ACTIONS = ("quarantine", "flag", QUARANTINE_FAILED_ACTION, LINKED_ACTION)
-MAX_ERROR_CHARS = 300  # characters of an error kept in an event
-
-
-def plain_error(error: BaseException) -> str:
-    """One line for an event: the error's kind and text, bounded, never a traceback."""
-    text = " ".join(str(error).split())[:MAX_ERROR_CHARS]
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def hard_linked_finding(links: int, intended: str) -> Finding:
-    """Why a dangerous file with other names was left alone."""
-    return Finding(
-        "scan.hard_linked",
-        Severity.INFO,
-        "This file has other names on this computer, so Photogate did not move or mark it.",
-        detail=(
-            f"{links} hard links: {intended} withheld (it would act on the other names'"
-            " content too, or leave it behind under them)"
-        ),
-    )
-
-
-class Outcome(enum.Enum):
-    """What `Pipeline.process` did with a path."""
-
-    SKIPPED = "skipped"  # not ours to judge (ignored name, symlink, outside, vault...)
-    UNCHANGED = "unchanged"  # this version already has a verdict
-    GONE = "gone"  # the path no longer exists
-    SETTLE = "settle"  # still changing (or an empty placeholder): look again later
-    BUSY = "busy"  # another program holds it (Windows sharing): again after `busy.retry_delay`
-    JUDGED = "judged"  # inspected, decided, acted, recorded
-    RETRY = "retry"  # dangerous, but moving it failed: the service retries with backoff
-
-
-class MarkerLike(Protocol):
-    """The part of `agent.osmark.OriginMarker` the pipeline uses."""
-
-    def mark(self, path: Path, *, reason: str, origin_url: str | None = None) -> bool: ...
-
-
-@dataclass
-class Toolkit:
-    """The collaborators of the pipeline; `default_toolkit` builds the real ones."""
-
-    inspect: Callable[[str, Limits], Report]
-    decide: Callable[..., Decision]
-    vault: Vault
-    marker: MarkerLike
-
-
-def _inspect(path: str, limits: Limits) -> Report:
-    from agent.inspect.engine import inspect_path
-
-    return inspect_path(path, limits)
-
-
-def default_toolkit(vault_root: Path) -> Toolkit:
-    """The real engine, policy, vault and OS marker."""
-    from agent.osmark import default_marker
-
-    return Toolkit(
-        inspect=_inspect,
-        decide=decide,
-        vault=Vault(vault_root),
-        marker=default_marker(),
-    )
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where the pipeline may act: the watched roots, minus our own folders."""
-
-    roots: tuple[Path, ...]  # absolute, normalized watched folders
-    excluded: tuple[Path, ...]  # our home, our vault (never judged, never acted on)
-    ignore_patterns: tuple[str, ...]
-    recursive: bool = True
-
-    def root_of(self, path: str) -> Path | None:
-        """The watched root containing `path` (the deepest one), or None."""
-        best: Path | None = None
-        for root in self.roots:
-            prefix = str(root) + os.sep
-            if path.startswith(prefix) and (best is None or len(str(root)) > len(str(best))):
-                best = root
-        return best
-
-    def is_excluded(self, path: str) -> bool:
-        """True inside our home or vault (compared by real path, so links do not hide it)."""
-        return self.is_excluded_real(os.path.realpath(path))
-
-    def is_excluded_real(self, real: str) -> bool:
-        """`is_excluded` for a path already resolved."""
-        return any(
-            real == str(folder) or real.startswith(str(folder) + os.sep) for folder in self.excluded
-        )
-
-    def is_ignored_name(self, relative_parts: Sequence[str]) -> bool:
-        """True when any component matches an ignore pattern (`*.crdownload`, `*.download/`)."""
-        patterns = (*self.ignore_patterns, *OWN_TEMP_PATTERNS)
-        for part in relative_parts:
-            lowered = part.lower()
-            if any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns):
-                return True
-        return False
-
-
-def sha256_of(path: str, version: FileVersion, max_bytes: int) -> str | None:
-    """SHA-256 of the file without following links; None if it changed, vanished or is too big."""
-    if version.size > max_bytes:
-        return None
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        if os.fstat(fd).st_ino != version.inode:
-            return None
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            while chunk := handle.read(HASH_CHUNK_BYTES):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def first_reason_text(decision: Decision, report: Report, name: str) -> str:
-    """The plain sentence for a notification: the decision's first reason, else the worst."""
-    reasons = list(decision.reasons)
-    if reasons:
-        first = reasons[0]
-        if isinstance(first, Finding):
-            return plain_reason(first, report.type, name)
-        if isinstance(first, str) and first:
-            return first
-        message = getattr(first, "message", None)
-        if isinstance(message, str) and message:
-            return message
-    return plain_summary(report.findings, report.type, name)
+BATCH_MAX_SECONDS = 0.2  # judged files wait at most about this long for their batch's action
 
 
 class Pipeline:
-    """Inspect -> decide -> act -> record -> event -> notify, for one path at a time."""
+    """Inspect -> decide -> act -> record -> event -> notify, for one path or a batch."""
 
     def __init__(
         self,
@@ -221,28 +109,100 @@ class Pipeline:
 
     def process(self, path: str, policy: Policy, scope: Scope, *, paused: bool = False) -> Outcome:
         """Judge `path` once per version; never raises."""
+        (outcome,) = self.process_many([path], policy, scope, paused=paused)
+        return outcome
+
+    def process_many(
+        self,
+        paths: Sequence[str],
+        policy: Policy,
+        scope: Scope,
+        *,
+        paused: bool = False,
+        on_step: Callable[[], None] | None = None,
+    ) -> list[Outcome]:
+        """Judge each path once per version and act on them together; never raises.
+
+        One Outcome per path, in order. The files judged are acted on as one batch
+        (agent.service.acting) as soon as judging them took BATCH_MAX_SECONDS, so the first
+        file of a burst waits at most that long for its action. A failure of one file's
+        guards or inspection touches only that file; a failure while acting on or recording
+        a batch (a full state folder) makes every file of that batch RETRY. `on_step` is
+        called after each file is judged (the worker's heartbeat).
+        """
+        outcomes: list[Outcome] = [Outcome.SKIPPED] * len(paths)
+        pending: list[tuple[int, Judged]] = []
+        healthy = True
+        batch_started = time.perf_counter()
+        for index, path in enumerate(paths):
+            try:
+                prepared = self._prepare(path, policy, scope, paused=paused)
+            except Exception as error:
+                healthy = False
+                prepared = self._failed([path], policy, error)
+            if isinstance(prepared, Judged):
+                pending.append((index, prepared))
+            else:
+                outcomes[index] = prepared
+            if on_step is not None:
+                on_step()
+            if pending and time.perf_counter() - batch_started >= BATCH_MAX_SECONDS:
+                healthy = self._act_on(pending, outcomes, policy, paused=paused) and healthy
+                pending, batch_started = [], time.perf_counter()
+        if pending:
+            healthy = self._act_on(pending, outcomes, policy, paused=paused) and healthy
+        if healthy:
+            self.on_problem("state", None)
+        return outcomes
+
+    def _act_on(
+        self,
+        pending: list[tuple[int, Judged]],
+        outcomes: list[Outcome],
+        policy: Policy,
+        *,
+        paused: bool,
+    ) -> bool:
+        """Act on one batch, filling in its outcomes; False when acting itself failed."""
+        batch = [judged for _, judged in pending]
         try:
-            outcome = self._process(path, policy, scope, paused=paused)
-        except (sqlite3.Error, OSError) as error:
+            acted = act(self, batch, policy, paused=paused)
+        except Exception as error:
+            outcome = self._failed([judged.path for judged in batch], policy, error)
+            acted = [outcome] * len(batch)
+            healthy = False
+        else:
+            healthy = True
+            if self._on_judged is not None:
+                self._on_judged(batch[-1].action)  # once per batch: the counts are read again
+        for (index, _), outcome in zip(pending, acted, strict=True):
+            outcomes[index] = outcome
+        return healthy
+
+    def _failed(self, paths: list[str], policy: Policy, error: Exception) -> Outcome:
+        """The outcome when the pipeline itself failed on `paths` (one plain line each)."""
+        if isinstance(error, (sqlite3.Error, OSError)):
             # Expected on a full or read-only disk: one plain line, a problem in status,
             # and the file is tried again soon (RETRY), not only by the next sweep.
             problem = f"cannot record verdicts ({plain_error(error)})"
-            log.warning("%s; %s will be looked at again", problem, safe_name(path))
+            for path in paths:
+                log.warning("%s; %s will be looked at again", problem, safe_name(path))
             self.on_problem("state", problem)
             return Outcome.RETRY
-        except Exception as error:
-            log.exception("pipeline failed on %s", safe_name(path))
+        for path in paths:
+            log.error("pipeline failed on %s", safe_name(path), exc_info=error)
             self.events.emit(
                 "action_failed",
                 path=path,
                 policy_version=policy.policy.version,
                 error=f"{type(error).__name__}: {error}",
             )
-            return Outcome.SKIPPED
-        self.on_problem("state", None)
-        return outcome
+        return Outcome.SKIPPED
 
-    def _process(self, path: str, policy: Policy, scope: Scope, *, paused: bool) -> Outcome:
+    def _prepare(
+        self, path: str, policy: Policy, scope: Scope, *, paused: bool
+    ) -> Outcome | Judged:
+        """The guards, then inspect and decide: an Outcome when done, else what to act on."""
         root = scope.root_of(path)
         if root is None:
             return Outcome.SKIPPED
@@ -321,11 +281,7 @@ class Pipeline:
         return True
 
     def _busy(self, path: str) -> Outcome:
-        attempts = self.busy.found_in_use(path)
-        log.info(
-            "%s is in use by another program (look %d); trying again", safe_name(path), attempts
-        )
-        return Outcome.BUSY
+        return busy_outcome(self.busy, path)
 
     def _is_released(self, path: str, version: FileVersion, policy: Policy, root: Path) -> bool:
         """True (and remembered) when staff or IT released exactly this version here."""
@@ -358,7 +314,8 @@ class Pipeline:
         *,
         paused: bool,
         retrying: bool,
-    ) -> Outcome:
+    ) -> Outcome | Judged:
+        """Hash, inspect and decide; SETTLE or GONE when the file moved on meanwhile."""
         started = time.perf_counter()
         limits = policy.inspect.limits()
         sha256 = sha256_of(os_path, version, limits.max_file_bytes)
@@ -373,11 +330,7 @@ class Pipeline:
         # (e.g. ~/Downloads/scanner) applies; decide() matches rules by path prefix.
         decision = self.toolkit.decide(report, policy, folder=str(Path(path).parent), sha256=sha256)
         intended = str(decision.action)
-        name = os.path.split(path)[1]
-        reason = first_reason_text(decision, report, name)
-        policy_version = policy.policy.version
-        item_id: str | None = None
-        error: str | None = None
+        reason = first_reason_text(decision, report, os.path.split(path)[1])
         action = intended
         if paused and intended in ("quarantine", "flag"):
             action = DEFERRED_ACTION  # documented: acted on by the sweep after resume
@@ -389,123 +342,8 @@ class Pipeline:
             report = replace(
                 report, findings=(*report.findings, hard_linked_finding(links, intended))
             )
-        elif intended == "quarantine":
-            staffdb.begin_verdict(
-                self.statedb,
-                path,
-                sha256,
-                {
-                    "policy_version": policy_version,
-                    "sha256": sha256,
-                    "size": version.size,
-                    "type": report.type,
-                    "verdict": report.verdict.value,
-                    "findings": [finding.code for finding in report.findings],
-                    "folder": str(root),
-                },
-            )
-            try:
-                item = self.toolkit.vault.quarantine(
-                    Path(os_path),
-                    report.findings,
-                    detected_type=report.type,
-                    policy_version=policy_version,
-                    expected_sha256=sha256,
-                )
-                item_id = str(item.id)
-                crash_point("quarantined-before-verdict")
-            except Exception as failure:
-                # Leave the file marked at least, so it is not opened unawares.
-                self.toolkit.marker.mark(Path(os_path), reason=reason)
-                cause = failure.__cause__
-                if isinstance(cause, OSError) and platform.is_in_use(cause):
-                    return self._busy(path)  # not complete yet: never a final failure
-                error = plain_error(failure)
-                action = QUARANTINE_FAILED_ACTION
-                version = self._version_after_marking(os_path, version)
-        elif intended == "flag":
-            if not self.toolkit.marker.mark(Path(os_path), reason=reason):
-                error = "the file system does not accept the untrusted-origin marker"
-            version = self._version_after_marking(os_path, version)
-        self.busy.done(path)
-        if retrying and action == QUARANTINE_FAILED_ACTION:
-            # Still failing: keep the record (and the count of unmoved files), and do not
-            # repeat the verdict and notification on every retry.
-            self.statedb.record(
-                path, version, verdict=report.verdict.value, action=action,
-                finding_codes=tuple(f.code for f in report.findings), sha256=sha256,
-                detected_type=report.type, folder=root, count=False,
-            )  # fmt: skip
-            if intended == "quarantine" and not paused:
-                staffdb.end_verdict(self.statedb, path)
-            log.info("still cannot move %s (%s)", safe_name(path), error)
-            return Outcome.RETRY
-        codes = tuple(finding.code for finding in report.findings)
-        self.statedb.record(
-            path,
-            version,
-            verdict=report.verdict.value,
-            action=action,
-            finding_codes=codes,
-            sha256=sha256,
-            detected_type=report.type,
-            item_id=item_id,
-            folder=root,
-            retried=retrying,
-        )
-        self.events.emit(
-            "verdict",
-            path=path,
-            policy_version=policy_version,
-            sha256=sha256,
-            size=version.size,
-            type=report.type,
-            verdict=report.verdict.value,
-            findings=list(codes),
-            severity=None if report.worst_severity is None else report.worst_severity.label,
-            action=action,
-            intended_action=intended if action != intended else None,
-            rule=None if decision.rule is None else str(decision.rule),
-            allowlisted=bool(decision.allowlisted) or None,
-            item_id=item_id,
-            folder=str(root),
-            error=error,
-            link_count=links if links > 1 else None,
-            retried=True if retrying else None,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        if intended == "quarantine" and not paused:
-            staffdb.end_verdict(self.statedb, path)
-        if error is not None:
-            log.warning("%s: %s (%s)", action, safe_name(path), error)
-        if action in NOTIFIED_ACTIONS and policy.ui.notifications:
-            self._notify(action, name, reason, item_id)
-        if self._on_judged is not None:
-            self._on_judged(action)
-        return Outcome.RETRY if action == QUARANTINE_FAILED_ACTION else Outcome.JUDGED
-
-    def _version_after_marking(self, os_path: str, version: FileVersion) -> FileVersion:
-        """The version to record after our own marker changed the file's ctime."""
-        try:
-            marked = FileVersion.of(os.lstat(os_path))
-        except OSError:
-            return version
-        return marked if replace(marked, ctime_ns=version.ctime_ns) == version else version
-
-    def _notify(self, action: str, name: str, reason: str, item_id: str | None) -> None:
-        shown = safe_name(name, MAX_NOTIFY_NAME_CHARS)
-        if action == "quarantine":
-            title = "Photogate moved a dangerous file to safety"
-        elif action == "flag":
-            title = "Photogate marked a suspicious file"
-        else:
-            title = "Photogate found a dangerous file but could not move it"
-        try:
-            self.notifier.notify(
-                title,
-                f"{shown}: {reason}",
-                item_id=item_id,
-                severity="high" if action != "flag" else "medium",
-            )
-        except Exception:
-            log.exception("notifier failed")
+        return Judged(
+            path=path, os_path=os_path, version=version, links=links, root=root, report=report,
+            decision=decision, sha256=sha256, retrying=retrying, started=started,
+            action=action, reason=reason,
+        )  # fmt: skip

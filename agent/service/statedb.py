@@ -154,7 +154,9 @@ class StateDB:
     def __init__(self, path: Path, *, readonly: bool = False, max_rows: int = MAX_ROWS) -> None:
         self.path = path
         self._max_rows = max_rows
-        self._lock = threading.Lock()
+        # Re-entrant: a batch (`batch()`) holds it while record() and transaction() run.
+        self._lock = threading.RLock()
+        self._batch_depth = 0  # > 0 inside batch(): writes are committed when it ends
         self._writes = 0
         self._readonly = readonly
         if readonly:
@@ -269,20 +271,46 @@ class StateDB:
                 elif action in ACTIONS_FLAGGED:
                     self._bump("flagged")
                     self._bump("unreviewed")
-            self._conn.commit()
+            self._commit()
             self._writes += 1
             if self._writes % PRUNE_EVERY_WRITES == 0:
                 self._prune()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, committed on success (agent.service.staffdb uses it)."""
+        """The connection, under the lock, committed on success (agent.service.staffdb uses it).
+
+        Inside `batch()` it is part of the batch's one transaction."""
         with self._lock:
             try:
                 yield self._conn
             except BaseException:
-                self._conn.rollback()
+                if self._batch_depth == 0:
+                    self._conn.rollback()
                 raise
+            self._commit()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside is one transaction, committed once at the end (a burst of
+        verdicts: one commit instead of one per file); rolled back as a whole on error.
+
+        The lock is held throughout, so other threads wait for the batch (milliseconds)."""
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._conn.rollback()
+                raise
+            self._batch_depth -= 1
+            self._commit()
+
+    def _commit(self) -> None:
+        """Commit now, unless a batch commits later (the caller holds the lock)."""
+        if self._batch_depth == 0:
             self._conn.commit()
 
     @property
@@ -299,7 +327,7 @@ class StateDB:
                 (version.size, version.mtime_ns, version.inode, version.dev, version.ctime_ns,
                  _fs_bytes(path)),
             )  # fmt: skip
-            self._conn.commit()
+            self._commit()
 
     def forget_failed(self, path: str | os.PathLike[str]) -> None:
         """The path of a file we could not move is gone: stop counting it as unmoved."""
@@ -308,7 +336,7 @@ class StateDB:
                 "DELETE FROM inspected WHERE path = ? AND action = ?",
                 (_fs_bytes(path), QUARANTINE_FAILED_ACTION),
             )
-            self._conn.commit()
+            self._commit()
 
     def failed_count(self) -> int:
         """Dangerous files we could not move that were still there when last looked at."""
@@ -322,7 +350,7 @@ class StateDB:
         """Drop the record of `path` (e.g. a flagged file was restored or deleted)."""
         with self._lock:
             self._conn.execute("DELETE FROM inspected WHERE path = ?", (_fs_bytes(path),))
-            self._conn.commit()
+            self._commit()
 
     def list_flagged(self, limit: int = MAX_FLAGGED_LISTED) -> list[InspectedRecord]:
         """Flagged files (left in place with a marker), newest first, for the review window."""
@@ -352,7 +380,7 @@ class StateDB:
             self._conn.execute(
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('unreviewed', 0)"
             )
-            self._conn.commit()
+            self._commit()
 
     def row_count(self) -> int:
         """How many paths are remembered."""
@@ -376,7 +404,7 @@ class StateDB:
                 " WHERE action != 'flag' ORDER BY inspected_at ASC LIMIT ?)",
                 (excess,),
             )
-            self._conn.commit()
+            self._commit()
 
 
 def _record(row: tuple[Any, ...]) -> InspectedRecord:

@@ -482,6 +482,19 @@ class CompletionTracker:
             self._ready_set.discard(path)
             return path
 
+    def take_ready(self, max_count: int) -> list[str]:
+        """Up to `max_count` more complete paths that are queued now (never waits).
+
+        The worker takes the burst at hand after `next_ready`: files that arrived while it
+        was busy with the last batch are judged and acted on together."""
+        with self._cond:
+            taken: list[str] = []
+            while self._ready and len(taken) < max_count:
+                path = self._ready.popleft()
+                self._ready_set.discard(path)
+                taken.append(path)
+            return taken
+
     def due_settling(self) -> list[str]:
         """Paths whose settle time has come (removed; the caller re-checks each)."""
         now = self._clock()
