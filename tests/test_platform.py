@@ -168,3 +168,37 @@ def test_no_unix_only_call_outside_the_platform_package() -> None:
                     if name in UNIX_ONLY_MODULES and name not in allowed:
                         offenders.append(f"{relative}:{node.lineno} import {name}")
     assert offenders == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX source files")
+def test_a_removed_sources_descriptor_is_closed_off_the_callers_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.platform.posix import REMOVED_FILES, DirFdSourceFile
+
+    kept, removed = tmp_path / "kept.jpg", tmp_path / "removed.jpg"
+    kept.write_bytes(b"kept")
+    removed.write_bytes(b"removed")
+    closed_here = DirFdSourceFile(kept)
+    closed_later = DirFdSourceFile(removed)
+    watched = {closed_here.fd: "kept", closed_later.fd: "removed"}
+    closers: dict[str, str] = {}
+    real_close = os.close
+
+    def recording_close(fd: int) -> None:
+        if fd in watched:
+            closers[watched[fd]] = threading.current_thread().name
+        real_close(fd)
+
+    monkeypatch.setattr(os, "close", recording_close)
+    closed_later.delete()
+    closed_here.close()
+    closed_later.close()
+    closed_later.close()  # idempotent
+    REMOVED_FILES.drain()
+    monkeypatch.undo()
+    assert closers == {"kept": threading.current_thread().name, "removed": "photogate-closer"}
+    for fd in watched:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    assert kept.read_bytes() == b"kept" and not removed.exists()

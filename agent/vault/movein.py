@@ -1,7 +1,8 @@
 """Moving files into the vault, one or a batch at a time (group commit).
 
 Per file (journal steps intent -> stored -> original-removed -> done, as for one file):
-  1. open it without following links (agent.vault.origin); `intent` (not synced);
+  1. open it without following links (agent.vault.origin); the `intent` lines of the
+     batch in one write (not synced);
   2. encrypt into tmp/ while hashing; it must not change while it is read and must match
      `expected_sha256` when given; the signed record into tmp/ (neither synced yet).
 Then for the whole batch, each step once:
@@ -112,7 +113,11 @@ def _move_batch(
     with contextlib.ExitStack() as open_files:
         try:
             for move in moves:
-                _copy(vault, move, open_files)
+                _open(move, open_files)
+            _begin(vault, [m for m in moves if m.origin is not None])
+            for move in moves:
+                if move.begun:
+                    _copy(vault, move)
             _make_durable(vault, [m for m in moves if m.live])
             _place(vault, [m for m in moves if m.live])
             for move in moves:
@@ -140,25 +145,40 @@ def _result(move: _Move) -> QuarantineResult:
     return move.error
 
 
-def _copy(vault: MoveInVault, move: _Move, open_files: contextlib.ExitStack) -> None:
-    """Steps 1-2 for one file: opened, `intent`, encrypted and recorded in tmp/ (unsynced)."""
-    request = move.request
+def _open(move: _Move, open_files: contextlib.ExitStack) -> None:
+    """Step 1 for one file: opened without following links (kept open until the end)."""
     try:
-        origin = open_files.enter_context(OriginFile(Path(request.path).absolute()))
+        move.origin = open_files.enter_context(OriginFile(Path(move.request.path).absolute()))
     except VaultError as error:
         move.error = error
-        return
-    move.origin = origin
+
+
+def _begin(vault: MoveInVault, moves: list[_Move]) -> None:
+    """Step 1: the `intent` lines of every opened file, in one write (not synced)."""
+    intents = []
+    for move in moves:
+        assert move.origin is not None
+        before = move.origin.stat_open
+        intents.append(
+            (move.txn, {
+                "id": move.item_id, "path_b64": b64_path(move.origin.path),
+                "dev": before.st_dev, "ino": before.st_ino, "size": before.st_size,
+                "mtime_ns": before.st_mtime_ns,
+            })
+        )  # fmt: skip
+    vault.journal.append_many("quarantine", "intent", intents)
+    for move in moves:
+        move.begun = True
+
+
+def _copy(vault: MoveInVault, move: _Move) -> None:
+    """Step 2 for one file: encrypted and recorded in tmp/ (unsynced)."""
+    request, origin = move.request, move.origin
+    assert origin is not None
     before = origin.stat_open
     owner_uid = -1 if sys.platform == "win32" else before.st_uid  # Windows: owner is a SID
-    owner_sid = platform.owner_sid(origin.path)  # "" on POSIX
     try:
-        vault.journal.append(
-            move.txn, "quarantine", "intent", id=move.item_id, path_b64=b64_path(origin.path),
-            dev=before.st_dev, ino=before.st_ino, size=before.st_size,
-            mtime_ns=before.st_mtime_ns,
-        )  # fmt: skip
-        move.begun = True
+        owner_sid = platform.owner_sid(origin.path)  # "" on POSIX
         size, sha256 = _encrypt(vault, origin, move.item_id)
         if request.expected_sha256 is not None and sha256 != request.expected_sha256.lower():
             raise VaultError(
