@@ -65,7 +65,7 @@ SWEEP_BATCH = 128  # paths a sweep adds to the queue per step
 # Complete files judged and acted on together (one vault flush, one state commit): the
 # worker takes what is queued when it is free, never waiting for more, so a file that
 # arrives alone is judged at once and a burst forms batches by itself.
-BATCH_MAX_FILES = 64
+BATCH_MAX_FILES = 128
 STATUS_FILE_NAME = "status.json"
 REVIEWED_TRIGGER_NAME = "reviewed"
 EXIT_WORKER_DIED = 70  # EX_SOFTWARE: autostart and systemd restart the agent
