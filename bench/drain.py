@@ -5,7 +5,9 @@ observer. Files are written outside the watched folder first and then renamed in
 browser finishes downloads), so what is timed is the agent's work: from the first rename
 to the last verdict. Every file must get exactly one verdict; every trapped file must end
 in the vault and every benign one stay. The same-run baseline is the floor any agent pays
-per file: `os.rename` in, read and SHA-256 the file (timed on an identical set).
+per file: `os.rename` in, read and SHA-256 the file (timed on an identical set); the
+sync floor is what the vault's durability alone costs for the burst's trapped files in
+the agent's batches (one flush, a rename, two folder fsyncs per batch: `sync_floor`).
 
     .venv/bin/python bench/drain.py [--files N] [--bad-share 0.3]
 
@@ -24,8 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent import platform
 from agent.policy.keeper import PolicyKeeper
-from agent.service.loop import AgentService
+from agent.service.loop import BATCH_MAX_FILES, AgentService
+from agent.vault.crypto import fsync_dir
 from tests.agent_harness import make_jpeg, make_zip, read_events
 
 TARGET_FILES_PER_SECOND = 1_000.0  # issue 13
@@ -59,6 +63,39 @@ def baseline(source: Path, target: Path) -> float:
         moved = target / path.name
         path.rename(moved)
         hashlib.sha256(moved.read_bytes()).hexdigest()
+    return time.perf_counter() - started
+
+
+def sync_floor(work: Path, count: int, bad_share: float, batch: int) -> float:
+    """Seconds the vault's durability alone costs for the burst (group commit).
+
+    Per batch of `batch` files, as agent.vault.movein does for its share of trapped ones:
+    a content and a record file written per trapped file, one flush of them all
+    (platform.sync_files: syncfs on Linux), renamed into another folder, that folder
+    fsynced, the originals unlinked and their folder fsynced. No encryption, no
+    inspection: what is left is what the disk and the filesystem's journal cost.
+    """
+    originals, tmp, items = work / "floor-dl", work / "floor-tmp", work / "floor-items"
+    for folder in (originals, tmp, items):
+        folder.mkdir()
+    bad_per_batch = max(1, round(batch * bad_share))
+    payload = b"x" * 3000
+    started = time.perf_counter()
+    for first in range(0, round(count * bad_share), bad_per_batch):
+        names = [f"{first + i:06d}" for i in range(bad_per_batch)]
+        written = []
+        for name in names:
+            (originals / name).write_bytes(payload)
+            for suffix in (".pgq", ".json"):
+                (tmp / f"{name}{suffix}").write_bytes(payload)
+                written.append(tmp / f"{name}{suffix}")
+        platform.sync_files(written)
+        for path in written:
+            path.rename(items / path.name)
+        fsync_dir(items)
+        for name in names:
+            (originals / name).unlink()
+        fsync_dir(originals)
     return time.perf_counter() - started
 
 
@@ -116,6 +153,7 @@ def main() -> int:
         floor_source = work / "floor-source"
         make_files(floor_source, args.files, args.bad_share)
         floor = baseline(floor_source, work / "floor-target")
+        syncs = sync_floor(work, args.files, args.bad_share, BATCH_MAX_FILES)
         result = drain(work, args.files, args.bad_share)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -127,6 +165,10 @@ def main() -> int:
     print(
         f"baseline (rename + read + sha256, same files): {floor:.2f} s ="
         f" {args.files / floor:.0f} files/s"
+    )
+    print(
+        f"vault durability alone (batches of {BATCH_MAX_FILES} files: flush, rename, 2 folder"
+        f" fsyncs): {syncs:.2f} s"
     )
     print(
         f"verdicts: {result['verdicts']}, paths with two: {result['paths_with_two_verdicts']},"
