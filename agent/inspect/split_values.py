@@ -26,7 +26,7 @@ from agent.inspect.reader import Reader
 
 MAX_REGION_GAP_BYTES = 16  # bytes between two pieces of one run (a JPEG marker and length: 4)
 MAX_JOINED_BYTES = 16 * 1024 * 1024  # bytes of one run of pieces joined (larger runs: left alone)
-SEAM_BYTES = 4096  # bytes on each side of a seam between two big pieces judged joined
+SEAM_BYTES = 2048  # bytes on each side of a seam between two big pieces judged joined
 MAX_PREFIX_BYTES = 64  # bytes: a repeated header longer than this is content, not a header
 _GIF_LABEL_PREFIX = "GIF "
 

@@ -44,9 +44,9 @@ _BASE64_RUN = re.compile(
     rb"[A-Za-z0-9+/]{%d,}(?:={0,2}[\r\n]{1,2}[A-Za-z0-9+/]{4,})*={0,2}" % MIN_BASE64_CHARS
 )
 # RFC 4648 section 5 (URL- and file-name-safe): `-` and `_` for `+` and `/`
-_BASE64URL_RUN = re.compile(
-    rb"[A-Za-z0-9_-]{%d,}(?:={0,2}[\r\n]{1,2}[A-Za-z0-9_-]{4,})*={0,2}" % MIN_BASE64_CHARS
-)
+_URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_URLSAFE_MASK = bytes(0x41 if byte in _URLSAFE_ALPHABET else 0 for byte in range(256))
+_URLSAFE_RUN_NEEDLE = b"A" * MIN_BASE64_CHARS
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _BASE64_SPACE = re.compile(rb"[\r\n]|=+(?=[\r\n])")
 _HEX_RUN = re.compile(rb"(?:[0-9A-Fa-f]{2}[ \r\n]{0,2}){%d,}" % (MIN_HEX_CHARS // 2))
@@ -139,17 +139,26 @@ def base64_views(untrusted_data: bytes) -> list[View]:
 
 
 def _urlsafe_views(untrusted_data: bytes, room: int) -> list[View]:
-    """URL-safe base64 runs that use `-` or `_` (the others were decoded as standard)."""
+    """URL-safe base64 runs that use `-` or `_` (the others were decoded as standard).
+
+    The runs are found without a regex that starts with a character class (SRE would try
+    it at every byte of a long XMP packet): the alphabet is mapped to `A` and everything
+    else to NUL in one C-speed translate, and MIN_BASE64_CHARS `A`s are searched as a
+    literal.
+    """
+    window = untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    masked = window.translate(_URLSAFE_MASK)
     views: list[View] = []
-    for match in _BASE64URL_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
-        run = match.group()
-        if b"-" not in run and b"_" not in run:
-            continue
-        decoded = _b64(run.translate(_URLSAFE_TO_STANDARD))
-        if decoded:
-            views.append(View("url-safe base64", match.start(), decoded))
-        if len(views) >= room:
-            break
+    start = masked.find(_URLSAFE_RUN_NEEDLE)
+    while start >= 0 and len(views) < room:
+        end = masked.find(b"\x00", start)
+        end = len(window) if end < 0 else end
+        run = window[start:end]
+        if b"-" in run or b"_" in run:
+            decoded = _b64(run.translate(_URLSAFE_TO_STANDARD))
+            if decoded:
+                views.append(View("url-safe base64", start, decoded))
+        start = masked.find(_URLSAFE_RUN_NEEDLE, end)
     return views
 
 
@@ -341,6 +350,10 @@ def _multi_key_xor_views(window: bytes) -> list[View]:
     """
     low, high = _ZERO_RUN
     header = _LINKER_DOS_HEADER
+    if window[: MAX_XOR_START_SKIP + len(header)].isascii():
+        # Text (an XMP packet, decoded prose) holds no XOR-ed linker header: 0x90, 0xFF and
+        # 0xB8 XOR an ASCII key byte are >= 0x80, and a key byte >= 0x80 shows in the zeros.
+        return []
     for at in range(min(MAX_XOR_START_SKIP, len(window) - len(header) + 1)):
         run = window[at + low : at + high]
         first = run[:1]
