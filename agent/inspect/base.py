@@ -56,6 +56,9 @@ class Structure:
                 channels x bytes per sample), when the walker knows the sample layout.
     image_bytes: bytes of compressed image data (JPEG scan data, PNG IDAT, HEIF/AVIF item
                 data...), for the bytes-per-pixel judgement of a huge declared size.
+    codec:      the family of the largest image's compressed data when a container holds
+                another format's codestream ("jpeg" for a TIFF whose strips are JPEG), for
+                the same judgement; None when `type` says it.
 
     Opaque values (a TIFF private tag, a `uuid` box, a strip of unknown length) are
     metadata regions whose label says so ("private", "unknown", "WebP chunk"): the engine
@@ -75,6 +78,7 @@ class Structure:
     height: int | None = None
     decoded_bytes: int | None = None
     image_bytes: int | None = None
+    codec: str | None = None
 
 
 Walker = Callable[[Reader, Limits], Structure]

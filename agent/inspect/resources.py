@@ -74,9 +74,15 @@ def _size_detail(structure: Structure, cost: int) -> str:
     return detail
 
 
+def _density_kind(structure: Structure) -> str:
+    """The type whose photo floor applies: the codec of the data (a JPEG-compressed TIFF is
+    judged as JPEG), else the file's type."""
+    return structure.codec or structure.type
+
+
 def _photo_density(structure: Structure, cost: int, limits: Limits) -> float | None:
     """Bytes of image data per pixel when the picture qualifies as a photo, else None."""
-    floor = PHOTO_MIN_BYTES_PER_PIXEL.get(structure.type)
+    floor = PHOTO_MIN_BYTES_PER_PIXEL.get(_density_kind(structure))
     pixels = structure.pixels
     if floor is None or structure.image_bytes is None or not pixels or cost <= 0:
         return None
@@ -104,7 +110,8 @@ def resource_findings(
                     "This is a very large photo; its size matches the picture data it holds.",
                     detail=f"{detail}; {structure.image_bytes} bytes of image data = "
                     f"{density:.3f} bytes/pixel >= "
-                    f"{PHOTO_MIN_BYTES_PER_PIXEL[structure.type]} for {structure.type}",
+                    f"{PHOTO_MIN_BYTES_PER_PIXEL[_density_kind(structure)]} for "
+                    f"{_density_kind(structure)}",
                 )
             )
         elif cost > limits.pixels_reject:

@@ -54,9 +54,25 @@ TAG_WIDTH, TAG_HEIGHT = 256, 257
 DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbnail
 IFD_POINTER_TAGS = frozenset({330, 34665, 34853, 40965})  # SubIFDs, Exif, GPS, Interop
 TAG_BITS, TAG_SAMPLES = 258, 277  # BitsPerSample (one per sample), SamplesPerPixel
+TAG_COMPRESSION = 259
 ARRAY_TAGS = frozenset(
-    {TAG_WIDTH, TAG_HEIGHT, TAG_BITS, TAG_SAMPLES, *(tag for pair in DATA_PAIRS for tag in pair)}
-)
+    {TAG_WIDTH, TAG_HEIGHT, TAG_BITS, TAG_SAMPLES, TAG_COMPRESSION,
+     *(tag for pair in DATA_PAIRS for tag in pair)}
+)  # fmt: skip
+# Compression values whose strips/tiles are another format's lossy codestream, with the
+# bytes each strip starts with (TIFF 6.0 §22 and TIFF Technical Note 2: JPEG, SOI first;
+# DNG 1.4 lossy JPEG 34892; Aperio JPEG 2000 33003/33005 and 34712: SOC+SIZ; libtiff's
+# WebP 50001 and JPEG XL 50002). The resource check then applies that codec's photo floor
+# (a 150 MP scan saved as JPEG-in-TIFF holds ~0.2 B/px, like the same JPEG).
+LOSSY_CODECS: dict[int, tuple[str, tuple[bytes, ...]]] = {
+    7: ("jpeg", (b"\xff\xd8",)),
+    34892: ("jpeg", (b"\xff\xd8",)),
+    33003: ("jp2", (b"\xff\x4f\xff\x51",)),
+    33005: ("jp2", (b"\xff\x4f\xff\x51",)),
+    34712: ("jp2", (b"\xff\x4f\xff\x51",)),
+    50001: ("webp", (b"RIFF",)),
+    50002: ("jxl", (b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")),
+}
 TEXT_TAGS = {
     270: "ImageDescription",
     271: "Make",
@@ -279,12 +295,23 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
         samples = (values.get(TAG_SAMPLES) or [1])[0]
         bits = max(values.get(TAG_BITS) or [1])
         state.st.decoded_bytes = state.st.pixels * max(1, samples) * max(1, -(-bits // 8))
+        state.st.codec = _lossy_codec(reader, values)
         if is_page and state.st.width is None:
             state.st.width, state.st.height = width[0], height[0]
     next_t = reader.unpack(layout.offset_fmt, table_end)
     if next_t is not None and next_t[0]:
         state.queue.append((next_t[0], is_page))
     return True
+
+
+def _lossy_codec(reader: Reader, values: dict[int, list[int]]) -> str | None:
+    """The lossy codec of an IFD's data, when its first strip or tile really starts as one."""
+    codec = LOSSY_CODECS.get((values.get(TAG_COMPRESSION) or [1])[0])
+    first = (values.get(273) or values.get(324) or [0])[0]
+    if codec is None or not 0 < first < reader.size:
+        return None
+    name, starts = codec
+    return name if reader.read(first, 12).startswith(starts) else None
 
 
 def _read_entry(state: _Walk, entry_at: int) -> tuple[int, int, int, int] | None:
