@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 from agent import platform
 from agent.testhooks import VAULT_CRASH_AT, hook_value
-from agent.vault.crypto import sync_data
+from agent.vault.crypto import fsync_dir, sync_data
 from agent.vault.journal_schema import FIRST_STEP, validate_entry
 
 JOURNAL_FILE_NAME = "journal.jsonl"
@@ -248,6 +248,35 @@ class Journal:
         """
         if self._known_size is not None and self._known_size > JOURNAL_COMPACT_BYTES:
             self.clear(durable=False)
+
+    def retain(self, txns: set[str]) -> None:
+        """Keep only the valid lines of `txns`, durably (operations recovery could not finish).
+
+        The next holder of the lock finds them open and tries again. Written to a temp file
+        beside the journal, synced, then renamed over it: a crash leaves the old journal or
+        the new one, never a mix.
+        """
+        try:
+            raw = _read_bounded(self.path)
+        except FileNotFoundError:
+            return
+        kept = []
+        for untrusted_line in raw.split(b"\n")[:-1]:  # a torn last piece was never durable
+            entry, _ = self._parse(untrusted_line)
+            if entry is not None and entry["txn"] in txns:
+                kept.append(untrusted_line + b"\n")
+        temp = self.path.with_name(self.path.name + ".tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_BINARY
+        fd = os.open(temp, flags, FILE_MODE)
+        try:
+            os.write(fd, b"".join(kept))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        temp.replace(self.path)
+        fsync_dir(self.path.parent)
+        self._known_size = sum(len(line) for line in kept)
+        self._open_txns = set(txns)
 
     def clear(self, *, durable: bool = True) -> None:
         """Empty the journal once every operation in it is resolved (holder of the lock only).

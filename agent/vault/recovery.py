@@ -74,7 +74,8 @@ def recover(self: RecoverableVault) -> None:
     """Resolve every open journal operation, then clear the journal and stray files.
 
     Only signed, fully valid journal lines are acted on (agent.vault.journal); the
-    rest are skipped and reported once, here, then cleared with the journal. A vault
+    rest are skipped and reported once, here, then cleared with the journal. An operation
+    whose recovery fails (a disk error) keeps its lines, to be tried again. A vault
     owned by another account is never recovered by us: its owner can write its
     journal, so acting on it as (say) root would lend them our rights.
     """
@@ -88,6 +89,7 @@ def recover(self: RecoverableVault) -> None:
             "vault %s: %d journal line(s) skipped, not acted on (first: %s)",
             safe_path(self.root), len(skipped), skipped[0],
         )  # fmt: skip
+    unresolved: set[str] = set()
     for operation in operations:
         try:
             if operation.op == "quarantine":
@@ -96,7 +98,14 @@ def recover(self: RecoverableVault) -> None:
                 recover_restore(self, operation)
         except (OSError, VaultError) as error:  # one bad operation must not stop the rest
             log.warning("vault recovery of %s failed: %s", operation.txn, error)
-    self.journal.clear()
+            unresolved.add(operation.txn)
+    if unresolved:
+        # Cleared, an unfinished operation would be forgotten (a placed restore would leave
+        # the file both in place and in the vault): its lines stay for the next holder.
+        with contextlib.suppress(OSError):  # then the whole journal stays, read again
+            self.journal.retain(unresolved)
+    else:
+        self.journal.clear()
     for stray in self.tmp_dir.iterdir():
         with contextlib.suppress(OSError):
             stray.unlink()

@@ -1,0 +1,360 @@
+"""The journal itself (agent.vault.journal): line format, signature, reading back, sizes, lock.
+
+Expected values follow the module's documented format: one line per step,
+`{"txn", "op", "step", ...fields, "mac"}` as canonical JSON (sorted keys, no spaces, ASCII)
+with `mac` = HMAC-SHA256 of the other fields' canonical JSON under the journal key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import agent.vault.journal as journal_module
+from agent.vault.journal import Journal, OpenOperation, VaultLock
+
+KEY = b"k" * 32
+ID = "ab" * 16
+SHA = "12" * 32
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _canonical(entry: dict[str, object]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def _signed_line(entry: dict[str, object], key: bytes = KEY) -> bytes:
+    mac = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
+    return _canonical({**entry, "mac": mac}) + b"\n"
+
+
+def _intent(txn: str = "aa" * 8, item_id: str = ID) -> dict[str, object]:
+    return {
+        "txn": txn, "op": "quarantine", "step": "intent", "id": item_id,
+        "path_b64": "L3gvYS5qcGc=", "dev": 1, "ino": 2, "size": 3, "mtime_ns": 4,
+    }  # fmt: skip
+
+
+def _fields(entry: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in entry.items() if k not in ("txn", "op", "step")}
+
+
+def test_a_line_is_canonical_json_signed_with_hmac_sha256(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.append("aa" * 8, "quarantine", "stored", id=ID, sha256=SHA)
+    raw = (tmp_path / "journal.jsonl").read_bytes()
+    entry = {"txn": "aa" * 8, "op": "quarantine", "step": "stored", "id": ID, "sha256": SHA}
+    assert raw == _signed_line(entry)
+    assert raw.startswith(b'{"id":"' + ID.encode() + b'","mac":"')
+    assert stat.S_IMODE((tmp_path / "journal.jsonl").stat().st_mode) == 0o600
+
+
+def test_the_journal_is_never_written_through_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    (tmp_path / "journal.jsonl").symlink_to(target)
+    with pytest.raises(OSError):
+        Journal(tmp_path, KEY).append("aa" * 8, "quarantine", "done", id=ID)
+    assert target.read_bytes() == b""
+
+
+def test_lines_read_back_as_open_operations_oldest_first(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.append("bb" * 8, "restore", "restore-intent", id=ID, temp_b64="L3QudG1w", sha256=SHA)
+    journal.append("aa" * 8, "quarantine", "intent", **_fields(_intent()))
+    journal.append("aa" * 8, "quarantine", "stored", id=ID, sha256=SHA)
+    journal.append("cc" * 8, "quarantine", "intent", **_fields(_intent("cc" * 8, "cd" * 16)))
+    journal.append("cc" * 8, "quarantine", "done", id="cd" * 16)
+    operations = Journal(tmp_path, KEY).open_operations()
+    assert operations == [
+        OpenOperation(
+            "bb" * 8,
+            "restore",
+            ["restore-intent"],
+            {"id": ID, "temp_b64": "L3QudG1w", "sha256": SHA},
+        ),
+        OpenOperation(
+            "aa" * 8,
+            "quarantine",
+            ["intent", "stored"],
+            {
+                "id": ID,
+                "path_b64": "L3gvYS5qcGc=",
+                "dev": 1,
+                "ino": 2,
+                "size": 3,
+                "mtime_ns": 4,
+                "sha256": SHA,
+            },
+        ),
+    ]
+    assert operations[1].last_step == "stored"
+
+
+def test_aborted_operations_are_closed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.append("aa" * 8, "restore", "restore-intent", id=ID, temp_b64="L3QudG1w", sha256=SHA)
+    journal.append("aa" * 8, "restore", "aborted", id=ID)
+    assert Journal(tmp_path, KEY).open_operations() == []
+
+
+def test_a_torn_last_line_never_happened_and_blank_lines_are_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n  \n" + _signed_line(_intent()) + _signed_line(_intent("bb" * 8))[:-1])
+    journal = Journal(tmp_path, KEY)
+    assert [o.txn for o in journal.open_operations()] == ["aa" * 8]
+    assert journal.skipped == []  # the torn line is not a problem, it is just not there
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"not json", "journal line 1: not JSON"),
+        (b"[1, 2]", "journal line 1: not a JSON object"),
+        (b'{"txn": "aa"}', "journal line 1: not signed"),
+        (b'{"txn": "aa", "mac": 7}', "journal line 1: not signed"),
+        (
+            _signed_line(_intent(), key=b"another vault's key!").rstrip(b"\n"),
+            "journal line 1: signature does not match (not written by this vault)",
+        ),
+        (
+            _signed_line({**_intent(), "size": -1}).rstrip(b"\n"),
+            "journal line 1: quarantine intent: size is not an unsigned 64-bit integer",
+        ),
+        (b"x" * (64 * 1024 + 1), "journal line 1: longer than 65536 bytes"),
+    ],
+)
+def test_invalid_lines_are_skipped_with_their_problem(
+    tmp_path: Path, line: bytes, problem: str
+) -> None:
+    (tmp_path / "journal.jsonl").write_bytes(line + b"\n" + _signed_line(_intent("bb" * 8)))
+    journal = Journal(tmp_path, KEY)
+    assert [o.txn for o in journal.open_operations()] == ["bb" * 8]
+    assert journal.skipped == [problem]
+
+
+def test_a_signed_line_of_exactly_64_kib_is_read(tmp_path: Path) -> None:
+    entry = {**_intent(), "path_b64": ""}
+    short = len(_signed_line(entry)) - 1
+    entry["path_b64"] = "QUFB" * ((64 * 1024 - short) // 4)  # "AAA..." as a path
+    line = _signed_line(entry)
+    assert len(line) - 1 <= 64 * 1024
+    (tmp_path / "journal.jsonl").write_bytes(line)
+    journal = Journal(tmp_path, KEY)
+    journal.open_operations()
+    assert all("longer than" not in p for p in journal.skipped)
+
+
+def test_lines_that_do_not_fit_their_transaction_are_skipped(tmp_path: Path) -> None:
+    stored = {"txn": "aa" * 8, "op": "quarantine", "step": "stored", "id": ID, "sha256": SHA}
+    lines = [
+        stored,  # a transaction must start at its first step
+        _intent(),
+        {"txn": "aa" * 8, "op": "restore", "step": "placing", "id": ID, "final_b64": "L3g="},
+        {**stored, "id": "cd" * 16},
+        stored,
+    ]
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(_signed_line(e) for e in lines))
+    journal = Journal(tmp_path, KEY)
+    [operation] = journal.open_operations()
+    assert operation.steps == ["intent", "stored"]
+    assert journal.skipped == [
+        f"journal line 1: transaction {'aa' * 8} starts at stored, not at intent",
+        f"journal line 3: transaction {'aa' * 8} changes its op from quarantine to restore",
+        f"journal line 4: transaction {'aa' * 8} names two item ids",
+    ]
+
+
+def test_a_missing_journal_has_no_operations(tmp_path: Path) -> None:
+    assert Journal(tmp_path, KEY).open_operations() == []
+    assert not Journal(tmp_path, KEY).needs_recovery()
+
+
+def test_only_the_first_64_mib_are_read(tmp_path: Path) -> None:
+    bound = 64 * 1024 * 1024
+    line = _signed_line(_intent())
+    path = tmp_path / "journal.jsonl"
+    padding = bound - len(line) - 1  # one over-long line of damage, then ours
+    path.write_bytes(b"x" * padding + b"\n" + line)  # ends exactly at the bound
+    assert [o.txn for o in Journal(tmp_path, KEY).open_operations()] == ["aa" * 8]
+    path.write_bytes(b"x" * (padding + 1) + b"\n" + line)  # its newline is past the bound
+    assert Journal(tmp_path, KEY).open_operations() == []
+
+
+# --- needs_recovery, settle, clear ------------------------------------------------------------
+
+
+def test_needs_recovery_tracks_what_this_process_wrote(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    (tmp_path / "journal.jsonl").write_bytes(b"")
+    assert not journal.needs_recovery()  # empty
+    journal.clear()
+    journal.append("aa" * 8, "quarantine", "done", id=ID)
+    assert not journal.needs_recovery()  # our own line, our operation closed
+    journal.append("bb" * 8, "restore", "restore-intent", id=ID, temp_b64="L3QudG1w", sha256=SHA)
+    assert journal.needs_recovery()  # ours, but open
+    journal.append("bb" * 8, "restore", "aborted", id=ID)
+    assert not journal.needs_recovery()
+    with (tmp_path / "journal.jsonl").open("ab") as other:  # another process appends
+        other.write(b"{}\n")
+    assert journal.needs_recovery()
+    journal.append("cc" * 8, "quarantine", "done", id=ID)
+    assert journal.needs_recovery()  # the size is no longer only ours
+    assert Journal(tmp_path, KEY).needs_recovery()  # a new journal object knows nothing
+
+
+def test_settle_empties_the_journal_only_past_one_mib(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.clear()
+    base = len(
+        _signed_line({"txn": "aa" * 8, "op": "quarantine", "step": "done", "id": ID, "pad": ""})
+    )
+    journal.append("aa" * 8, "quarantine", "done", id=ID, pad="p" * (1024 * 1024 - base))
+    assert (tmp_path / "journal.jsonl").stat().st_size == 1024 * 1024
+    journal.settle()
+    assert (tmp_path / "journal.jsonl").stat().st_size == 1024 * 1024  # not past it yet
+    journal.append("aa" * 8, "quarantine", "done", id=ID)
+    journal.settle()
+    assert (tmp_path / "journal.jsonl").stat().st_size == 0
+    assert not journal.needs_recovery()
+
+
+def test_settle_leaves_a_journal_of_unknown_size(tmp_path: Path) -> None:
+    (tmp_path / "journal.jsonl").write_bytes(b"x" * (2 * 1024 * 1024))
+    Journal(tmp_path, KEY).settle()
+    assert (tmp_path / "journal.jsonl").stat().st_size == 2 * 1024 * 1024
+
+
+def test_clear_empties_and_forgets_open_operations(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.append("bb" * 8, "restore", "restore-intent", id=ID, temp_b64="L3QudG1w", sha256=SHA)
+    journal.clear(durable=False)
+    assert (tmp_path / "journal.jsonl").stat().st_size == 0
+    assert not journal.needs_recovery()
+    journal.append("aa" * 8, "quarantine", "done", id=ID)
+    assert not journal.needs_recovery()  # the size is known again after a clear
+    Journal(tmp_path / "missing", KEY).clear()  # nothing to clear is fine
+
+
+def test_which_steps_are_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the closing steps and a quarantine's intent are not synced (recovery re-derives
+    # them, or the next synced line makes them durable); every other step is
+    synced: list[str] = []
+    journal = Journal(tmp_path, KEY)
+    current: list[str] = []
+    monkeypatch.setattr(journal_module, "sync_data", lambda fd: synced.append(current[-1]))
+    steps = [
+        ("quarantine", "intent"), ("quarantine", "stored"), ("quarantine", "original-removed"),
+        ("quarantine", "done"), ("quarantine", "aborted"), ("restore", "restore-intent"),
+        ("restore", "placing"), ("restore", "restored"), ("restore", "done"),
+    ]  # fmt: skip
+    for op, step in steps:
+        current.append(f"{op} {step}")
+        journal.append("aa" * 8, op, step, id=ID)
+    assert synced == [
+        "quarantine stored",
+        "restore restore-intent",
+        "restore placing",
+        "restore restored",
+    ]
+
+
+# --- crash_point ------------------------------------------------------------------------------
+
+
+def _crash(hook: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        "from agent.vault.journal import crash_point\n"
+        "sys.stdout.write('before ')\n"
+        "crash_point('stored')\n"
+        "print('after')\n"
+    )
+    env = {**os.environ, "PHOTOGATE_TEST_HOOK_VAULT_CRASH_AT": hook}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_crash_point_kills_the_process_at_the_named_step_only() -> None:
+    died = _crash("stored")
+    assert (died.returncode, died.stdout) == (-9, "before ")  # SIGKILL, output flushed first
+    lived = _crash("intent")
+    assert (lived.returncode, lived.stdout) == (0, "before after\n")
+
+
+# --- the lock ---------------------------------------------------------------------------------
+
+
+def test_the_lock_is_exclusive_between_threads_and_processes(tmp_path: Path) -> None:
+    lock = VaultLock(tmp_path)
+    with lock.hold() as held:
+        assert held is True
+        outcome: list[bool] = []
+        thread = threading.Thread(target=lambda: outcome.append(_try(lock)))
+        thread.start()
+        thread.join()
+        assert outcome == [False]
+        assert _try(VaultLock(tmp_path)) is False  # another holder in this process: flock
+        code = (
+            "import sys\nfrom pathlib import Path\nfrom agent.vault.journal import VaultLock\n"
+            "with VaultLock(Path(sys.argv[1])).hold(blocking=False) as held:\n"
+            "    print(held)\n"
+        )
+        other = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert other.stdout == "False\n"
+    assert _try(lock) is True  # released
+    assert (tmp_path / "vault.lock").exists()
+
+
+def _try(lock: VaultLock) -> bool:
+    with lock.hold(blocking=False) as held:
+        return held
+
+
+def test_retain_keeps_only_the_valid_lines_of_the_unresolved_operations(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    keep = _signed_line(_intent("aa" * 8))
+    path.write_bytes(
+        _signed_line(_intent("bb" * 8))
+        + keep
+        + b"not json\n"
+        + _signed_line(_intent("aa" * 8), key=b"another vault's key!")
+        + _signed_line(
+            {"txn": "aa" * 8, "op": "quarantine", "step": "stored", "id": ID, "sha256": SHA}
+        )
+        + _signed_line(_intent("cc" * 8))[:-1]  # torn: never durable
+    )
+    journal = Journal(tmp_path, KEY)
+    journal.retain({"aa" * 8, "cc" * 8})
+    stored = {"txn": "aa" * 8, "op": "quarantine", "step": "stored", "id": ID, "sha256": SHA}
+    assert path.read_bytes() == keep + _signed_line(stored)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not (tmp_path / "journal.jsonl.tmp").exists()
+    assert journal.needs_recovery()  # the kept operation is open: tried again
+    journal.append("dd" * 8, "quarantine", "done", id=ID)
+    assert journal.needs_recovery()
+    [operation] = Journal(tmp_path, KEY).open_operations()
+    assert (operation.txn, operation.steps) == ("aa" * 8, ["intent", "stored"])
+    Journal(tmp_path / "missing", KEY).retain({"aa" * 8})  # no journal: nothing to keep
+    assert not (tmp_path / "missing").exists()
