@@ -102,22 +102,44 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "vault-restore",
         ("agent/vault/restore.py",),
-        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+        (
+            "tests/test_vault_restore.py",
+            "tests/test_vault_recovery.py",
+            "tests/test_restore_names.py",
+            "tests/test_vault.py",
+            "tests/test_vault_crash.py",
+        ),
     ),
     Target(
         "vault-journal",
         ("agent/vault/journal.py",),
-        ("tests/test_vault_journal.py", "tests/test_vault.py"),
+        (
+            "tests/test_vault_journal_unit.py",
+            "tests/test_vault_journal.py",
+            "tests/test_vault_recovery.py",
+            "tests/test_vault.py",
+        ),
     ),
     Target(
         "vault-recovery",
         ("agent/vault/recovery.py",),
-        ("tests/test_vault.py", "tests/test_vault_crash.py"),
+        (
+            "tests/test_vault_recovery.py",
+            "tests/test_vault_journal.py",
+            "tests/test_vault.py",
+            "tests/test_vault_crash.py",
+        ),
     ),
     Target(
         "vault-store",
         ("agent/vault/store.py",),
-        ("tests/test_vault.py", "tests/test_vault_journal.py", "tests/test_vault_crash.py"),
+        (
+            "tests/test_vault.py",
+            "tests/test_vault_restore.py",
+            "tests/test_vault_recovery.py",
+            "tests/test_vault_journal.py",
+            "tests/test_vault_crash.py",
+        ),
     ),
     Target(
         "vault-movein",
@@ -210,7 +232,8 @@ def _run_in(
                 REPO_ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__")
             )
         previous = parse_results(_results(mutmut, work, env))
-        command += [n for n, status in previous.items() if status in ("survived", "no tests")]
+        rerun = ("survived", "no tests", "not checked")
+        command += [n for n, status in previous.items() if status in rerun]
         if len(command) == 4:
             return previous
     else:
