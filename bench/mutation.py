@@ -209,6 +209,11 @@ def run_target(target: Target, options: argparse.Namespace) -> dict[str, str]:
             return _run_in(Path(scratch) / "repo", target, options, again=False)
     work = Path(options.work).resolve() / target.name / "repo"
     again = options.again and (work / "mutants").is_dir()
+    if again and any(
+        (REPO_ROOT / s).read_bytes() != (work / s).read_bytes() for s in target.sources
+    ):
+        print(f"  {target.name}: a mutated source changed since the kept run; running afresh")
+        again = False
     if not again:
         shutil.rmtree(work.parent, ignore_errors=True)
     return _run_in(work, target, options, again=again)
@@ -231,6 +236,7 @@ def _run_in(
             shutil.copytree(
                 REPO_ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__")
             )
+        _refresh_unmutated(work, target)
         previous = parse_results(_results(mutmut, work, env))
         rerun = ("survived", "no tests", "not checked")
         command += [n for n, status in previous.items() if status in rerun]
@@ -263,6 +269,19 @@ def _run_in(
             ).stdout
             SURVIVOR_DIFFS[name] = shown
     return statuses
+
+
+def _refresh_unmutated(work: Path, target: Target) -> None:
+    """Copy the work tree's other agent/ modules into the kept run (and its mutants/ copy)."""
+    for source in (REPO_ROOT / "agent").rglob("*"):
+        relative = source.relative_to(REPO_ROOT)
+        if not source.is_file() or "__pycache__" in relative.parts:
+            continue
+        if relative.as_posix() in target.sources:
+            continue
+        for base in (work, work / "mutants"):
+            (base / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, base / relative)
 
 
 def _results(mutmut: str, work: Path, env: dict[str, str]) -> str:

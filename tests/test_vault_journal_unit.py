@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,11 @@ SHA = "12" * 32
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _canonical(entry: dict[str, object]) -> bytes:
+def _canonical(entry: Mapping[str, object]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
-def _signed_line(entry: dict[str, object], key: bytes = KEY) -> bytes:
+def _signed_line(entry: Mapping[str, object], key: bytes = KEY) -> bytes:
     mac = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
     return _canonical({**entry, "mac": mac}) + b"\n"
 
@@ -156,7 +157,7 @@ def test_a_signed_line_of_exactly_64_kib_is_read(tmp_path: Path) -> None:
 
 def test_lines_that_do_not_fit_their_transaction_are_skipped(tmp_path: Path) -> None:
     stored = {"txn": "aa" * 8, "op": "quarantine", "step": "stored", "id": ID, "sha256": SHA}
-    lines = [
+    lines: list[Mapping[str, object]] = [
         stored,  # a transaction must start at its first step
         _intent(),
         {"txn": "aa" * 8, "op": "restore", "step": "placing", "id": ID, "final_b64": "L3g="},

@@ -14,6 +14,7 @@ with each, as agent.vault.recovery's docstring lays it down:
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import secrets
@@ -44,7 +45,7 @@ def _stored(tmp_path: Path, data: bytes | None = None) -> tuple[Path, Path, Quar
     """A vault holding one quarantined file: (root, original path, item, bytes)."""
     data = sample_bytes(21, 40_000) if data is None else data
     folder = tmp_path / "Downloads"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     original = folder / "scan.jpg"
     original.write_bytes(data)
     root = tmp_path / "vault"
@@ -450,3 +451,67 @@ def test_a_foreign_vault_is_not_recovered(tmp_path: Path) -> None:
     Vault(root)
     assert original.read_bytes() == data  # not rolled forward by us
     assert (root / "journal.jsonl").stat().st_size > 0
+
+
+def test_restore_recovery_keeps_the_item_when_the_folder_is_gone(tmp_path: Path) -> None:
+    # the folder the restore wrote into was removed after the crash: nothing is placed
+    root, _original, item, data = _stored(tmp_path)
+    folder = tmp_path / "Gone"
+    folder.mkdir()
+    temp = _temp_for(item, folder)
+    temp.write_bytes(data)
+    os.link(temp, folder / "scan.jpg")
+    _restore_lines(root, item, temp, folder / "scan.jpg")
+    for name in os.listdir(folder):
+        (folder / name).unlink()
+    folder.rmdir()
+    vault = Vault(root)
+    assert _ids(vault) == [item.id]
+    assert vault.read_content(item.id) == data
+
+
+@pytest.mark.parametrize("placed", [False, True])
+def test_the_lines_restore_recovery_writes_are_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, placed: bool
+) -> None:
+    # as if killed after recovery's own lines and before the journal is cleared: the next
+    # recovery reads those lines, and none may be damage
+    root, original, item, data = _stored(tmp_path)
+    temp = _temp_for(item, original.parent)
+    temp.write_bytes(data)
+    if placed:
+        os.link(temp, original)
+    _restore_lines(root, item, temp, original)
+    monkeypatch.setattr(Journal, "clear", lambda self, durable=True: None)
+    Vault(root)
+    monkeypatch.undo()
+    lines = (root / "journal.jsonl").read_text(encoding="ascii").splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    closing = ["restored", "done"] if placed else ["aborted"]
+    assert steps[-len(closing) :] == closing
+    assert Vault(root).journal_problems == []
+
+
+@pytest.mark.parametrize("same_bytes", [False, True])
+def test_the_lines_quarantine_recovery_writes_are_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, same_bytes: bool
+) -> None:
+    root, original, item, data = _stored(tmp_path)
+    if same_bytes:
+        original.write_bytes(data)
+    _quarantine_lines(root, item, original, "stored")
+    monkeypatch.setattr(Journal, "clear", lambda self, durable=True: None)
+    Vault(root)
+    monkeypatch.undo()
+    lines = (root / "journal.jsonl").read_text(encoding="ascii").splitlines()
+    assert [json.loads(line)["step"] for line in lines][-2:] == ["original-removed", "done"]
+    assert Vault(root).journal_problems == []
+    root2, original2, item2, data2 = _stored(tmp_path / "second")
+    original2.write_bytes(data2)
+    _quarantine_lines(root2, item2, original2)  # no `stored`: rolled back
+    monkeypatch.setattr(Journal, "clear", lambda self, durable=True: None)
+    Vault(root2)
+    monkeypatch.undo()
+    lines = (root2 / "journal.jsonl").read_text(encoding="ascii").splitlines()
+    assert json.loads(lines[-1])["step"] == "aborted"
+    assert Vault(root2).journal_problems == []

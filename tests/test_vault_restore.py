@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import agent.vault.fsdir
 import agent.vault.restore
 from agent.errors import VaultError
 from agent.osmark import REASON_XATTR, VERDICT_XATTR
@@ -41,7 +40,7 @@ def _vault_with(
     tmp_path: Path, name: str = "scan.jpg", data: bytes = b""
 ) -> tuple[Vault, Path, str]:
     folder = tmp_path / "Downloads"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_bytes(data or sample_bytes(31, 5000))
     os.utime(path, ns=(1_600_000_000_000_000_000, 1_650_000_000_123_456_789))
@@ -183,7 +182,7 @@ def test_a_name_taken_between_the_check_and_the_link_is_skipped(
             (path.parent / "b.jpg").write_bytes(b"theirs")
         real_link(source, target, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(agent.vault.fsdir.os, "link", racing_link)
+    monkeypatch.setattr(os, "link", racing_link)
     restored = vault.restore(item_id)
     assert restored == path.parent / "b (restored 1).jpg"
     assert (path.parent / "b.jpg").read_bytes() == b"theirs"
@@ -202,7 +201,7 @@ def test_without_hard_links_the_temp_file_is_renamed_into_place(
     def no_links(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(agent.vault.fsdir.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     restored = vault.restore(item_id)
     assert restored == path and path.read_bytes() == b"content c"
     assert os.listdir(path.parent) == ["c.jpg"]
@@ -217,7 +216,7 @@ def test_a_link_failing_for_another_reason_keeps_the_item(
     def disk_error(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(agent.vault.fsdir.os, "link", disk_error)
+    monkeypatch.setattr(os, "link", disk_error)
     with pytest.raises(VaultError, match=r"could not restore to .*Input/output error"):
         vault.restore(item_id)
     assert os.listdir(path.parent) == []  # the temp file is gone, nothing placed
@@ -333,3 +332,72 @@ def test_a_folder_where_nothing_can_be_created_is_a_clear_error(tmp_path: Path) 
         subprocess.run(["chattr", "-i", str(path.parent)], check=True)
     assert os.listdir(path.parent) == []
     assert [i.id for i in vault.items()] == [item_id]
+
+
+# --- Windows rules, with this OS's calls ------------------------------------------------------
+
+
+def test_a_folder_sid_is_checked_against_the_destination_folder(tmp_path: Path) -> None:
+    from agent import platform
+
+    vault, path, item_id = _vault_with(tmp_path, "sid.jpg")
+    owner = "S-1-5-21-1-2-3-1001"
+
+    class SidOwners(type(platform.current())):  # type: ignore[misc]
+        """This OS, with the Downloads folder owned by one SID (what Windows would say)."""
+
+        def owner_sid(self, asked: Path) -> str:
+            return owner if asked == path.parent else ""
+
+    previous = platform.use(SidOwners())
+    try:
+        assert vault.restore(item_id, placement=Placement(folder_sid=owner)) == path
+        vault, _other, item_id = _vault_with(tmp_path / "b", "sid.jpg")
+        with pytest.raises(VaultError, match="does not belong"):
+            vault.restore(item_id, placement=Placement(folder_sid=owner))
+    finally:
+        platform.use(previous)
+
+
+def test_on_windows_a_restore_for_an_owner_is_not_chowned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_002: None
+) -> None:
+    # no uids on Windows (items are owned by SID elsewhere): the file is created 0644 and
+    # never passed to fchown/fchmod
+    import types
+
+    vault, _path, item_id = _vault_with(tmp_path, "win.jpg")
+    monkeypatch.setattr(agent.vault.restore, "sys", types.SimpleNamespace(platform="win32"))
+    restored = vault.restore(item_id, placement=Placement(owner=(4242, 4343)))
+    info = restored.stat()
+    assert (info.st_uid, info.st_gid) == (os.getuid(), os.getgid())
+    assert stat.S_IMODE(info.st_mode) == 0o644  # the create mode, under the umask 002
+
+
+# --- mtime, and the path-based utime where fds cannot be used --------------------------------
+
+
+def test_a_record_without_nanoseconds_restores_the_float_mtime(tmp_path: Path) -> None:
+    # records written before mtime_ns existed carry only `mtime` (seconds, a float)
+    from dataclasses import replace
+
+    vault, _path, item_id = _vault_with(tmp_path, "old.jpg")
+    item = vault.get(item_id)
+    record = tmp_path / "vault" / "items" / f"{item_id}.json"
+    record.write_bytes(vault.keys.sign_record(replace(item, mtime_ns=0).record_fields()))
+    restored = vault.restore(item_id)
+    assert abs(restored.stat().st_mtime_ns - 1_650_000_000_123_456_789) < 1_000  # float: ~0.2 µs
+
+
+def test_without_fd_utime_the_mtime_is_set_through_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault, _path, item_id = _vault_with(tmp_path, "nofd.jpg")
+    monkeypatch.setattr(os, "supports_fd", set())  # Windows: os.utime takes no fd
+    restored = vault.restore(item_id)
+    assert restored.stat().st_mtime_ns == 1_650_000_000_123_456_789
+
+
+def test_a_multi_byte_stem_is_dropped_when_only_one_byte_is_left() -> None:
+    # the extension is cut to leave one byte; a 4-byte character cannot fit in it
+    assert clash_name("😀." + "e" * 300, 1) == " (restored 1)." + "e" * 240
