@@ -131,9 +131,21 @@ TARGETS: tuple[Target, ...] = (
         ),
     ),
     Target(
+        "vault-movein",
+        ("agent/vault/movein.py",),
+        (
+            "tests/test_vault.py",
+            "tests/test_vault_sync.py",
+            "tests/test_vault_journal.py",
+            "tests/test_vault_recovery.py",
+            "tests/test_vault_crash.py",
+        ),
+    ),
+    Target(
         "vault-store",
         ("agent/vault/store.py",),
         (
+            "tests/test_vault_store.py",
             "tests/test_vault.py",
             "tests/test_vault_restore.py",
             "tests/test_vault_recovery.py",

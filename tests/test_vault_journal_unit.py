@@ -359,3 +359,39 @@ def test_retain_keeps_only_the_valid_lines_of_the_unresolved_operations(tmp_path
     assert (operation.txn, operation.steps) == ("aa" * 8, ["intent", "stored"])
     Journal(tmp_path / "missing", KEY).retain({"aa" * 8})  # no journal: nothing to keep
     assert not (tmp_path / "missing").exists()
+
+
+def test_append_many_writes_one_signed_line_per_transaction_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(journal_module, "sync_data", lambda fd: synced.append(fd))
+    journal = Journal(tmp_path, KEY)
+    journal.clear()
+    entries = [("aa" * 8, {"id": ID, "sha256": SHA}), ("bb" * 8, {"id": "cd" * 16, "sha256": SHA})]
+    journal.append_many("quarantine", "stored", entries)
+    assert (tmp_path / "journal.jsonl").read_bytes() == b"".join(
+        _signed_line({"txn": txn, "op": "quarantine", "step": "stored", **fields})
+        for txn, fields in entries
+    )
+    assert len(synced) == 1  # `stored` is synced, once for the batch
+    assert journal.needs_recovery()  # both open
+    journal.append_many(
+        "quarantine", "done", [("aa" * 8, {"id": ID}), ("bb" * 8, {"id": "cd" * 16})]
+    )
+    assert not journal.needs_recovery()
+    assert len(synced) == 1  # `done` is not synced
+    journal.append_many("quarantine", "stored", entries, sync=False)  # the caller flushes
+    assert len(synced) == 1
+    journal.append_many("quarantine", "done", [("aa" * 8, {"id": ID})], sync=True)
+    assert len(synced) == 2
+    size = (tmp_path / "journal.jsonl").stat().st_size
+    journal.append_many("quarantine", "done", [])  # nothing: not even an empty write
+    assert (tmp_path / "journal.jsonl").stat().st_size == size
+
+
+def test_a_short_journal_write_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+    monkeypatch.setattr(journal_module.os, "write", lambda fd, data: real_write(fd, data[:10]))
+    with pytest.raises(OSError, match="the vault journal could not be written"):
+        Journal(tmp_path, KEY).append("aa" * 8, "quarantine", "done", id=ID)

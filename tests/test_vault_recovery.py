@@ -515,3 +515,29 @@ def test_the_lines_quarantine_recovery_writes_are_valid(
     lines = (root2 / "journal.jsonl").read_text(encoding="ascii").splitlines()
     assert json.loads(lines[-1])["step"] == "aborted"
     assert Vault(root2).journal_problems == []
+
+
+@pytest.mark.parametrize("case", ["another path", "no record", "damaged copy"])
+def test_the_abort_lines_of_a_refused_roll_forward_are_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    root, original, item, data = _stored(tmp_path)
+    path = original
+    if case == "another path":
+        path = original.parent / "other.jpg"
+    elif case == "no record":
+        (root / "items" / f"{item.id}.json").unlink()
+    else:
+        content = root / "items" / f"{item.id}{CONTENT_SUFFIX}"
+        raw = bytearray(content.read_bytes())
+        raw[-20] ^= 0xFF
+        content.write_bytes(bytes(raw))
+    path.write_bytes(data)
+    _quarantine_lines(root, item, path, "stored")
+    monkeypatch.setattr(Journal, "clear", lambda self, durable=True: None)
+    Vault(root)
+    monkeypatch.undo()
+    lines = (root / "journal.jsonl").read_text(encoding="ascii").splitlines()
+    assert json.loads(lines[-1])["step"] == "aborted"
+    assert Vault(root).journal_problems == []
+    assert path.read_bytes() == data  # never rolled forward
