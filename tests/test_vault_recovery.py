@@ -351,8 +351,8 @@ def test_skipped_lines_are_reported_once_and_cleared(
         vault = Vault(root)
     assert vault.journal_problems == ["journal line 1: not signed", "journal line 2: not JSON"]
     [record] = [r for r in caplog.records if "skipped" in r.getMessage()]
-    assert "2 journal line(s) skipped, not acted on (first: journal line 1: not signed)" in (
-        record.getMessage()
+    assert record.getMessage() == (
+        f"vault {root}: 2 journal line(s) skipped, not acted on (first: journal line 1: not signed)"
     )
     assert (root / "journal.jsonl").stat().st_size == 0
     assert Vault(root).journal_problems == []
@@ -394,7 +394,9 @@ def test_one_failing_operation_does_not_stop_the_rest(
     journal.append("bb" * 8, "quarantine", "stored", id=item2.id, sha256=item2.sha256)
     with caplog.at_level(logging.WARNING, logger="photogate.vault"):
         vault = Vault(root)
-    assert any(f"vault recovery of {'aa' * 8} failed" in r.getMessage() for r in caplog.records)
+    assert f"vault recovery of {'aa' * 8} failed: [Errno 5] Input/output error" in [
+        r.getMessage() for r in caplog.records
+    ]
     assert not second.exists()  # the second operation was still rolled forward
     assert sorted(_ids(vault)) == sorted([item.id, item2.id])
     # the failed operation's lines stay (only they), to be tried again by the next holder
@@ -541,3 +543,51 @@ def test_the_abort_lines_of_a_refused_roll_forward_are_valid(
     assert json.loads(lines[-1])["step"] == "aborted"
     assert Vault(root).journal_problems == []
     assert path.read_bytes() == data  # never rolled forward
+
+
+def test_a_journal_that_cannot_be_rewritten_stays_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _original, item, _data = _stored(tmp_path)
+    (root / "journal.jsonl").write_bytes(b"")
+    blocker = tmp_path / "blocked"
+    blocker.write_bytes(b"")
+    temp = blocker / f".photogate-restore-{item.id}-00000000.tmp"
+    _restore_lines(root, item, temp, blocker / "x.jpg", "restored")
+    before = (root / "journal.jsonl").read_bytes()
+
+    def failing_remove(self: Vault, item_id: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    def failing_retain(self: Journal, txns: set[str]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Vault, "remove_item_files", failing_remove)
+    monkeypatch.setattr(Journal, "retain", failing_retain)
+    Vault(root)  # opens all the same
+    assert (root / "journal.jsonl").read_bytes().startswith(before)  # nothing dropped
+
+
+def test_strays_that_cannot_be_removed_do_not_stop_the_vault(tmp_path: Path) -> None:
+    root, _original, item, _data = _stored(tmp_path)
+    (root / "tmp" / "a-folder").mkdir()
+    (root / "items" / f"{'e' * 32}{CONTENT_SUFFIX}").mkdir()  # no record, and not a file
+    _journal(root).append(TXN, "quarantine", "done", id=item.id)  # something to recover
+    (root / "journal.jsonl").write_bytes(b"x\n")  # a line this process did not write
+    vault = Vault(root)
+    assert (root / "tmp" / "a-folder").is_dir()
+    assert _ids(vault) == [item.id]
+
+
+def test_no_vault_is_foreign_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # owners there are SIDs, decided by protected mode, not by this check
+    import types
+
+    import agent.vault.recovery
+
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        os.chown(folder, 4242, 4242)
+    monkeypatch.setattr(agent.vault.recovery, "sys", types.SimpleNamespace(platform="win32"))
+    assert foreign_owner(folder) is None
