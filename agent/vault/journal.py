@@ -46,7 +46,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the journal is never reached throu
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _REDERIVABLE_STEPS = frozenset({"done", "aborted", "original-removed"})
 # Steps whose line the next synced line of the same operation makes durable, written with
-# nothing outside tmp/ changed in between (agent.vault.store: `intent` before `stored`).
+# nothing outside tmp/ changed in between (agent.vault.movein: `intent` before `stored`).
 _SYNCED_BY_NEXT_STEP = frozenset({("quarantine", "intent")})
 
 

@@ -11,8 +11,10 @@ file of our own temp-name pattern for that item (agent.vault.restore).
 Recovery (on open, when a holder of the lock finds journal lines it did not write and close
 itself, and right after a failed operation) decides per step:
   - no `stored`: roll back. The original was never touched; the half-stored copy is deleted.
-  - `stored` without `original-removed`: the complete copy was durable in tmp/ and may have
-    reached items/ (agent.vault.store renames it there after `stored`). If the path still
+  - `stored` without `original-removed`: the complete copy was written to tmp/ (flushed
+    with the `stored` line itself, so after a power cut it may be torn: it is verified
+    before anything relies on it) and may have reached items/ (agent.vault.movein renames
+    it there once that flush returned). If the path still
     holds the same bytes (same size and SHA-256), the item is verified (record and content
     in items/) and the original unlinked (roll forward); an item that never reached items/
     or fails verification is removed and the original kept (roll back). If the path is empty, the
@@ -44,7 +46,7 @@ from agent.vault.restore import ItemStore, recover_restore
 
 log = logging.getLogger("photogate.vault")
 
-CONTENT_SUFFIX = ".pgq"  # content files in items/ (agent.vault.store uses this one)
+CONTENT_SUFFIX = ".pgq"  # content files in items/ (agent.vault.movein and store use this one)
 
 
 class RecoverableVault(ItemStore, Protocol):
