@@ -2,8 +2,8 @@
 
 PS3.3 §A.45: the report sits in (0042,0011), `application/pdf` in (0042,0012). Its
 `%PDF-` in the first KiB is the object's content, not a disguise, unless the PDF can act
-(PDF 32000-1 §12.6 actions, §7.11.4 embedded files); compressed object streams hide
-dictionaries, so they keep the polyglot verdict.
+(PDF 32000-1 §12.6 actions, §7.11.4 embedded files), read everywhere, streams included;
+compressed object streams hide dictionaries, so they keep the polyglot verdict.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.walker_helpers import walk_bytes
 PLAIN = (
     b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
     b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"3 0 obj\n<< /Length 20 >>\nstream\n/JS /Launch (binary)\nendstream\nendobj\n"
+    b"3 0 obj\n<< /Length 17 >>\nstream\nBT /F1 12 Tf ET\nendstream\nendobj\n"
     b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
 )
 
@@ -38,8 +38,12 @@ def test_a_report_from_pdf2dcm_is_no_polyglot() -> None:
     assert _polyglots(data) == []
 
 
-def test_names_inside_streams_are_page_content() -> None:
-    assert _polyglots(encapsulated_pdf_dicom(random.Random(1), PLAIN)) == []
+def test_a_comment_cannot_hide_a_dictionary_as_a_stream_body() -> None:
+    # "% stream" ... "% endstream" are comments to a PDF reader: the action between is live.
+    hidden = b"%stream\n4 0 obj\n<< /S /JavaScript /JS (app.alert(1)) >>\nendobj\n%endstream\n"
+    pdf = PLAIN.replace(b"trailer", hidden + b"trailer")
+    found = _polyglots(encapsulated_pdf_dicom(random.Random(1), pdf))
+    assert len(found) == 1 and "/JavaScript" in found[0][1]
 
 
 @pytest.mark.parametrize(

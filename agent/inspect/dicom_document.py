@@ -6,12 +6,14 @@ Document (0042,0012). With a short dataset the report's `%PDF-` falls in the fir
 where PDF readers look for a header, so the file also opens as that report: the same
 document the object declares, not a disguise. What matters is whether the PDF can act.
 
-It is inert when no dictionary outside its streams names an action that runs code, opens
-or fetches something, submits data or carries a file (PDF 32000-1 §12.6.4 action types,
-§12.6.3 additional actions, §7.11.4 embedded files, §12.7.8 XFA forms), with name escapes
-decoded (`/J#61vaScript`, §7.3.5). Dictionaries packed into compressed object streams
-(§7.5.7) cannot be read without inflating them, so a report that has any, or that is
-larger than MAX_REPORT_BYTES, is not vouched for and stays a polyglot.
+It is inert when none of its names is an action that runs code, opens or fetches
+something, submits data or carries a file (PDF 32000-1 §12.6.4 action types, §12.6.3
+additional actions, §7.11.4 embedded files, §12.7.8 XFA forms), with name escapes decoded
+(`/J#61vaScript`, §7.3.5). Every byte is read, streams included: skipping stream bodies
+would let a comment (`% stream`) hide a dictionary, and a chance match in compressed data
+only keeps the old verdict. Dictionaries packed into compressed object streams (§7.5.7)
+cannot be read without inflating them, so a report that has any, or that is larger than
+MAX_REPORT_BYTES, is not vouched for and stays a polyglot.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ ACTIVE_NAMES = frozenset(
 )  # fmt: skip
 _NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]{1,127})")
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM_START = re.compile(rb"stream\r?\n")
 
 
 def judge_report(
@@ -57,7 +58,7 @@ def active_content(reader: Reader, start: int, end: int) -> list[str]:
     """The active names of the PDF in [start, end), sorted; ["too large"] past the cap."""
     if end - start > MAX_REPORT_BYTES:
         return ["too large to read"]
-    text = _outside_streams(reader.read(start, end - start))
+    text = reader.read(start, end - start)
     found = set()
     for match in _NAME.finditer(text):
         name = match.group(1)
@@ -66,19 +67,3 @@ def active_content(reader: Reader, start: int, end: int) -> list[str]:
         if name in ACTIVE_NAMES:
             found.add("/" + name.decode("ascii"))
     return sorted(found)
-
-
-def _outside_streams(pdf: bytes) -> bytes:
-    """The PDF without its stream bodies (page content, images, fonts: no dictionaries)."""
-    parts, pos = [], 0
-    while True:
-        match = _STREAM_START.search(pdf, pos)
-        if match is None:
-            break
-        stop = pdf.find(b"endstream", match.end())
-        if stop < 0:
-            break
-        parts.append(pdf[pos : match.start()])
-        pos = stop + len(b"endstream")
-    parts.append(pdf[pos:])
-    return b" ".join(parts)
