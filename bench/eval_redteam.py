@@ -8,7 +8,8 @@ what the rule looks at in an innocent form, so each rule is gated both ways.
 
 * pixel data: a program (a linker's PE, the smallest PE, an ELF) inside JPEG scan data
   before EOI, a program stored as BMP pixel bytes, a script or a base64/hex program just
-  before a JPEG's EOI (rule: `stray_code`);
+  before a JPEG's EOI or before the EOI of an MPF image it holds (rule: `stray_code`);
+  twin: a clean two-image MPO;
 * split values: a program or its base64 cut over several COM or vendor APPn segments or
   GIF comment extensions (rule: `split_values`); twins: a long comment over several COM
   segments, vendor segments with repeated tables, GIF comments in several parts;
@@ -113,6 +114,10 @@ def _pixel_data(way: str, rng: random.Random) -> tuple[str, bytes, str]:
         stored = PE if way == "bmp-pixels-pe" else cs.elf64()
         return _name(rng, "bmp"), _bmp_pixels(_photo(rng, "bmp"), stored, rng.random()), way
     jpeg = _photo(rng, "jpeg")
+    if way == "mpf-image-scan":  # before the EOI of the MPF image a trailer holds
+        second = _photo(rng, "jpeg")
+        hidden = rng.choice([PE, TINY_PE, rng.choice(SCRIPTS)])
+        return _name(rng, "jpg"), js.mpo(second[:-2] + hidden + second[-2:]), way
     if way == "jpeg-scan-pe":
         hidden = rng.choice([PE, TINY_PE, cs.elf64()])
     elif way == "jpeg-scan-encoded":
@@ -372,6 +377,8 @@ def _benign(way: str, rng: random.Random) -> tuple[str, bytes, str]:
         )
         return _name(rng, "svg"), _svg(body), way
     jpeg = _photo(rng, "jpeg")
+    if way == "mpo":  # a clean MPF second image: what the embedded-image tail search reads
+        return _name(rng, "jpg"), js.mpo(_photo(rng, "jpeg")), way
     if way == "merged-tables":  # several tables per DQT/DHT segment: no slack
         return _name(rng, "jpg"), _merged_tables(jpeg), way
     if way == "com-parts":
@@ -395,14 +402,14 @@ def _each(prefix: str, malicious: bool, ways: tuple[str, ...], make: object) -> 
     return tuple(Recipe(f"{prefix}-{way}", malicious, 5, bind(way)) for way in ways)
 
 
-PIXEL_WAYS = ("jpeg-scan-pe", "jpeg-scan-script", "jpeg-scan-encoded", "bmp-pixels-pe",
-              "bmp-pixels-elf")  # fmt: skip
+PIXEL_WAYS = ("jpeg-scan-pe", "jpeg-scan-script", "jpeg-scan-encoded", "mpf-image-scan",
+              "bmp-pixels-pe", "bmp-pixels-elf")  # fmt: skip
 SPLIT_WAYS = ("com-pe", "com-base64", "app-vendor-pe", "gif-comments-pe")
 ENCODED_WAYS = ("base64url-trailer", "base64url-xmp", "xor-key-trailer", "raw-deflate-trailer")
 SVG_WAYS = ("entity-script", "prefixed-root", "css-javascript-url")
 TYPE_WAYS = ("vhd", "vhdx", "udf", "url", "scf", "reg")
 SCRIPT_WAYS = ("com", "trailer", "png-ztxt", "gif-comment")
-BENIGN_WAYS = ("merged-tables", "quoted-prose", "com-parts", "vendor-tables",
+BENIGN_WAYS = ("mpo", "merged-tables", "quoted-prose", "com-parts", "vendor-tables",
                "gif-comment-parts", "bmp-mz-bytes", "base64url-thumbnail", "prefixed-svg",
                "css-url-gradient")  # fmt: skip
 

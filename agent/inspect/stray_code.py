@@ -16,7 +16,8 @@ format rules close that:
   bytes end the scan early: the rest turns into stray bytes), and otherwise only in the
   JPEG_TAIL_BYTES before EOI, so big clean photos do not pay whole-file passes. Left
   open: a program over 1 MiB with no 0xFF bytes before EOI of a JPEG without restart
-  markers (its header is further back than the tail).
+  markers (its header is further back than the tail). The JPEG images a trailer holds
+  (MPF images, gain maps: accounted, so judged nowhere else) get the same tail search.
 * Text hidden there too: Huffman-coded data has no long printable runs holding a strong
   marker, a script or an encoded program, so the printable runs of the SCRIPT_TAIL_BYTES
   before EOI are judged like metadata text.
@@ -49,6 +50,8 @@ _MACHO_HEADERS = tuple(
     for magic in (rb"\xcf\xfa\xed\xfe", rb"\xce\xfa\xed\xfe", rb"\xfe\xed\xfa[\xce\xcf]")
 )
 _RESTART_MARKER = re.compile(rb"\xff[\xd0-\xd7]")
+_SOI = b"\xff\xd8\xff"
+EOI_SEARCH_BYTES = 64  # bytes at the end of an accounted image searched for its EOI (padding)
 MIN_PE_HEADER_OFFSET = 0x40  # bytes: e_lfanew points past the 64-byte MS-DOS header
 
 
@@ -130,19 +133,46 @@ def stray_code(
         detail = f"{kind} header at {offset}, outside any region the format explains"
         return [_finding(type_, kind, offset, detail)]
     eoi = structure.end - 2
-    start = max(0, eoi - JPEG_TAIL_BYTES)
-    if structure.unexplained or _restart_marker_in(reader, start, eoi):
-        start = 0  # a payload mid-scan keeps the picture intact (or it is broken anyway)
+    whole = bool(structure.unexplained)  # stray bytes: the scan may hold more than a tail
+    found = _before_eoi(reader, type_, covered, 0, eoi, whole=whole)
+    for image_start, image_eoi in _embedded_images(reader, structure):
+        if found:
+            break
+        found = _before_eoi(reader, type_, covered, image_start, image_eoi, whole=False)
+    return found
+
+
+def _embedded_images(reader: Reader, structure: Structure) -> list[tuple[int, int]]:
+    """(start, EOI offset) of the JPEG images the trailers hold (MPF images, gain maps):
+    accounted, so judged nowhere else, and as able to carry a payload before EOI."""
+    images: list[tuple[int, int]] = []
+    end = structure.end or 0
+    for region in structure.accounted:
+        if region.start < end or region.length < 4 or reader.read(region.start, 3) != _SOI:
+            continue
+        tail_at = max(region.start, region.end - EOI_SEARCH_BYTES)
+        eoi = reader.read(tail_at, region.end - tail_at).rfind(b"\xff\xd9")
+        images.append((region.start, tail_at + eoi if eoi >= 0 else region.end))
+    return images
+
+
+def _before_eoi(
+    reader: Reader, type_: str, covered: list[tuple[int, int]], first: int, eoi: int, *, whole: bool
+) -> list[Finding]:
+    """A program or script in the scan data before the EOI at `eoi` of an image at `first`."""
+    start = max(first, eoi - JPEG_TAIL_BYTES)
+    if whole or _restart_marker_in(reader, start, eoi):
+        start = first  # a payload mid-scan keeps the picture intact (or it is broken anyway)
     hit = first_executable(reader, covered, start=start, end=eoi)
     if hit is not None:
         kind, offset = hit
-        detail = f"{kind} header at {offset}, {eoi - offset} bytes before the end marker"
+        detail = f"{kind} header at {offset}, {eoi - offset} bytes before the end marker at {eoi}"
         return [_finding(type_, kind, offset, detail)]
-    start = max(0, eoi - SCRIPT_TAIL_BYTES)
+    start = max(first, eoi - SCRIPT_TAIL_BYTES)
     script = _script_in(reader.read(start, eoi - start))
     if script is None:
         return []
-    detail = f"{script} text in the {eoi - start} bytes before the end marker"
+    detail = f"{script} text in the {eoi - start} bytes before the end marker at {eoi}"
     return [_finding(type_, script, start, detail)]
 
 
