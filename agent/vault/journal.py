@@ -206,7 +206,7 @@ class Journal:
             return None, f"longer than {MAX_JOURNAL_LINE_BYTES} bytes"
         try:
             untrusted = json.loads(untrusted_line)
-        except ValueError:
+        except (ValueError, RecursionError):  # a 64 KiB line can nest deeper than the stack
             return None, "not JSON"
         if not isinstance(untrusted, dict):
             return None, "not a JSON object"
@@ -215,7 +215,7 @@ class Journal:
             return None, "not signed"
         try:
             expected = self._mac(untrusted)
-        except (TypeError, ValueError):  # e.g. a lone surrogate cannot be encoded
+        except (TypeError, ValueError, RecursionError):  # nested right at the stack's limit
             return None, "not canonical JSON"
         if not hmac.compare_digest(expected, untrusted_mac):
             return None, "signature does not match (not written by this vault)"
@@ -246,6 +246,8 @@ class Journal:
         closed lines are harmless (recovery skips closed operations), so the journal is
         emptied only past JOURNAL_COMPACT_BYTES.
         """
+        if self._open_txns:  # operations recovery kept for another try (see `retain`)
+            return
         if self._known_size is not None and self._known_size > JOURNAL_COMPACT_BYTES:
             self.clear(durable=False)
 
