@@ -395,3 +395,168 @@ def test_a_short_journal_write_is_an_error(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(journal_module.os, "write", lambda fd, data: real_write(fd, data[:10]))
     with pytest.raises(OSError, match="the vault journal could not be written"):
         Journal(tmp_path, KEY).append("aa" * 8, "quarantine", "done", id=ID)
+
+
+def test_deeply_nested_lines_are_skipped_never_raised(tmp_path: Path) -> None:
+    # a 64 KiB line can nest deeper than Python's stack: json.loads, or the canonical
+    # dumps of what it returned, raises RecursionError; the line is damage like any other
+    lines = [b'{"mac":"x","a":' + b"[" * n + b"]" * n + b"}\n" for n in range(700, 1300)]
+    lines.append(b"[" * 60_000 + b"\n")
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(lines) + _signed_line(_intent()))
+    journal = Journal(tmp_path, KEY)
+    assert [o.txn for o in journal.open_operations()] == ["aa" * 8]
+    problems = {p.split(": ", 1)[1] for p in journal.skipped}
+    assert problems == {
+        "not JSON",
+        "not canonical JSON",
+        "signature does not match (not written by this vault)",
+    }
+    assert journal.skipped[-1] == f"journal line {len(lines)}: not JSON"
+
+
+def test_a_line_of_exactly_64_kib_is_not_too_long(tmp_path: Path) -> None:
+    entry = {**_intent(), "pad": ""}
+    entry["pad"] = "p" * (64 * 1024 - (len(_signed_line(entry)) - 1))
+    line = _signed_line(entry)
+    assert len(line) == 64 * 1024 + 1  # with its newline
+    (tmp_path / "journal.jsonl").write_bytes(line)
+    journal = Journal(tmp_path, KEY)
+    journal.open_operations()
+    assert journal.skipped == ["journal line 1: quarantine intent with unknown fields pad"]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_crash_point_sends_sigkill_to_this_process_or_exits_137(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import signal
+    import types
+
+    calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def kill(pid: int, sig: int) -> None:
+        calls.append(("kill", (pid, sig)))
+        raise _Killed
+
+    def exit_now(code: int) -> None:
+        calls.append(("_exit", (code,)))
+        raise _Killed
+
+    monkeypatch.setattr(journal_module.os, "kill", kill)
+    monkeypatch.setattr(journal_module.os, "_exit", exit_now)
+    monkeypatch.setenv("PHOTOGATE_TEST_HOOK_VAULT_CRASH_AT", "stored")
+    journal_module.crash_point("intent")
+    assert calls == []
+    with pytest.raises(_Killed):
+        journal_module.crash_point("stored")
+    assert calls == [("kill", (os.getpid(), signal.SIGKILL))]
+    monkeypatch.setattr(journal_module, "signal", types.SimpleNamespace())  # Windows: none
+    with pytest.raises(_Killed):
+        journal_module.crash_point("stored")
+    assert calls[-1] == ("_exit", (137,))
+
+
+def test_append_reaches_the_crash_point_of_its_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(journal_module, "crash_point", seen.append)
+    journal = Journal(tmp_path, KEY)
+    journal.append("aa" * 8, "quarantine", "stored", id=ID, sha256=SHA)
+    journal.append_many("quarantine", "done", [("aa" * 8, {"id": ID})])
+    assert seen == ["stored", "done"]
+
+
+def test_a_short_write_names_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    real_write = os.write
+    monkeypatch.setattr(journal_module.os, "write", lambda fd, data: real_write(fd, data[:10]))
+    with pytest.raises(OSError) as raised:
+        Journal(tmp_path, KEY).append("aa" * 8, "quarantine", "done", id=ID)
+    error = raised.value
+    assert (error.errno, error.strerror, error.filename) == (
+        errno.ENOSPC,
+        "the vault journal could not be written",
+        str(tmp_path / "journal.jsonl"),
+    )
+
+
+def test_clear_syncs_unless_told_not_to_and_settle_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    journal = Journal(tmp_path, KEY)
+    journal.append("aa" * 8, "quarantine", "done", id=ID)
+    journal.clear()
+    assert len(synced) == 1
+    journal.clear(durable=False)
+    assert len(synced) == 1
+    journal.append("aa" * 8, "quarantine", "done", id=ID, pad="p" * (1024 * 1024))
+    journal.settle()
+    assert (tmp_path / "journal.jsonl").stat().st_size == 0
+    assert len(synced) == 1  # the compaction after a completed operation is not synced
+
+
+def test_settle_never_drops_operations_kept_open(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, KEY)
+    journal.clear()
+    journal.append("bb" * 8, "restore", "restore-intent", id=ID, temp_b64="L3QudG1w", sha256=SHA)
+    journal.append("aa" * 8, "quarantine", "done", id=ID, pad="p" * (1024 * 1024))
+    journal.settle()
+    assert [o.txn for o in Journal(tmp_path, KEY).open_operations()] == ["bb" * 8]
+
+
+def test_the_journal_is_never_read_or_emptied_through_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "target.jsonl"
+    target.write_bytes(_signed_line(_intent()))
+    (tmp_path / "journal.jsonl").symlink_to(target)
+    journal = Journal(tmp_path, KEY)
+    assert journal.open_operations() == []
+    with pytest.raises(OSError):
+        journal.clear()
+    assert target.read_bytes() == _signed_line(_intent())
+    assert journal.needs_recovery()  # the link's own size, not its target's
+
+
+def test_retain_keeps_the_last_line_and_never_writes_through_a_link(tmp_path: Path) -> None:
+    lines = _signed_line(_intent("bb" * 8)) + _signed_line(_intent())
+    (tmp_path / "journal.jsonl").write_bytes(lines)
+    Journal(tmp_path, KEY).retain({"aa" * 8})
+    assert (tmp_path / "journal.jsonl").read_bytes() == _signed_line(_intent())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"someone's file")
+    (tmp_path / "journal.jsonl.tmp").symlink_to(elsewhere)
+    with pytest.raises(OSError):
+        Journal(tmp_path, KEY).retain({"aa" * 8})
+    assert elsewhere.read_bytes() == b"someone's file"
+
+
+def test_a_blocking_hold_waits_for_the_other_holder(tmp_path: Path) -> None:
+    first, second = VaultLock(tmp_path), VaultLock(tmp_path)  # two open files: flock
+    got: list[bool] = []
+    with first.hold():
+        waiter = threading.Thread(target=lambda: got.append(_hold(second)))
+        waiter.start()
+        _wait_until_blocked_in_flock(waiter)  # the kernel says it waits: no timing guess
+    waiter.join(10)
+    assert got == [True]
+
+
+def _wait_until_blocked_in_flock(thread: threading.Thread) -> None:
+    wchan = Path(f"/proc/self/task/{thread.native_id}/wchan")
+    for _ in range(100_000):
+        if "lock" in wchan.read_text() or not thread.is_alive():
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError("the second holder never blocked on the lock")
+
+
+def _hold(lock: VaultLock) -> bool:
+    with lock.hold() as held:
+        return held
