@@ -134,6 +134,7 @@ TARGETS: tuple[Target, ...] = (
         "vault-movein",
         ("agent/vault/movein.py",),
         (
+            "tests/test_vault_batch.py",
             "tests/test_vault.py",
             "tests/test_vault_sync.py",
             "tests/test_vault_journal.py",
@@ -154,24 +155,23 @@ TARGETS: tuple[Target, ...] = (
         ),
     ),
     Target(
-        "vault-movein",
-        ("agent/vault/movein.py",),
-        ("tests/test_vault_batch.py", "tests/test_vault.py", "tests/test_vault_crash.py"),
-    ),
-    Target(
         "pipeline",
-        ("agent/service/pipeline.py",),
+        ("agent/service/pipeline.py", "agent/service/pipeline_parts.py"),
         (
+            "tests/test_pipeline_guards.py",
             "tests/test_pipeline.py",
             "tests/test_pipeline_batch.py",
-            "tests/test_service.py",
             "tests/test_release.py",
         ),
     ),
     Target(
         "pipeline-acting",
         ("agent/service/acting.py",),
-        ("tests/test_pipeline_batch.py", "tests/test_pipeline.py", "tests/test_service.py"),
+        (
+            "tests/test_pipeline_guards.py",
+            "tests/test_pipeline_batch.py",
+            "tests/test_pipeline.py",
+        ),
     ),
 )
 
