@@ -24,25 +24,14 @@ import random
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bench import eval_images as img
+from bench.recipe import Maker, Recipe
 from tests import classify_samples as cs
 from tests import jpeg_samples as js
 
 HOST_POOL = 40  # photos shared by the clean and the malicious recipes
-Maker = Callable[[random.Random], tuple[str, bytes, str]]
 WayMaker = Callable[[str, random.Random], tuple[str, bytes, str]]
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """`count` files of one category (the shape bench/eval_corpus.py generates from)."""
-
-    category: str
-    malicious: bool
-    count: int
-    make: Maker
 
 
 # --- hosts: photo n of the pool, identical in every recipe ----------------------------------

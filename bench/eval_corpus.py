@@ -34,10 +34,10 @@ from bench.eval_disguises import RECIPES as DISGUISE_RECIPES  # noqa: E402
 from bench.eval_redteam import RECIPES as REDTEAM_RECIPES  # noqa: E402
 from bench.eval_walkers import RECIPES as WALKER_RECIPES  # noqa: E402
 from bench.eval_writers import RECIPES as WRITER_RECIPES  # noqa: E402
+from bench.recipe import Maker, Recipe  # noqa: E402
 from tests import jpeg_samples as js  # noqa: E402
 
 DEFAULT_SEED = 2024
-Maker = Callable[[random.Random], tuple[str, bytes, str]]  # -> (file name, bytes, note)
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,6 @@ class Item:
     name: str
     data: bytes
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """`count` files of one category (at full scale), each made by `make` from its own seed."""
-
-    category: str
-    malicious: bool
-    count: int
-    make: Maker
 
 
 # --- names ----------------------------------------------------------------------------------

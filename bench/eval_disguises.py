@@ -27,13 +27,11 @@ import random
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from bench import eval_images as img
 from bench import eval_payloads as pay
+from bench.recipe import Maker, Recipe
 
-Maker = Callable[[random.Random], tuple[str, bytes, str]]
 STEMS = ("IMG_2041", "scan", "xray", "wound-photo", "PXL_20240115_093012", "DSC01234")
 DANGEROUS_TABLE_EXTENSIONS = (
     "rdp", "msix", "appx", "appinstaller", "vsto", "iqy", "slk", "psm1", "ppam", "xla", "accde",
@@ -408,16 +406,6 @@ def dicom_benign(rng: random.Random) -> tuple[str, bytes, str]:
 
 
 # --- the recipe list ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
-
-    category: str
-    malicious: bool
-    count: int
-    make: Maker
 
 
 RECIPES: tuple[Recipe, ...] = (

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bench import eval_images as img
 from bench import eval_payloads as pay
+from bench.recipe import Maker, Recipe
 from bench.walker_files import (
     appended_to_other_format,
     bmp_gap,
@@ -60,7 +60,6 @@ from bench.walker_files import (
     xcf_bytes,
 )
 
-Maker = Callable[[random.Random], tuple[str, bytes, str]]
 Inject = Callable[[random.Random, bytes], tuple[str, bytes]]  # (extension, file bytes)
 
 # Payload kinds a hiding place gets (all inert: headers and text, nothing runs).
@@ -213,16 +212,6 @@ def _recipes() -> tuple[tuple[str, bool, int, Maker], ...]:
     rows.append(("malicious/bomb-decoded-size", True, 6, _decoded_warn))
     rows.append(("malicious/bomb-jpeg-scans", True, 6, _scans))
     return tuple(rows)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
-
-    category: str
-    malicious: bool
-    count: int
-    make: Maker
 
 
 RECIPES: tuple[Recipe, ...] = tuple(Recipe(*row) for row in _recipes())

@@ -23,12 +23,10 @@ import random
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bench import eval_images as img
 from bench import writer_segments as seg
-
-Maker = Callable[[random.Random], tuple[str, bytes, str]]  # -> (file name, bytes, note)
+from bench.recipe import Maker, Recipe
 
 
 def _stem(rng: random.Random) -> str:
@@ -301,16 +299,6 @@ def encapsulated_pdf_dicom(rng: random.Random, pdf: bytes | None = None) -> byte
 def dicom_report(rng: random.Random) -> tuple[str, bytes, str]:
     """An Encapsulated PDF object whose report's %PDF- falls in the first KiB."""
     return f"{_stem(rng)}.dcm", encapsulated_pdf_dicom(rng), "encapsulated PDF report"
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Same fields as `bench.eval_corpus.Recipe` (this module must not import that one)."""
-
-    category: str
-    malicious: bool
-    count: int
-    make: Maker
 
 
 RECIPES: tuple[Recipe, ...] = (
