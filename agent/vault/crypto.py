@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from agent.errors import VaultError
+from agent.platform.portable import sync_folder_by_path
 
 KEY_FILE_NAME = "vault.key"
 KEY_BYTES = 32  # install master key: 256 bits of os randomness
@@ -240,16 +241,7 @@ def sync_data(fd: int) -> None:
 
 def fsync_dir(directory: Path) -> None:
     """Make renames and unlinks in `directory` durable (no-op where unsupported: Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_folder_by_path(directory)
 
 
 class ChunkReader(io.RawIOBase):
