@@ -176,6 +176,7 @@ def test_lines_that_do_not_fit_their_transaction_are_skipped(tmp_path: Path) -> 
 
 
 def test_a_missing_journal_has_no_operations(tmp_path: Path) -> None:
+    assert Journal(tmp_path, KEY).skipped == []  # nothing read yet, nothing skipped
     assert Journal(tmp_path, KEY).open_operations() == []
     assert not Journal(tmp_path, KEY).needs_recovery()
 
@@ -361,6 +362,16 @@ def test_retain_keeps_only_the_valid_lines_of_the_unresolved_operations(tmp_path
     assert not (tmp_path / "missing").exists()
 
 
+def test_after_retain_the_journal_is_this_process_s_own(tmp_path: Path) -> None:
+    # retain rewrote the journal under the lock: once the kept operation is closed by us,
+    # the journal holds only what we wrote and closed, so no recovery is needed.
+    (tmp_path / "journal.jsonl").write_bytes(_signed_line(_intent()) + b"not json\n")
+    journal = Journal(tmp_path, KEY)
+    journal.retain({"aa" * 8})
+    journal.append("aa" * 8, "quarantine", "aborted", id=ID)
+    assert not journal.needs_recovery()
+
+
 def test_append_many_writes_one_signed_line_per_transaction_in_one_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -522,6 +533,14 @@ def test_the_journal_is_never_read_or_emptied_through_a_link(tmp_path: Path) -> 
         journal.clear()
     assert target.read_bytes() == _signed_line(_intent())
     assert journal.needs_recovery()  # the link's own size, not its target's
+
+
+def test_a_journal_linked_to_an_empty_file_needs_recovery(tmp_path: Path) -> None:
+    # An empty journal needs nothing; a link to an empty file is not one (its own size
+    # is its target's name), and recovery reading it finds the link, never the target.
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "journal.jsonl").symlink_to(tmp_path / "empty.jsonl")
+    assert Journal(tmp_path, KEY).needs_recovery()
 
 
 def test_retain_keeps_the_last_line_and_never_writes_through_a_link(tmp_path: Path) -> None:
