@@ -56,6 +56,9 @@ class Structure:
                 channels x bytes per sample), when the walker knows the sample layout.
     image_bytes: bytes of compressed image data (JPEG scan data, PNG IDAT, HEIF/AVIF item
                 data...), for the bytes-per-pixel judgement of a huge declared size.
+    scan_data_start: offset of the primary image's first compressed image byte (JPEG: just
+                after the first SOS header), when the walker knows it; the segments before it
+                are headers whose tables and metadata are judged as such.
     codec:      the family of the largest image's compressed data when a container holds
                 another format's codestream ("jpeg" for a TIFF whose strips are JPEG), for
                 the same judgement; None when `type` says it.
@@ -78,6 +81,7 @@ class Structure:
     height: int | None = None
     decoded_bytes: int | None = None
     image_bytes: int | None = None
+    scan_data_start: int | None = None
     codec: str | None = None
 
 

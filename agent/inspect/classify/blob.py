@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from agent.inspect.classify import decoders, libmagic
+from agent.inspect.classify.byte_runs import PRINTABLE, run_prefilter
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, SCRIPT_PAYLOAD_KINDS, kind_at_start
 from agent.inspect.classify.markers import conclusive, decisive_marker, find_markers_in_bytes
 from agent.inspect.reader import Reader
@@ -56,6 +57,7 @@ _HTA_START = re.compile(rb"\A\s*(?:<!--.{0,1024}?-->\s*)?<hta:application", re.I
 _PHP_START = re.compile(rb"\A\s*<\?(?:php|=)", re.IGNORECASE)
 _WHITESPACE = b" \t\r\n\x00\x0b\x0c"
 _TEXT_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{%d,}" % MIN_TEXT_RUN_BYTES)
+_TEXT_RUN_PREFILTER = run_prefilter({ord("P"): PRINTABLE}, b"P" * MIN_TEXT_RUN_BYTES)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def _script_in_text(body: bytes) -> str | None:
 def text_runs(untrusted_data: bytes) -> bytes:
     """The printable runs of a range (MIN_TEXT_RUN_BYTES or longer), newline-joined,
     at most MAX_TEXT_BYTES: the text a script hides in between binary records."""
+    if not _TEXT_RUN_PREFILTER.may_hold(untrusted_data):
+        return b""  # compressed or binary bytes: no run, and no regex tried at every byte
     runs: list[bytes] = []
     total = 0
     for match in _TEXT_RUN.finditer(untrusted_data):

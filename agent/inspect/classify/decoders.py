@@ -24,6 +24,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from agent.inspect.classify.byte_runs import PRINTABLE, run_prefilter
 from agent.inspect.classify.kinds import DANGEROUS_KINDS, kind_at_start
 
 MAX_DECODE_INPUT_BYTES = 1024 * 1024  # bytes of one range searched for encoded runs
@@ -61,6 +62,19 @@ _GZIP_HEADER = re.compile(rb"\x1f\x8b\x08[\x00-\x1f]")
 _BZIP2_HEADER = re.compile(rb"BZh[1-9]1AY&SY")
 _XZ_HEADER = re.compile(rb"\xfd7zXZ\x00")
 _STREAM_FIRST_BYTES = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
+# The runs each regex needs, as literals over masked bytes (byte_runs: skips the regex when
+# a range cannot hold a match): MIN_BASE64_CHARS letters of either base64 alphabet, hex
+# digits and the separators the hex regex allows, printable ASCII alternating with NUL.
+_BASE64_PREFILTER = run_prefilter(
+    {ord("A"): b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"},
+    b"A" * MIN_BASE64_CHARS,
+)
+_HEX_PREFILTER = run_prefilter({ord("H"): b"0123456789ABCDEFabcdef \r\n"}, b"H" * MIN_HEX_CHARS)
+_UTF16_PREFILTER = run_prefilter(
+    {ord("P"): PRINTABLE, ord("Z"): b"\x00"},
+    b"PZ" * MIN_UTF16_CHARS,
+    b"ZP" * MIN_UTF16_CHARS,
+)
 
 # Executable headers whose XOR with one key byte is searched for (see `xor_views`).
 _XOR_NEEDLES: tuple[tuple[str, bytes], ...] = (
@@ -106,7 +120,9 @@ def _b64(untrusted_run: bytes) -> bytes:
 
 def base64_views(untrusted_data: bytes) -> list[View]:
     """base64 runs of at least MIN_BASE64_CHARS, decoded forwards and reversed."""
-    if len(untrusted_data) < MIN_BASE64_CHARS:
+    if len(untrusted_data) < MIN_BASE64_CHARS or not _BASE64_PREFILTER.may_hold(
+        untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    ):
         return []
     views: list[View] = []
     for match in _BASE64_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
@@ -164,7 +180,9 @@ def _urlsafe_views(untrusted_data: bytes, room: int) -> list[View]:
 
 def hex_views(untrusted_data: bytes) -> list[View]:
     """Runs of at least MIN_HEX_CHARS hex digits (also spaced or in lines), decoded."""
-    if len(untrusted_data) < MIN_HEX_CHARS:
+    if len(untrusted_data) < MIN_HEX_CHARS or not _HEX_PREFILTER.may_hold(
+        untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    ):
         return []
     views: list[View] = []
     for match in _HEX_RUN.finditer(untrusted_data, 0, MAX_DECODE_INPUT_BYTES):
@@ -209,7 +227,9 @@ def utf16_views(untrusted_data: bytes) -> list[View]:
     A big-endian run is the same bytes as a little-endian one shifted by one, so a BE
     match inside an LE run is the same text and is left out.
     """
-    if len(untrusted_data) < 2 * MIN_UTF16_CHARS or b"\x00" not in untrusted_data:
+    if len(untrusted_data) < 2 * MIN_UTF16_CHARS or not _UTF16_PREFILTER.may_hold(
+        untrusted_data[:MAX_DECODE_INPUT_BYTES]
+    ):
         return []
     views: list[View] = []
     spans: list[tuple[int, int]] = []

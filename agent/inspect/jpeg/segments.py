@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.inspect.base import Region
 from agent.inspect.jpeg.markers import EXTENDED_XMP_SIGNATURE, MPF_SIGNATURE, XMP_SIGNATURE
-from agent.inspect.jpeg.tables import TABLE_MARKERS, slack
+from agent.inspect.jpeg.tables import DHT, DQT, TABLE_MARKERS, slack, table_values
 from agent.inspect.limits import MAX_STRUCTURES
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -39,6 +39,10 @@ _RST_MARKERS = frozenset(range(0xD0, 0xD8))
 
 MAX_GARBAGE_FINDINGS = 8  # findings: garbage runs reported per file before staying quiet
 MAX_UNEXPLAINED_RUNS = 64  # garbage runs recorded as unexplained ranges per image
+# Table values judged as metadata per image: encoders write 2-4 quantization tables, a
+# progressive file redefines a few Huffman tables per scan; more are judged as stray bytes.
+MAX_TABLE_REGIONS = 64
+_TABLE_LABELS = {DQT: "JPEG quantization table", DHT: "JPEG Huffman table (repeated symbols)"}
 DNL = 0xDC  # T.81 B.2.5: Define Number of Lines, the height when the SOF says 0
 DEADLINE_CHECK_EVERY = 256  # segments walked between two deadline checks
 
@@ -80,6 +84,8 @@ class SegmentWalk:
     components: int = 3  # SOF Nf
     scans: int = 0  # SOS segments (a progressive image has several)
     image_bytes: int = 0  # bytes of entropy-coded data
+    scan_data_start: int | None = None  # first entropy-coded byte (after the first SOS header)
+    table_regions: int = 0  # table values handed out for judgement (`tables.table_values`)
     findings: list[Finding] = field(default_factory=list)
     metadata: list[Region] = field(default_factory=list)
     # stray bytes between segments and misplaced markers: judged like left-over data
@@ -115,14 +121,23 @@ def _malformed(
     )
 
 
-def _record_slack(
+def _record_table(
     reader: Reader, walk: SegmentWalk, marker: int, start: int, end: int, label_prefix: str
 ) -> None:
-    """Bytes a table segment's length covers but its content does not (`tables.slack`)."""
-    unused = slack(marker, reader.read(start, end - start))
-    if unused:  # room the decoder skips: judged like stray bytes
-        label = f"{label_prefix}JPEG FF{marker:02X} segment slack"
+    """A table segment's slack (bytes its length covers but its content does not) as
+    unexplained, and its free values as metadata (`tables`)."""
+    body = reader.read(start, end - start)
+    unused = slack(marker, body)
+    if unused and len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+        label = f"{label_prefix}JPEG FF{marker:02X} segment slack"  # the decoder skips it
         walk.unexplained.append(Region(end - unused, end, label))
+    for first, last in table_values(marker, body):
+        region = Region(start + first, start + last, label_prefix + _TABLE_LABELS[marker])
+        if walk.table_regions < MAX_TABLE_REGIONS:
+            walk.metadata.append(region)
+        elif len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+            walk.unexplained.append(region)  # past any encoder's count: judged as stray bytes
+        walk.table_regions += 1
 
 
 def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> SegmentWalk:
@@ -262,8 +277,8 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
                 label = app_label(marker, reader.read(payload_start, 40))
                 walk.metadata.append(Region(payload_start, size, label_prefix + label))
             return walk
-        if marker in TABLE_MARKERS and len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
-            _record_slack(reader, walk, marker, payload_start, segment_end, label_prefix)
+        if marker in TABLE_MARKERS:
+            _record_table(reader, walk, marker, payload_start, segment_end, label_prefix)
         if 0xE0 <= marker <= 0xEF or marker == COM:
             label = app_label(marker, reader.read(payload_start, 40))
             walk.metadata.append(Region(payload_start, segment_end, label_prefix + label))
@@ -279,6 +294,8 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             walk.saw_sos = True
             walk.scans += 1
             scan_start = segment_end
+            if walk.scan_data_start is None:
+                walk.scan_data_start = segment_end
             found = reader.search(_ENTROPY_MARKER, segment_end)
             if found is None:
                 walk.truncated = True

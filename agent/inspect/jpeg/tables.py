@@ -1,10 +1,19 @@
-"""Slack in JPEG table and header segments: bytes a segment's length covers but its
-content does not use.
+"""JPEG table and header segments: the slack after their content, and the table values
+a payload could be written into.
 
 A decoder reads a DQT, DHT, SOF, SOS or DRI segment by its content (T.81 B.2.2-B.2.4,
 B.4) and skips to the end its length gives, so bytes between the two are read by no
 one: room for a payload that no metadata region, trailer or gap check would see. The
 content's own length is computed here; the walker reports the slack as unexplained.
+
+The content itself is data too. A quantization table is 64 free values (1-255, or
+1-65535 for 16-bit tables) in which nothing is invalid, so `table_values` hands each
+table's values to the walker as a metadata region, judged for scripts and encoded
+programs like any other value. A Huffman table's values are the symbols it codes, each
+listed once (T.81 C: HUFFVAL); a table that repeats a symbol is no code any encoder
+writes, and its values are judged the same way. A table of distinct symbols cannot
+spell a script or an encoded program (any text that long repeats a character), so it is
+explained by its own structure and costs nothing more.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 TABLE_MARKERS = SOF_MARKERS | {DQT, DHT, SOS, DRI}
 HUFFMAN_COUNTS = 16  # code-length counts before a Huffman table's values (T.81 B.2.4.2)
 MAX_HUFFMAN_VALUES = 256  # symbols one Huffman table can code
+DQT_VALUES = 64  # values in one quantization table (8x8 coefficients)
 
 
 def _dqt_used(body: bytes) -> int:
@@ -66,3 +76,42 @@ def slack(marker: int, body: bytes) -> int:
     if marker not in TABLE_MARKERS:
         return 0
     return len(body) - used_bytes(marker, body)
+
+
+def _dqt_values(body: bytes) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    while at < len(body):
+        precision, destination = body[at] >> 4, body[at] & 0x0F
+        if precision > 1 or destination > 3:
+            break  # the rest is slack, judged as such
+        size = DQT_VALUES * (2 if precision else 1)
+        ranges.append((at + 1, min(len(body), at + 1 + size)))
+        at += 1 + size
+    return ranges
+
+
+def _dht_values(body: bytes) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    while at + 1 + HUFFMAN_COUNTS <= len(body):
+        table_class, destination = body[at] >> 4, body[at] & 0x0F
+        count = sum(body[at + 1 : at + 1 + HUFFMAN_COUNTS])
+        if table_class > 1 or destination > 3 or count > MAX_HUFFMAN_VALUES:
+            break  # not a table: slack
+        start = at + 1 + HUFFMAN_COUNTS
+        values = body[start : start + count]
+        if len(set(values)) < len(values):  # a repeated symbol: no code, free bytes
+            ranges.append((start, start + len(values)))
+        at = start + count
+    return ranges
+
+
+def table_values(marker: int, body: bytes) -> list[tuple[int, int]]:
+    """[start, end) offsets in a table segment's body of values to judge as data: every
+    quantization table's values, and those of Huffman tables that repeat a symbol."""
+    if marker == DQT:
+        return _dqt_values(body)
+    if marker == DHT:
+        return _dht_values(body)
+    return []

@@ -90,6 +90,7 @@ def _sizes(structure: Structure, primary: SegmentWalk) -> None:
         sample_bytes = 2 if primary.precision > 8 else 1
         structure.decoded_bytes = structure.pixels * max(1, primary.components) * sample_bytes
     structure.image_bytes = primary.image_bytes
+    structure.scan_data_start = primary.scan_data_start
     if primary.scans > MAX_SCANS:
         structure.findings.append(
             Finding(
