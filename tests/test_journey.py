@@ -11,6 +11,7 @@ Screenshots of every step go to test-artifacts/journey-*.png.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -84,6 +85,26 @@ def _released(home: Path, path: Path) -> bool:
     with StateDB(home / "state.sqlite3", readonly=True) as db:
         record = db.lookup(path)
     return record is not None and record.action == RELEASED_ACTION
+
+
+def _activity(home: Path) -> tuple[int, bool]:
+    """(sweeps done, idle) from the agent's status file: the signal that it has looked."""
+    try:
+        activity = json.loads((home / "run" / "status.json").read_text())["activity"]
+    except (OSError, ValueError, KeyError):
+        return -1, False  # not written yet, or caught mid-replace
+    return int(activity["sweeps"]), bool(activity["idle"])
+
+
+def _swept_twice_more(home: Path) -> Callable[[], bool]:
+    """A condition: two more sweeps are done and nothing waits (so each file was looked at)."""
+    first, _ = _activity(home)
+
+    def done() -> bool:
+        sweeps, idle = _activity(home)
+        return first >= 0 and sweeps >= first + 2 and idle
+
+    return done
 
 
 def _events(home: Path, kind: str, **match: Any) -> list[dict[str, Any]]:
@@ -163,10 +184,13 @@ def test_catch_tell_review_release_and_it_is_on_record(
                     STEP_TIMEOUT_SECONDS,
                     "the agent to honour the release",
                 )
+                looked = _swept_twice_more(photogate_home)
                 deadline = time.monotonic() + STAYS_SECONDS
                 while time.monotonic() < deadline:  # sweeps run every second meanwhile
                     assert target.read_bytes() == payload
                     time.sleep(0.2)
+                wait_until(looked, STEP_TIMEOUT_SECONDS, "the sweeps while the file stayed")
+                assert target.read_bytes() == payload
                 press(display, window, "Escape")
                 wait_for_window_gone(display, REVIEW_WINDOW)
                 assert agent.stop() == 0
@@ -185,7 +209,11 @@ def test_catch_tell_review_release_and_it_is_on_record(
                     STEP_TIMEOUT_SECONDS,
                     "the restarted agent to be at work",
                 )
-                time.sleep(2.0)  # two more sweeps
+                wait_until(
+                    _swept_twice_more(photogate_home),
+                    STEP_TIMEOUT_SECONDS,
+                    "two more sweeps of the folder after the restart",
+                )
                 assert target.read_bytes() == payload
                 screenshot(display, "journey-6-after-restart")
             except BaseException:
