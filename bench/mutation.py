@@ -136,6 +136,7 @@ TARGETS: tuple[Target, ...] = (
         (
             "tests/test_vault_batch.py",
             "tests/test_vault.py",
+            "tests/test_vault_store.py",  # adopt: write_record durable, rename_in
             "tests/test_vault_sync.py",
             "tests/test_vault_journal.py",
             "tests/test_vault_recovery.py",

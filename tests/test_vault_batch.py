@@ -8,9 +8,13 @@ flush of every content, record and the journal, one fsync of items/, one per fol
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
+import pwd
+import stat
 import sys
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ import pytest
 import agent.vault.movein
 from agent import platform
 from agent.errors import VaultError
-from agent.vault.crypto import load_or_create_key
+from agent.vault.crypto import CHUNK_BYTES, VaultKeys, load_or_create_key
 from agent.vault.journal import Journal
 from agent.vault.store import QuarantineItem, QuarantineRequest, Vault
 from tests.vault_helpers import FINDINGS, sample_bytes, sha256_hex
@@ -322,3 +326,341 @@ def test_batch_lines_are_read_back_per_transaction(tmp_path: Path) -> None:
     before = (root / "journal.jsonl").stat().st_size
     journal.append_many("quarantine", "done", [])
     assert (root / "journal.jsonl").stat().st_size == before
+
+
+# --- what each file's record says, the crash hooks, failures at every step ------------------
+
+
+def _journal(root: Path) -> Journal:
+    """A fresh reader of the vault's journal (it knows nothing this process wrote)."""
+    return Journal(root, load_or_create_key(root).journal_key)
+
+
+def _closed_and_valid(root: Path) -> bool:
+    """Every journal line is signed and valid, and every operation in it closed."""
+    journal = _journal(root)
+    return journal.open_operations() == [] and journal.skipped == []
+
+
+def test_the_record_holds_the_owner_and_mtime_and_every_file_is_private(tmp_path: Path) -> None:
+    files = _drop(tmp_path / "Downloads", 1)
+    [path] = files
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_700_000_000_250_000_000))
+    owner = path.stat().st_uid
+    root = tmp_path / "vault"
+    [item] = Vault(root).quarantine_many(_requests(files))
+    assert isinstance(item, QuarantineItem)
+    assert (item.owner_uid, item.owner_sid) == (owner, "")
+    assert item.user == pwd.getpwuid(owner).pw_name
+    assert item.mtime_ns == 1_700_000_000_250_000_000
+    assert item.mtime == pytest.approx(1_700_000_000.25, abs=1e-6)  # seconds, as a float
+    assert Vault(root).get(item.id) == item  # the signed record says the same
+    for name in (f"{item.id}.pgq", f"{item.id}.json"):
+        assert stat.S_IMODE((root / "items" / name).stat().st_mode) == 0o600
+
+
+def test_on_windows_the_owner_is_the_files_sid_never_a_uid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows cannot exist here: its platform name and SID lookups are stood in for.
+    files = _drop(tmp_path / "Downloads", 1)
+    [path] = files
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1001"
+    monkeypatch.setattr(agent.vault.movein, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(platform, "owner_sid", lambda p: {path: sid}.get(p, ""))
+    monkeypatch.setattr(platform, "account_name", lambda s: {sid: "DESKTOP\\alice"}.get(s, ""))
+    [item] = Vault(tmp_path / "vault").quarantine_many(_requests(files))
+    assert isinstance(item, QuarantineItem)
+    assert (item.owner_uid, item.owner_sid, item.user) == (-1, sid, "DESKTOP\\alice")
+
+
+def test_the_crash_hooks_of_a_batch_fire_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tests/test_vault_crash.py kills a child at these names (agent.testhooks); what is on
+    # disk at each is what recovery is told to expect there (agent.vault.recovery).
+    files = _drop(tmp_path / "Downloads", 2)
+    root = tmp_path / "vault"
+    vault = Vault(root)
+    seen: list[tuple[str, int, int, int]] = []
+
+    def record(name: str) -> None:
+        in_tmp, in_items = (len(os.listdir(root / d)) for d in ("tmp", "items"))
+        seen.append((name, in_tmp, in_items, sum(p.exists() for p in files)))
+
+    monkeypatch.setattr(agent.vault.movein, "crash_point", record)
+    results = vault.quarantine_many(_requests(files))
+    assert all(isinstance(r, QuarantineItem) for r in results)
+    assert seen == [  # (point, files in tmp/, files in items/, originals still there)
+        ("encrypted", 1, 0, 2),
+        ("encrypted", 3, 0, 2),  # the first file's record is written before the second
+        ("batch-durable", 4, 0, 2),
+        ("content-placed", 3, 1, 2),
+        ("content-placed", 1, 3, 2),
+        ("record-placed", 0, 4, 2),
+        ("unlinking", 0, 4, 1),
+        ("unlinking", 0, 4, 0),
+        ("original-unlinked", 0, 4, 0),
+    ]
+
+
+def _grow_or_rewrite_while_read(
+    monkeypatch: pytest.MonkeyPatch, path: Path, change: str
+) -> list[int]:
+    """Change `path` once it is open, just before it is read; returns the bytes read."""
+    real = VaultKeys.encrypt_stream
+    read: list[int] = []
+
+    def changing(self: VaultKeys, item_id: str, source: Any, sink: Any, **kw: Any) -> Any:
+        if change == "grow":
+            with path.open("ab") as handle:
+                handle.write(b"g" * (3 * CHUNK_BYTES))
+        else:  # the same size, other bytes, another mtime
+            path.write_bytes(b"r" * path.stat().st_size)
+            os.utime(path, ns=(1_650_000_000_000_000_000, 1_650_000_000_000_000_000))
+        counting: Any = _Counting(source, read)
+        return real(self, item_id, counting, sink, **kw)
+
+    monkeypatch.setattr(VaultKeys, "encrypt_stream", changing)
+    return read
+
+
+class _Counting:
+    def __init__(self, source: Any, read: list[int]) -> None:
+        self._source, self._read = source, read
+
+    def read(self, size: int) -> bytes:
+        data = self._source.read(size)
+        self._read.append(len(data))
+        return bytes(data)
+
+
+def test_a_file_rewritten_while_it_is_read_stays_before_anything_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 1)
+    [path] = files
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    _grow_or_rewrite_while_read(monkeypatch, path, "rewrite")
+    root = tmp_path / "vault"
+    [error] = Vault(root).quarantine_many([QuarantineRequest(path, FINDINGS, "jpeg", "p1")])
+    assert isinstance(error, VaultError)
+    assert str(error) == f"{path} changed while it was being moved"
+    assert path.read_bytes() == b"r" * 1000
+    assert _steps_per_txn(root) == [["intent", "aborted"]]  # never `stored`: nothing placed
+    assert os.listdir(root / "items") == [] and os.listdir(root / "tmp") == []
+
+
+def test_a_file_growing_while_it_is_read_is_read_no_further_than_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 1)
+    [path] = files
+    read = _grow_or_rewrite_while_read(monkeypatch, path, "grow")
+    [error] = Vault(tmp_path / "vault").quarantine_many(
+        [QuarantineRequest(path, FINDINGS, "jpeg", "p1")]
+    )
+    assert isinstance(error, VaultError)
+    assert "grew past 1000 bytes while it was being stored" in str(error)
+    assert sum(read) <= 2 * CHUNK_BYTES  # the chunk past the size and its read-ahead, not 3
+    assert path.stat().st_size == 1000 + 3 * CHUNK_BYTES
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (OSError("the disk went away"), "the disk went away"),
+        (OSError(), "OSError"),
+    ],
+)
+def test_a_disk_error_while_storing_names_the_file_and_keeps_its_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, text: str
+) -> None:
+    files = _drop(tmp_path / "Downloads", 2)
+    failing, fine = files
+    real = VaultKeys.encrypt_stream
+    calls: list[str] = []
+
+    def encrypt(self: VaultKeys, item_id: str, source: Any, sink: Any, **kw: Any) -> Any:
+        calls.append(item_id)
+        if len(calls) == 1:  # the batch's first file (copied in request order)
+            raise error
+        return real(self, item_id, source, sink, **kw)
+
+    monkeypatch.setattr(VaultKeys, "encrypt_stream", encrypt)
+    root = tmp_path / "vault"
+    first, second = Vault(root).quarantine_many(_requests(files))
+    assert isinstance(first, VaultError) and first.__cause__ is error
+    assert str(first) == f"could not quarantine {failing}: {text}"
+    assert failing.read_bytes() == files[failing]
+    assert isinstance(second, QuarantineItem) and not fine.exists()
+    assert sorted(map(tuple, _steps_per_txn(root))) == sorted(
+        [("intent", "aborted"), ("intent", "stored", "original-removed", "done")]
+    )
+    assert _closed_and_valid(root)
+    assert os.listdir(root / "tmp") == []
+
+
+def test_a_copy_that_cannot_be_placed_stays_out_and_the_rest_go_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second file's record cannot be renamed into items/ (its folder cannot grow)."""
+    files = _drop(tmp_path / "Downloads", 3)
+    paths = list(files)
+    real_crash_point = agent.vault.movein.crash_point
+    placed: list[str] = []
+
+    def full_at_second_record(name: str) -> None:
+        if name == "content-placed":
+            placed.append(name)
+            if len(placed) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real_crash_point(name)
+
+    monkeypatch.setattr(agent.vault.movein, "crash_point", full_at_second_record)
+    root = tmp_path / "vault"
+    results = Vault(root).quarantine_many(_requests(files))
+
+    assert isinstance(results[1], VaultError)
+    assert str(results[1]) == f"could not quarantine {paths[1]}: No space left on device"
+    assert isinstance(results[1].__cause__, OSError)
+    assert paths[1].read_bytes() == files[paths[1]]
+    assert [isinstance(r, QuarantineItem) for r in results] == [True, False, True]
+    assert not paths[0].exists() and not paths[2].exists()
+    moved = [r.id for r in results if isinstance(r, QuarantineItem)]
+    assert sorted(os.listdir(root / "items")) == sorted(
+        f"{i}{suffix}" for i in moved for suffix in (".pgq", ".json")
+    )
+    assert os.listdir(root / "tmp") == []
+    assert sorted(map(tuple, _steps_per_txn(root))) == sorted(
+        [
+            ("intent", "stored", "original-removed", "done"),
+            ("intent", "stored", "aborted"),
+            ("intent", "stored", "original-removed", "done"),
+        ]
+    )
+    assert _closed_and_valid(root)
+
+
+def test_an_original_that_cannot_be_removed_stays_and_its_copy_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """unlinkat refused (EPERM: a sticky folder of another user; stood in for, as no folder
+    refuses root)."""
+    files = _drop(tmp_path / "Downloads", 2)
+    kept, moved = files
+    real_unlink = os.unlink
+
+    def refuse(path: Any, *, dir_fd: int | None = None) -> None:
+        if dir_fd is not None and path == kept.name:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    root = tmp_path / "vault"
+    first, second = Vault(root).quarantine_many(_requests(files))
+    monkeypatch.undo()
+
+    assert isinstance(first, VaultError) and isinstance(first.__cause__, PermissionError)
+    assert str(first) == f"could not quarantine {kept}: Operation not permitted"
+    assert kept.read_bytes() == files[kept]
+    assert isinstance(second, QuarantineItem) and not moved.exists()
+    assert sorted(map(tuple, _steps_per_txn(root))) == sorted(
+        [("intent", "stored", "aborted"), ("intent", "stored", "original-removed", "done")]
+    )
+    assert _closed_and_valid(root)
+    assert [i.id for i in Vault(root).items()] == [second.id]
+
+
+def test_a_refused_file_leaves_its_closed_lines_and_no_recovery_runs(tmp_path: Path) -> None:
+    # nothing failed on disk: the journal keeps its lines until it is worth compacting
+    files = _drop(tmp_path / "Downloads", 2)
+    requests = [
+        QuarantineRequest(p, FINDINGS, "jpeg", "p1", expected_sha256=sha256_hex(b"other"))
+        for p in files
+    ]
+    root = tmp_path / "vault"
+    results = Vault(root).quarantine_many(requests)
+    assert all("changed after it was inspected" in str(r) for r in results)
+    assert _steps_per_txn(root) == [["intent", "aborted"]] * 2
+    assert _closed_and_valid(root)
+
+
+def _fail_once(monkeypatch: pytest.MonkeyPatch, failing_step: str) -> None:
+    """The journal's next write of `failing_step` fails (a full disk), later ones work."""
+    real = Journal.append_many
+    failed: list[str] = []
+
+    def append_many(self: Journal, op: str, step: str, entries: Any, **kw: Any) -> None:
+        if step == failing_step and not failed:
+            failed.append(step)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, op, step, entries, **kw)
+
+    monkeypatch.setattr(Journal, "append_many", append_many)
+
+
+def test_closing_lines_that_cannot_be_written_are_closed_by_recovery_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 2)
+    _fail_once(monkeypatch, "original-removed")
+    root = tmp_path / "vault"
+    results = Vault(root).quarantine_many(_requests(files))
+    assert all(isinstance(r, QuarantineItem) for r in results)
+    assert not any(p.exists() for p in files)
+    assert _closed_and_valid(root)  # before any other holder of the lock looks
+    assert sorted(i.id for i in Vault(root).items()) == sorted(r.id for r in results)  # type: ignore[union-attr]
+
+
+def test_an_abort_line_that_cannot_be_written_is_closed_by_recovery_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 1)
+    [path] = files
+    _fail_once(monkeypatch, "aborted")
+    root = tmp_path / "vault"
+    [error] = Vault(root).quarantine_many(
+        [QuarantineRequest(path, FINDINGS, "jpeg", "p1", expected_sha256=sha256_hex(b"other"))]
+    )
+    assert "changed after it was inspected" in str(error)
+    assert path.read_bytes() == files[path]
+    assert _closed_and_valid(root)
+    assert os.listdir(root / "items") == [] and os.listdir(root / "tmp") == []
+
+
+def test_a_recovery_failing_after_the_batch_still_returns_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 2)
+    _fail_once(monkeypatch, "original-removed")
+
+    def clear(self: Journal, *, durable: bool = True) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    root = tmp_path / "vault"
+    vault = Vault(root)
+    monkeypatch.setattr(Journal, "clear", clear)
+    results = vault.quarantine_many(_requests(files))
+    monkeypatch.undo()
+    assert all(isinstance(r, QuarantineItem) for r in results)
+    assert not any(p.exists() for p in files)
+    assert sorted(i.id for i in Vault(root).items()) == sorted(r.id for r in results)  # type: ignore[union-attr]
+
+
+def test_a_failed_flush_keeps_the_error_of_a_file_that_had_failed_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _drop(tmp_path / "Downloads", 1)
+    missing = tmp_path / "Downloads" / "gone.jpg"
+
+    def failing_sync(paths: Any) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(platform, "sync_files", failing_sync)
+    gone, stayed = Vault(tmp_path / "vault").quarantine_many(
+        [QuarantineRequest(missing, FINDINGS, "jpeg", "p1"), *_requests(files)]
+    )
+    assert isinstance(gone, VaultError) and str(gone) == f"{missing} does not exist"
+    assert isinstance(stayed, VaultError) and "Input/output error" in str(stayed)
