@@ -11,7 +11,6 @@ import base64
 import errno
 import json
 import os
-import pwd
 import stat
 import sys
 import types
@@ -31,6 +30,11 @@ from tests.vault_helpers import FINDINGS, sample_bytes, sha256_hex
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="fd paths are read from /proc (Linux)"
+)
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX uids, modes, unlinkat")
+# Windows opens the source without write sharing: nothing can change it while it is read.
+changeable_while_open = pytest.mark.skipif(
+    sys.platform == "win32", reason="Windows: the open source cannot be written to"
 )
 
 
@@ -342,7 +346,10 @@ def _closed_and_valid(root: Path) -> bool:
     return journal.open_operations() == [] and journal.skipped == []
 
 
+@posix_only
 def test_the_record_holds_the_owner_and_mtime_and_every_file_is_private(tmp_path: Path) -> None:
+    import pwd
+
     files = _drop(tmp_path / "Downloads", 1)
     [path] = files
     os.utime(path, ns=(1_600_000_000_000_000_000, 1_700_000_000_250_000_000))
@@ -435,6 +442,7 @@ class _Counting:
         return bytes(data)
 
 
+@changeable_while_open
 def test_a_file_rewritten_while_it_is_read_stays_before_anything_is_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -451,6 +459,7 @@ def test_a_file_rewritten_while_it_is_read_stays_before_anything_is_stored(
     assert os.listdir(root / "items") == [] and os.listdir(root / "tmp") == []
 
 
+@changeable_while_open
 def test_a_file_growing_while_it_is_read_is_read_no_further_than_its_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -543,6 +552,7 @@ def test_a_copy_that_cannot_be_placed_stays_out_and_the_rest_go_in(
     assert _closed_and_valid(root)
 
 
+@posix_only
 def test_an_original_that_cannot_be_removed_stays_and_its_copy_goes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

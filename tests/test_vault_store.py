@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from agent import platform
 from agent.errors import VaultError
 from agent.vault.journal import Journal
 from agent.vault.store import CONTENT_SUFFIX, RECORD_SUFFIX, Vault
 from tests.vault_helpers import FINDINGS, sample_bytes
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes, uids and symlinks")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="fd paths are read from /proc (Linux)"
+)
 
 INTENT: dict[str, object] = {
     "id": "ab" * 16, "path_b64": "L3g=", "dev": 1, "ino": 2, "size": 3, "mtime_ns": 4,
@@ -62,6 +70,8 @@ def test_resolve_refuses_a_prefix_of_several_items(tmp_path: Path) -> None:
             (items / f"{ids[index]}{suffix}").rename(items / f"{new_id}{suffix}")
     with pytest.raises(VaultError, match="id prefix abcdef12 matches several items"):
         vault.resolve("abcdef12")
+    with pytest.raises(VaultError, match="id prefix abcdef matches several items"):
+        vault.resolve("abcdef")  # exactly six is long enough
     with pytest.raises(VaultError, match="no quarantined item with id abcde"):
         vault.resolve("abcde")  # several, but shorter than six: unknown
     assert vault.resolve("abcdef120") == "abcdef12" + "0" * 24
@@ -167,8 +177,9 @@ def test_purge_removes_items_older_than_the_age_only(tmp_path: Path) -> None:
     assert [i.id for i in vault.items()] == [edge]  # exactly the age: kept
     assert vault.purge(9.5) == [edge]
     assert vault.items() == []
-    with pytest.raises(VaultError, match="purge age must not be negative"):
+    with pytest.raises(VaultError) as negative:
         vault.purge(-1)
+    assert str(negative.value) == "purge age must not be negative"
     assert vault.purge(0) == []
 
 
@@ -191,6 +202,118 @@ def test_adopt_copies_an_item_with_the_owner_the_caller_names(tmp_path: Path) ->
     assert old_bytes != new_bytes
     assert os.listdir(tmp_path / "new" / "tmp") == []
     assert target.adopt(item, source, 0) is None  # already there: left alone
+
+
+@posix_only
+def test_adopt_records_the_uid_the_caller_names_and_keeps_its_files_private(
+    tmp_path: Path,
+) -> None:
+    import pwd
+
+    source = Vault(tmp_path / "old")
+    item = source.get(_put(source, tmp_path / "dl", "a.jpg", b"adopted bytes"))
+    target = Vault(tmp_path / "new")
+    uid = 4242 if item.owner_uid != 4242 else 4243  # not the source record's owner
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    adopted = target.adopt(item, source, uid)
+    assert adopted is not None
+    assert (adopted.owner_uid, adopted.owner_sid, adopted.user) == (uid, "", name)
+    assert target.get(item.id) == adopted
+    for suffix in (CONTENT_SUFFIX, RECORD_SUFFIX):
+        mode = (tmp_path / "new" / "items" / f"{item.id}{suffix}").stat().st_mode
+        assert stat.S_IMODE(mode) == 0o600, suffix
+
+
+def test_adopt_records_the_sid_the_caller_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a Windows account lookup cannot exist here: it is stood in for
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1001"
+    monkeypatch.setattr(platform, "account_name", lambda s: {sid: "DESKTOP\\bob"}.get(s, ""))
+    source = Vault(tmp_path / "old")
+    item = source.get(_put(source, tmp_path / "dl", "a.jpg", b"adopted bytes"))
+    adopted = Vault(tmp_path / "new").adopt(item, source, -1, sid)
+    assert adopted is not None
+    assert (adopted.owner_uid, adopted.owner_sid, adopted.user) == (-1, sid, "DESKTOP\\bob")
+
+
+@posix_only
+def test_adopt_never_writes_through_a_name_already_in_tmp(tmp_path: Path) -> None:
+    source = Vault(tmp_path / "old")
+    item = source.get(_put(source, tmp_path / "dl", "a.jpg", b"adopted bytes"))
+    target = Vault(tmp_path / "new")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"someone's file")
+    planted = tmp_path / "new" / "tmp" / f"{item.id}{CONTENT_SUFFIX}"
+    planted.symlink_to(elsewhere)
+    with pytest.raises(FileExistsError):
+        target.adopt(item, source, 0)
+    assert elsewhere.read_bytes() == b"someone's file"
+    assert os.listdir(tmp_path / "new" / "items") == []
+    assert os.listdir(tmp_path / "new" / "tmp") == []
+
+
+@linux_only
+def test_adopt_syncs_the_content_and_record_before_their_names_go_into_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = Vault(tmp_path / "old")
+    item = source.get(_put(source, tmp_path / "dl", "a.jpg", b"adopted bytes"))
+    target = Vault(tmp_path / "new")
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
+
+    def fsync(fd: int) -> None:
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def fdatasync(fd: int) -> None:
+        calls.append(("fdatasync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    target.adopt(item, source, 0)
+    monkeypatch.undo()
+    new = tmp_path / "new"
+    assert calls == [
+        ("fdatasync", str(new / "tmp" / f"{item.id}{CONTENT_SUFFIX}")),
+        ("fdatasync", str(new / "tmp" / f"{item.id}{RECORD_SUFFIX}")),
+        ("fsync", str(new / "items")),  # both renamed in
+    ]
+
+
+def test_stored_content_is_never_decrypted_past_the_size_its_record_names(
+    tmp_path: Path,
+) -> None:
+    vault = Vault(tmp_path / "vault")
+    item = vault.get(_put(vault, tmp_path / "dl", "a.jpg", sample_bytes(44, 3000)))
+    short = replace(item, size=1000)  # a record (validly signed) naming fewer bytes
+    record = tmp_path / "vault" / "items" / f"{item.id}{RECORD_SUFFIX}"
+    record.write_bytes(vault.keys.sign_record(short.record_fields()))
+    assert vault.get(item.id).size == 1000
+    with pytest.raises(VaultError, match="larger than its record"):
+        b"".join(vault.plaintext_chunks(vault.get(item.id)))
+
+
+def test_the_marker_the_vault_is_given_marks_what_it_restores(tmp_path: Path) -> None:
+    marked: list[tuple[str, str]] = []
+
+    class Recording:
+        def mark(self, path: Path, *, reason: str, origin_url: str | None = None) -> bool:
+            marked.append((path.read_bytes().decode(), reason))
+            return True
+
+        def read(self, path: Path) -> dict[str, str]:
+            return {}
+
+    vault = Vault(tmp_path / "vault", marker=Recording())
+    item_id = _put(vault, tmp_path / "dl", "a.jpg", b"marked bytes")
+    vault.restore(item_id)
+    assert [text for text, _ in marked] == ["marked bytes"]
 
 
 def test_adopt_refuses_content_that_does_not_match_and_leaves_nothing(tmp_path: Path) -> None:
@@ -225,8 +348,36 @@ def test_the_vault_folders_are_private_whatever_the_umask(tmp_path: Path) -> Non
 
 def test_an_unusable_location_is_a_vault_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(VaultError, match="cannot open the vault at"):
+    with pytest.raises(VaultError) as raised:
         Vault(tmp_path / "file" / "vault")
+    cause = raised.value.__cause__
+    assert isinstance(cause, OSError)
+    where = tmp_path / "file" / "vault"
+    assert str(raised.value) == f"cannot open the vault at {where}: {cause.strerror}"
+
+
+def test_a_vault_is_created_with_its_missing_parent_folders(tmp_path: Path) -> None:
+    root = tmp_path / "ProgramData" / "Photogate" / "vault"
+    Vault(root)
+    assert sorted(os.listdir(root)) == ["items", "tmp", "vault.key", "vault.lock"]
+
+
+@posix_only
+def test_the_folders_are_created_private_where_chmod_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # some mounts refuse chmod (EPERM); the folders must be private from their creation
+    def refuse(self: Path, mode: int, *, follow_symlinks: bool = True) -> None:
+        raise PermissionError(1, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "chmod", refuse)
+    old = os.umask(0o000)
+    try:
+        Vault(tmp_path / "vault")
+    finally:
+        os.umask(old)
+    for folder in ("", "items", "tmp"):
+        assert stat.S_IMODE((tmp_path / "vault" / folder).stat().st_mode) == 0o700, folder
 
 
 def test_a_vault_held_by_a_live_process_is_not_recovered_at_open(tmp_path: Path) -> None:
@@ -279,8 +430,13 @@ def test_a_foreign_vault_refuses_a_restore_to_the_recorded_path(tmp_path: Path) 
     for path in [root, *root.rglob("*")]:
         os.chown(path, 4242, 4242, follow_symlinks=False)
     foreign = Vault(root)
-    with pytest.raises(VaultError, match=r"this vault belongs to another account \(uid 4242\)"):
+    with pytest.raises(VaultError) as refused:
         foreign.restore(item_id)
+    assert str(refused.value) == (
+        "this vault belongs to another account (uid 4242), which can write its records and "
+        "journal: restoring to the path a record names is refused. Use --to a folder of "
+        "yours, or protected mode"
+    )
     mine = tmp_path / "mine"
     mine.mkdir()
     assert foreign.restore(item_id, mine) == mine / "a.jpg"
