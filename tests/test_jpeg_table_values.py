@@ -1,5 +1,6 @@
-"""JPEG table values judged as data (agent/inspect/jpeg/tables.py `table_values`) and the
-script window that starts at the scan data (agent/inspect/stray_code.py).
+"""JPEG table values judged as data (agent/inspect/jpeg/tables.py `table_values`), the
+content of segments no picture needs (JPGn, DAC, DHP, EXP, reserved: judged like an unknown
+APPn) and the script window that starts at the scan data (agent/inspect/stray_code.py).
 
 Offsets come from T.81: a DQT table is Pq/Tq then 64 values of 1 byte (Pq 0) or 2 bytes
 (Pq 1) (B.2.4.1); a DHT table is Tc/Th, 16 code-length counts, then one value per code
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 
+import pytest
 from PIL import Image
 
 from agent.inspect.engine import inspect_bytes
@@ -139,3 +142,49 @@ def test_a_script_in_a_thumbnails_scan_data_before_eoi_is_still_found() -> None:
     report = inspect_bytes("thumb.jpg", jpeg[:eoi] + SCRIPT + jpeg[eoi:])
     assert report.verdict.value == "quarantine"
     assert "jpeg.payload_in_image_data" in _codes(report)
+
+
+# --- segments no picture needs ---------------------------------------------------------
+
+# JPG0 and JPG13 extensions, DAC (arithmetic conditioning), DHP, EXP, JPG, a reserved code
+UNREAD_MARKERS = (0xF0, 0xFD, 0xCC, 0xDE, 0xDF, 0xC8, 0x50)
+
+
+@pytest.fixture(scope="module")
+def big_photo() -> bytes:
+    """A JPEG of more than 1 MiB: its headers lie outside the tail searched before EOI."""
+    rng = random.Random(31)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (1200, 900), rng.randbytes(1200 * 900 * 3)).save(out, "JPEG", quality=95)
+    assert len(out.getvalue()) > 1024 * 1024
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("marker", UNREAD_MARKERS, ids=lambda m: f"FF{m:02X}")
+@pytest.mark.parametrize("kind", ["program", "base64 program", "script"])
+def test_a_payload_in_a_segment_no_picture_needs_is_quarantined(
+    big_photo: bytes, marker: int, kind: str
+) -> None:
+    payload = {
+        "program": cs.real_pe(),
+        "base64 program": base64.b64encode(cs.real_pe()),
+        "script": SCRIPT,
+    }[kind]
+    jpeg = _insert_before_sos(big_photo, js.segment(marker, payload))
+    report = inspect_bytes("scan.jpg", jpeg)
+    assert report.verdict.value == "quarantine"
+    assert "jpeg.payload_in_metadata" in _codes(report)
+
+
+@pytest.mark.parametrize("marker", UNREAD_MARKERS, ids=lambda m: f"FF{m:02X}")
+def test_harmless_bytes_in_a_segment_no_picture_needs_stay_clean(marker: int) -> None:
+    jpeg = _insert_before_sos(js.photo(seed=32), js.segment(marker, bytes(range(256))))
+    assert inspect_bytes("photo.jpg", jpeg).verdict.value == "clean"
+
+
+def test_a_program_after_a_dnl_segments_line_count_is_quarantined(big_photo: bytes) -> None:
+    """DNL holds exactly Ld and NL (B.2.5); bytes its length covers past NL are slack."""
+    jpeg = _insert_before_sos(big_photo, js.segment(0xDC, b"\x03\x84" + cs.real_pe()))
+    report = inspect_bytes("scan.jpg", jpeg)
+    assert report.verdict.value == "quarantine"
+    assert "jpeg.unexplained_data" in _codes(report)

@@ -44,6 +44,7 @@ MAX_UNEXPLAINED_RUNS = 64  # garbage runs recorded as unexplained ranges per ima
 MAX_TABLE_REGIONS = 64
 _TABLE_LABELS = {DQT: "JPEG quantization table", DHT: "JPEG Huffman table (repeated symbols)"}
 DNL = 0xDC  # T.81 B.2.5: Define Number of Lines, the height when the SOF says 0
+DNL_LENGTH = 4  # its length field: Ld (2 bytes) and NL (2 bytes), nothing else
 DEADLINE_CHECK_EVERY = 256  # segments walked between two deadline checks
 
 # APPn payload prefix -> label suffix, for evidence ("APP1 Exif").
@@ -288,8 +289,20 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             dims = reader.unpack(">BHHB", payload_start)
             if dims is not None:
                 walk.precision, walk.height, walk.width, walk.components = dims
-        elif marker == DNL and walk.height == 0 and untrusted_length >= 4:
-            walk.height = reader.u16be(payload_start)
+        elif marker == DNL:
+            if walk.height == 0 and untrusted_length >= 4:
+                walk.height = reader.u16be(payload_start)
+            if untrusted_length > DNL_LENGTH and len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
+                slack_at = payload_start + DNL_LENGTH - 2
+                walk.unexplained.append(
+                    Region(slack_at, segment_end, f"{label_prefix}JPEG FFDC segment slack")
+                )
+        elif marker not in TABLE_MARKERS:
+            # JPGn, DAC, DHP, EXP, reserved codes: nothing a baseline or progressive picture
+            # needs (libjpeg refuses most of them), so their content is judged like an APPn
+            # no format defines.
+            label = f"{label_prefix}JPEG FF{marker:02X} segment (private)"
+            walk.metadata.append(Region(payload_start, segment_end, label))
         elif marker == SOS:
             walk.saw_sos = True
             walk.scans += 1
