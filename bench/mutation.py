@@ -19,8 +19,9 @@ Every other survivor is printed (with its diff under --show) so it can become a 
     .venv/bin/python bench/mutation.py vault-restore --work /tmp/mut --again  # survivors only
 
 --work keeps each target's scratch copy; --again then reruns only that run's survivors
-against the work tree's current tests (new tests need no new mutants; after a source change,
-run without --again). The score table of a rerun covers every mutant of the kept run.
+against the work tree's current tests (new tests need no new mutants; a changed mutated source
+or a changed list of test files in TARGETS makes it run afresh). The score table of a rerun
+covers every mutant of the kept run.
 
 Not part of CI (it runs the covering tests once per mutant); `pip install mutmut` first
 (the dev extra has it).
@@ -203,16 +204,20 @@ def scratch_copy(into: Path) -> None:
 
 def configure(work: Path, target: Target) -> None:
     """Append this target's [tool.mutmut] table to the scratch copy's pyproject.toml."""
+    with open(work / "pyproject.toml", "a", encoding="utf-8") as config:
+        config.write(_mutmut_table(target))
+
+
+def _mutmut_table(target: Target) -> str:
     sources = ", ".join(f'"{s}"' for s in target.sources)
     tests = ", ".join(f'"{t}"' for t in target.tests)
-    with open(work / "pyproject.toml", "a", encoding="utf-8") as config:
-        config.write(
-            "\n[tool.mutmut]\n"
-            f"source_paths = [{sources}]\n"
-            f"pytest_add_cli_args_test_selection = [{tests}]\n"
-            'pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly"]\n'
-            f"also_copy = [{', '.join(repr(n) for n in COPIED if n != 'pyproject.toml')}]\n"
-        )
+    return (
+        "\n[tool.mutmut]\n"
+        f"source_paths = [{sources}]\n"
+        f"pytest_add_cli_args_test_selection = [{tests}]\n"
+        'pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly"]\n'
+        f"also_copy = [{', '.join(repr(n) for n in COPIED if n != 'pyproject.toml')}]\n"
+    )
 
 
 def run_target(target: Target, options: argparse.Namespace) -> dict[str, str]:
@@ -226,6 +231,10 @@ def run_target(target: Target, options: argparse.Namespace) -> dict[str, str]:
         (REPO_ROOT / s).read_bytes() != (work / s).read_bytes() for s in target.sources
     ):
         print(f"  {target.name}: a mutated source changed since the kept run; running afresh")
+        again = False
+    if again and _mutmut_table(target) not in (work / "pyproject.toml").read_text("utf-8"):
+        # mutmut would keep the old test selection and mark every other mutant unchecked
+        print(f"  {target.name}: its test files changed since the kept run; running afresh")
         again = False
     if not again:
         shutil.rmtree(work.parent, ignore_errors=True)
