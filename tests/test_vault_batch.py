@@ -114,6 +114,7 @@ def test_a_file_changed_after_inspection_stays_and_the_rest_are_moved(tmp_path: 
     assert steps.count(["intent", "stored", "original-removed", "done"]) == 3
 
 
+@changeable_while_open
 def test_a_file_changed_while_the_batch_is_moved_stays_with_its_own_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

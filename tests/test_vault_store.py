@@ -333,6 +333,7 @@ def test_adopt_refuses_content_that_does_not_match_and_leaves_nothing(tmp_path: 
 # --- opening, the lock and recovery -----------------------------------------------------------
 
 
+@posix_only
 def test_the_vault_folders_are_private_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o000)
     try:
