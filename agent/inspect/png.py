@@ -59,6 +59,32 @@ KNOWN_CHUNKS = frozenset(
         b"gIFg",
     }
 )
+# Registered chunks of fixed-size fields (PNG 3rd edition §11, APNG): the largest payload a
+# decoder reads (sBIT and bKGD at RGBA/16-bit). Bytes past it are read by nothing.
+FIXED_CHUNK_BYTES = {
+    b"IHDR": 13,
+    b"IEND": 0,
+    b"gAMA": 4,
+    b"cHRM": 32,
+    b"sRGB": 1,
+    b"sBIT": 4,
+    b"bKGD": 6,
+    b"pHYs": 9,
+    b"tIME": 7,
+    b"oFFs": 9,
+    b"sTER": 1,
+    b"gIFg": 4,
+    b"acTL": 8,
+    b"fcTL": 26,
+    b"cICP": 4,
+    b"cLLI": 8,
+    b"cLLi": 8,
+    b"mDCV": 24,
+    b"mDCv": 24,
+}
+# Registered chunks whose whole content is values of the writer's choosing (palette entries,
+# alpha values, a histogram, palette names, calibration names and units): judged like text.
+VALUE_CHUNKS = frozenset({b"PLTE", b"tRNS", b"hIST", b"sPLT", b"pCAL", b"sCAL"})
 
 
 def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
@@ -213,6 +239,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             )
         _note_chunk(reader, st, texts, chunk_type, pos, data_offset, length)
+        _known_chunk_content(st, chunk_type, pos, data_offset, length)
         if chunk_type == b"IHDR" and length >= 13:
             _note_header(reader, st, image, data_offset)
         elif chunk_type == b"acTL" and length >= 8:
@@ -298,6 +325,22 @@ def _note_chunk(
                     )
                 elif inflated:
                     st.texts.append((label, pos, inflated))
+
+
+def _known_chunk_content(
+    st: Structure, chunk_type: bytes, pos: int, data_offset: int, length: int
+) -> None:
+    """Registered chunks hold nothing a judge skips: the values of a value chunk are
+    metadata, and a fixed-size chunk longer than its fields (an IEND with data) is
+    unexplained, fields included: a payload written from the chunk's first byte is judged
+    from its own start, and the few field bytes cannot make harmless slack look like one."""
+    if chunk_type in VALUE_CHUNKS:
+        st.metadata.append(Region(pos, data_offset + length + 4, f"PNG {chunk_type.decode()}"))
+        return
+    fixed = FIXED_CHUNK_BYTES.get(chunk_type)
+    if fixed is not None and length > fixed:
+        label = f"PNG {chunk_type.decode()} longer than its {fixed} bytes of fields"
+        st.unexplained.append(Region(data_offset, data_offset + length, label))
 
 
 def _account_padding(reader: Reader, st: Structure, end: int) -> None:
