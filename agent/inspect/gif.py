@@ -31,6 +31,8 @@ JS_COMMENT_OPENERS = (b"/*", b"//")
 _JS_IDENTIFIER = re.compile(rb"[A-Za-z0-9_$]{2}")
 
 EXTENSION_LABELS = {0xFE: "comment", 0xFF: "application", 0x01: "plain text"}
+GRAPHIC_CONTROL = 0xF9  # GIF89a §23: one 4-byte block (flags, delay, transparent index)
+GRAPHIC_CONTROL_BYTES = 4
 
 
 def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
@@ -97,7 +99,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     canvas_w, canvas_h = st.width, st.height
     lzw = gif_lzw.FrameData()
     flags = screen[4]
-    pos = LOGICAL_SCREEN_END + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    pos = LOGICAL_SCREEN_END + _colour_table(st, LOGICAL_SCREEN_END, flags, "global")
     frames = 0
     for _ in range(MAX_STRUCTURES):
         reader.check_deadline()
@@ -127,9 +129,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                     int.from_bytes(descriptor[i : i + 2], "little") for i in (1, 3, 5, 7)
                 )
                 canvas_w, canvas_h = max(canvas_w, left + w), max(canvas_h, top + h)
-                local = descriptor[9]
                 data_pos = pos + IMAGE_DESCRIPTOR_BYTES
-                data_pos += 3 << ((local & 7) + 1) if local & 0x80 else 0
+                data_pos += _colour_table(st, data_pos, descriptor[9], "local")
                 next_pos = skip_sub_blocks(reader, data_pos + 1)  # +1: LZW minimum code size
                 if next_pos is not None:
                     lzw.frame(reader, data_pos, next_pos)
@@ -191,7 +192,26 @@ def _extension(reader: Reader, st: Structure, pos: int) -> int | None:
             end = trailer_at + len(XMP_MAGIC_TRAILER)
     if end is None:
         end = skip_sub_blocks(reader, body)
+    region_end = reader.size if end is None else end
     if label in EXTENSION_LABELS:
-        region_end = reader.size if end is None else end
         st.metadata.append(Region(pos, region_end, f"GIF {EXTENSION_LABELS[label]} extension"))
+    elif label == GRAPHIC_CONTROL:
+        block = reader.read(body, GRAPHIC_CONTROL_BYTES + 2)  # size byte, fields, terminator
+        if block[:1] != bytes([GRAPHIC_CONTROL_BYTES]) or block[-1:] != b"\x00":
+            # More than its one 4-byte block: the rest is read by no decoder.
+            label_text = "GIF graphic control extension longer than 4 bytes"
+            st.unexplained.append(Region(body, region_end, label_text))
+    else:
+        # A label GIF89a does not define: decoders skip its sub-blocks unread.
+        st.metadata.append(Region(pos, region_end, f"GIF unknown extension 0x{label:02X}"))
     return end
+
+
+def _colour_table(st: Structure, at: int, flags: int, scope: str) -> int:
+    """Bytes of the colour table that `flags` announces at `at` (a metadata region: its
+    entries are values of the writer's choosing, judged like text), 0 when there is none."""
+    if not flags & 0x80:
+        return 0
+    size = 3 << ((flags & 7) + 1)
+    st.metadata.append(Region(at, at + size, f"GIF {scope} colour table"))
+    return size
