@@ -71,7 +71,11 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         header_end += BITFIELDS_MASK_BYTES.get(compression, 0)
     if colors == 0 and 0 < bpp <= 8:
         colors = 1 << bpp
+    palette_at = header_end
     header_end += min(colors, 256) * entry
+    if header_end > palette_at:
+        # Entries of the writer's choosing (and a 24-bit image's, which nothing draws with).
+        st.metadata.append(Region(palette_at, min(header_end, reader.size), "BMP palette"))
     ends = [header_end]
 
     if compression in UNCOMPRESSED:
