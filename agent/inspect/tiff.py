@@ -2,8 +2,11 @@
 
 The logical end is the furthest byte any IFD, out-of-line value, strip or tile covers.
 Text tags (ImageDescription, Make, Model, Software, Artist, Copyright, XMP, IPTC,
-Photoshop, MakerNote, UserComment, XP*) are metadata regions; the values of other private
-tags (>= 32768) are opaque metadata ("private"): the engine classifies them for payloads.
+Photoshop, MakerNote, UserComment, XP*) and every other ASCII value are metadata regions;
+the values of private tags (>= 32768) and every other value stored outside its entry (a
+public tag this walker does not know, a colour map, JPEG tables) are opaque metadata
+("private", "value"): the engine classifies them for payloads. Only the offsets the walk
+follows (IFD pointers, strip/tile offsets and byte counts) are not judged as values.
 
 Positive accounting: every byte before the end belongs to the header, an IFD, a value, a
 strip or a tile. What nothing references is unexplained and judged, except an embedded
@@ -55,6 +58,10 @@ DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbna
 IFD_POINTER_TAGS = frozenset({330, 34665, 34853, 40965})  # SubIFDs, Exif, GPS, Interop
 TAG_BITS, TAG_SAMPLES = 258, 277  # BitsPerSample (one per sample), SamplesPerPixel
 TAG_COMPRESSION = 259
+TYPE_ASCII = 2
+# Arrays of offsets and byte counts the walk covers as the data they locate (strips, tiles,
+# the thumbnail): numbers a file needs thousands of, and no value of the writer's choosing.
+DATA_LAYOUT_TAGS = frozenset(tag for pair in DATA_PAIRS for tag in pair)
 ARRAY_TAGS = frozenset(
     {TAG_WIDTH, TAG_HEIGHT, TAG_BITS, TAG_SAMPLES, TAG_COMPRESSION,
      *(tag for pair in DATA_PAIRS for tag in pair)}
@@ -266,13 +273,16 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
         value_end = min(value_at + size, reader.size)
         if tag in TEXT_TAGS:
             state.st.metadata.append(Region(value_at, value_end, f"TIFF {TEXT_TAGS[tag]}"))
-        elif (
-            tag >= PRIVATE_TAG_MIN
-            and tag not in IFD_POINTER_TAGS
-            and typ not in (13, 18)
-            and size > layout.inline_bytes
-        ):
+        elif tag in IFD_POINTER_TAGS or typ in (13, 18) or size <= layout.inline_bytes:
+            pass  # offsets the walk follows, or a value within the entry itself
+        elif tag >= PRIVATE_TAG_MIN:
             state.st.metadata.append(Region(value_at, value_end, f"TIFF private tag {tag}"))
+        elif typ == TYPE_ASCII:
+            state.st.metadata.append(Region(value_at, value_end, f"TIFF ASCII tag {tag}"))
+        elif tag not in DATA_LAYOUT_TAGS:
+            # Any other value (a public tag this walker does not know, a colour map, JPEG
+            # tables): values of the writer's choosing, judged for a dangerous payload.
+            state.st.metadata.append(Region(value_at, value_end, f"TIFF tag {tag} value"))
         if tag in IFD_POINTER_TAGS or typ in (13, 18):
             pointers = _read_array(reader, layout, typ, n, value_at)
             state.queue.extend((o, False) for o in pointers)
