@@ -5,9 +5,11 @@ carry their video in top-level `mpvd` boxes and Samsung SEF records in `sefd`: b
 ordinary boxes here. Dimensions come from `ispe` properties in meta/iprp/ipco; the
 top-level `meta` box, and the Exif/XMP items it locates, are metadata regions.
 
-Positive accounting: the content of `free`/`skip` boxes, of unknown top-level boxes and of
-a size-0 box other than `mdat` is unexplained (the engine judges it like left-over data);
-`uuid` boxes are opaque metadata (classified for payloads). In a HEIF/AVIF image without
+Positive accounting: the content of `free`/`skip`/`junk` boxes, of unknown top-level boxes
+and of a size-0 box other than `mdat` is unexplained (the engine judges it like left-over
+data); `uuid` boxes are opaque metadata (classified for payloads), and so, in a HEIF/AVIF
+picture, is every other top-level box that is not part of the picture (`udta`, `Xtra`,
+`moov`, `sefd`...); a `wide` placeholder holds nothing. In a HEIF/AVIF image without
 tracks (no `moov`: an image sequence's samples sit in `mdat` too, located by its sample
 tables), `mdat` bytes that no `iloc` extent references are never decoded: unexplained.
 """
@@ -148,13 +150,19 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             extents += _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox header
         elif box_type == b"mdat":
             media.append((pos + header, box_end))
-        elif box_type in (b"free", b"skip"):
+        elif box_type in _PADDING_BOXES or (kind in _PICTURE_TYPES and box_type == b"junk"):
             st.unexplained.append(Region(pos + header, box_end, f"{box_type.decode()} box"))
+        elif kind in _PICTURE_TYPES and box_type == b"wide" and box_end > pos + header:
+            st.unexplained.append(Region(pos + header, box_end, "wide box content"))
         elif box_type == b"uuid":
             st.metadata.append(Region(pos, box_end, "uuid box (private data)"))
         elif box_type not in KNOWN_TOP_LEVEL:
             st.metadata.append(Region(pos, box_end, f"unknown box {box_type!r}"))
             st.unexplained.append(Region(pos + header, box_end, f"unknown box {box_type!r}"))
+        elif kind in _PICTURE_TYPES and box_type not in _PICTURE_BOXES:
+            # Boxes of movies, streaming and vendors that no HEIF/AVIF decoder reads for
+            # the picture (udta, Xtra, moov of a sequence...): opaque values.
+            st.metadata.append(Region(pos, box_end, f"non-image box {box_type!r}"))
         elif head.to_end and box_type not in _SIZE_ZERO_EXPLAINED:
             st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         pos = box_end
@@ -162,6 +170,13 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     if kind != "mp4" and extents and not has_tracks:
         _unreferenced_media(st, media, extents, reader.size)
     return st
+
+
+_PADDING_BOXES = frozenset({b"free", b"skip"})  # filler no reader interprets (and a picture's junk)
+_PICTURE_TYPES = frozenset({"heif", "avif"})
+# Top-level boxes a HEIF/AVIF picture is made of, or that are judged on their own above
+# (`mpvd`: a motion photo's video, as accounted as a JPEG's motion-photo trailer).
+_PICTURE_BOXES = frozenset({b"ftyp", b"meta", b"mdat", b"uuid", b"wide", b"mpvd"})
 
 
 # Size-0 boxes whose content something else accounts (mdat by iloc; the ones judged above).
