@@ -6,9 +6,11 @@ ends, the parser collects what the engine must judge:
 * text values (the string VRs AE CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT, and in
   implicit-VR datasets any printable value), because a web PACS viewer renders
   PatientName or StudyDescription as HTML (stored XSS);
-* private OB/OW/UN/UT/LT elements as metadata regions;
-* bytes inside a sequence item that its elements do not fill (item padding), and the
-  value of the Data Set Trailing Padding element (FFFC,FFFC): unexplained ranges;
+* private OB/OW/UN/UT/LT elements, and every other binary value of 16 bytes or more
+  (standard OB/OW/OF... blobs, arrays of numbers) as metadata regions;
+* bytes inside a sequence item that its elements do not fill (item padding), the bytes of
+  a sequence of known length from where they stop being items, and the value of the Data
+  Set Trailing Padding element (FFFC,FFFC): unexplained ranges;
 * pixel data: native values (and any bytes beyond the declared image), encapsulated
   fragments and the Basic Offset Table, for `dicom_pixels` to judge.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.inspect.base import Region, Structure
+from agent.inspect.classify.metadata import MIN_JUDGED_VALUE_BYTES
 from agent.inspect.limits import MAX_STRUCTURES
 from agent.inspect.reader import Reader
 from agent.inspect.signatures import is_text
@@ -246,6 +249,8 @@ class Parser:
             head = self.header(pos, Syntax(False, syn.little))
             if head is None or head[0] != 0xFFFE or self.count > MAX_STRUCTURES:
                 self.fail("dicom.malformed", pos, f"no valid sequence item at offset {pos}")
+                if not until_delimiter:  # the walk goes on after the sequence's length
+                    self.st.unexplained.append(Region(pos, stop, "DICOM sequence bytes not items"))
                 return pos
             _group, element, _vr, length, value_at = head
             if element == SEQUENCE_END:
@@ -308,6 +313,17 @@ class Parser:
             return
         if vr in STRING_VRS or (vr in (b"", b"UN") and self._looks_like_text(start, end)):
             self._text(start, end, group, element)
+            return
+        if (
+            vr != b"SQ"
+            and (group, element) != ENCAPSULATED_DOCUMENT  # judged as the report it is
+            and end - start >= MIN_JUDGED_VALUE_BYTES
+            and len(self.st.metadata) < MAX_METADATA_REGIONS
+        ):
+            # Binary values (OB/OW/OF... blobs, arrays of numbers, a private element's
+            # floats): bytes of the writer's choosing that no viewer shows as text.
+            kind = "private element" if group % 2 else f"{vr.decode() or 'binary'} value"
+            self.st.metadata.append(Region(start, end, f"DICOM {kind} ({group:04X},{element:04X})"))
 
     def _looks_like_text(self, start: int, end: int) -> bool:
         """An implicit-VR (or UN) value that reads as text, so a viewer may display it."""
