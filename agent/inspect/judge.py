@@ -41,10 +41,13 @@ BOOT_SECTOR_BYTES = 512  # bytes: a file exactly one sector long ending in 55 AA
 
 # Metadata regions whose structure no format defines (an APPn without a known signature,
 # unknown PNG chunks/HEIF boxes/WebP chunks, GIF application data, DICOM private
-# elements): opaque values, classified like left-over data (libmagic included).
+# elements, TIFF values of tags no walker knows, boxes not part of a HEIF picture): opaque
+# values, classified like left-over data (libmagic included). PNG value chunks (a palette,
+# calibration names) are values of a known structure, judged like text.
 _OPAQUE_LABELS = re.compile(
-    r"(?:^|\s)APP\d{1,2}$|^PNG (?!(?:tEXt|zTXt|iTXt|eXIf|iCCP)$)|^unknown box|^uuid box"
-    r"|^GIF application|^WebP chunk|private"
+    r"(?:^|\s)APP\d{1,2}$|^PNG (?!(?:tEXt|zTXt|iTXt|eXIf|iCCP|PLTE|tRNS|hIST|sPLT|pCAL|sCAL)$)"
+    r"|^(?:unknown|non-image) box|^uuid box|^GIF (?:application|unknown extension)"
+    r"|^TIFF tag \d+ value$|^WebP chunk|private"
 )
 
 
