@@ -132,6 +132,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
                 )
             else:
                 width, height, dib_bytes = dib
+                _note_palette(reader, st, offset, stop, label)
                 if dib_bytes < stop - offset:
                     st.unexplained.append(
                         Region(offset + dib_bytes, stop, f"{label} after its BMP masks")
@@ -156,6 +157,20 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
         )
     return st
+
+
+def _note_palette(reader: Reader, st: Structure, offset: int, stop: int, label: str) -> None:
+    """A DIB entry's colour table, like a BMP's: values of the writer's choosing, judged."""
+    header_size = reader.u32le(offset) or 0
+    compression = reader.u32le(offset + 16) or 0
+    bpp = reader.u16le(offset + 14) or 0
+    colors = reader.u32le(offset + 32) or 0
+    if colors == 0 and bpp <= 8:
+        colors = 1 << bpp
+    start = offset + header_size + (12 if header_size == 40 and compression == 3 else 0)
+    end = min(start + min(colors, 256) * 4, stop)
+    if end > start:
+        st.metadata.append(Region(start, end, f"{label} palette"))
 
 
 def _gaps_between_images(st: Structure, directory_end: int, images: list[Region]) -> None:
