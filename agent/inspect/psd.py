@@ -6,7 +6,7 @@ layer and mask information u32, u64 in PSB), then the merged image data: a compr
 u16 and either raw planes (channels x height x row bytes) or RLE (PackBits) with a table
 of byte counts per row and channel (u16 each, u32 in PSB). The end is the end of that
 data; ZIP-compressed merged data (2, 3) has no length, so it runs to the end of the file
-and is judged as opaque image data. Image resources are metadata.
+and is judged as opaque image data. Image resources and colour mode data are metadata.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             return _truncated(st, start, name)
         if index == 1 and length_t[0]:
             st.metadata.append(Region(start, pos, "PSD image resources"))
+        elif index == 0 and length_t[0]:
+            # An indexed image's palette or a duotone's curves: values of the writer's choosing.
+            st.metadata.append(Region(start, pos, "PSD colour mode data"))
     compression = reader.u16be(pos)
     if compression is None:
         return _truncated(st, pos, "image data")
