@@ -159,12 +159,12 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         elif box_type not in KNOWN_TOP_LEVEL:
             st.metadata.append(Region(pos, box_end, f"unknown box {box_type!r}"))
             st.unexplained.append(Region(pos + header, box_end, f"unknown box {box_type!r}"))
+        elif head.to_end and box_type not in _SIZE_ZERO_EXPLAINED:
+            st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         elif kind in _PICTURE_TYPES and box_type not in _PICTURE_BOXES:
             # Boxes of movies, streaming and vendors that no HEIF/AVIF decoder reads for
             # the picture (udta, Xtra, moov of a sequence...): opaque values.
             st.metadata.append(Region(pos, box_end, f"non-image box {box_type!r}"))
-        elif head.to_end and box_type not in _SIZE_ZERO_EXPLAINED:
-            st.unexplained.append(Region(pos + header, box_end, f"size-0 box {box_type!r}"))
         pos = box_end
     st.end = min(pos, reader.size)
     if kind != "mp4" and extents and not has_tracks:
