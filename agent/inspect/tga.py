@@ -8,7 +8,7 @@ are walked until width x height pixels are covered. A 2.0 file ends with a 26-by
 footer (extension offset u32, developer-area offset u32, `TRUEVISION-XFILE.\\0`); the
 extension area (495 bytes), the developer directory (count u16, 10-byte tags) and what
 they point to are accounted; anything else between the pixels and the footer is
-unexplained.
+unexplained. The image ID, the colour map and the extension area are metadata.
 """
 
 from __future__ import annotations
@@ -69,6 +69,13 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     pixel_bytes = (head[16] + 7) // 8
     cmap_bytes = (head[5] | head[6] << 8) * ((head[7] + 7) // 8) if head[1] == 1 else 0
     pixels_at = HEADER_BYTES + head[0] + cmap_bytes
+    # The image ID (free text) and the colour map: values of the writer's choosing.
+    for start, length, label in (
+        (HEADER_BYTES, head[0], "TGA image ID"),
+        (HEADER_BYTES + head[0], cmap_bytes, "TGA colour map"),
+    ):
+        if length:
+            st.metadata.append(Region(start, min(start + length, reader.size), label))
     st.width, st.height, st.pixels = width, height, width * height
     st.decoded_bytes = st.pixels * 4
     if head[2] in RAW_TYPES:
