@@ -6,14 +6,15 @@ byte; PAM has `WIDTH`/`HEIGHT`/`DEPTH`/`MAXVAL`/`TUPLTYPE` lines up to `ENDHDR`.
 rasters have a fixed size (P4: ceil(width/8) x height; P5/P6/P7: width x height x samples
 x (1, or 2 when maxval > 255)); plain ones (P1-P3) end at the first byte that is neither a
 digit nor whitespace. Several images may follow each other in one file (the formats allow
-it); the walk goes on while another header follows.
+it); the walk goes on while another header follows. Each header is metadata (its comments
+are free text).
 """
 
 from __future__ import annotations
 
 import re
 
-from agent.inspect.base import Structure
+from agent.inspect.base import Region, Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -83,6 +84,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         else:
             end = raster_at + width * height * samples * sample_bytes
         images += 1
+        # Its `#` comments (and PAM's TUPLTYPE lines) are free text of the writer's choosing.
+        st.metadata.append(Region(pos, raster_at, "netpbm header"))
         if width * height > (st.pixels or 0):
             st.width, st.height, st.pixels = width, height, width * height
             st.decoded_bytes = width * height * samples * sample_bytes
