@@ -14,28 +14,19 @@ import pytest
 from agent.inspect.limits import Limits
 from agent.model import Report
 from agent.policy.schema import Policy
-from agent.service.events import EventLog, LogNotifier, read_events
-from agent.service.pipeline import Outcome, Pipeline, Scope, default_toolkit
-from agent.service.statedb import StateDB
+from agent.service.pipeline import Outcome, Pipeline, Scope
 from tests.agent_harness import has_flag_marker, make_jpeg, make_pe_bytes
+from tests.pipeline_helpers import build, events_of
 
 
 @pytest.fixture
 def parts(tmp_path: Path) -> tuple[Pipeline, Scope, Path, Path]:
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    home = tmp_path / "home"
-    policy = Policy()
-    toolkit = default_toolkit(home / "vault")
-    pipeline = Pipeline(
-        toolkit, StateDB(home / "state.sqlite3"), EventLog(policy.report, home), LogNotifier()
-    )
-    scope = Scope(roots=(downloads,), excluded=(home,), ignore_patterns=())
-    return pipeline, scope, downloads, home
+    built = build(tmp_path)
+    return built.pipeline, built.scope, built.downloads, built.home
 
 
 def _verdicts(home: Path) -> list[dict[str, object]]:
-    return [e for e in read_events(home / "logs" / "events.jsonl") if e["event"] == "verdict"]
+    return events_of(home, "verdict")
 
 
 def test_a_failed_quarantine_leaves_the_file_marked_and_is_retried(

@@ -21,17 +21,19 @@ import agent.service.pipeline
 from agent.inspect.limits import Limits
 from agent.model import Report
 from agent.policy.schema import Policy
-from agent.service.events import EventLog, LogNotifier, read_events
-from agent.service.pipeline import Outcome, Pipeline, Scope, default_toolkit
-from agent.service.statedb import StateDB
+from agent.service.events import read_events
+from agent.service.pipeline import Outcome, Pipeline, Scope
 from agent.vault.store import QuarantineRequest, QuarantineResult, Vault
 from tests.agent_harness import has_flag_marker, make_jpeg, make_jpeg_with_zip, make_pe_bytes
+from tests.pipeline_helpers import build, events_of
 
 
 class CountingVault(Vault):
     """The real vault, remembering how many files each `quarantine_many` call was given."""
 
-    batches: list[int]
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.batches: list[int] = []
 
     def quarantine_many(self, requests: Sequence[QuarantineRequest]) -> list[QuarantineResult]:
         self.batches.append(len(requests))
@@ -40,23 +42,12 @@ class CountingVault(Vault):
 
 @pytest.fixture
 def parts(tmp_path: Path) -> tuple[Pipeline, Scope, Path, Path]:
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    home = tmp_path / "home"
-    policy = Policy()
-    toolkit = default_toolkit(home / "vault")
-    vault = CountingVault(home / "vault")
-    vault.batches = []
-    toolkit.vault = vault
-    pipeline = Pipeline(
-        toolkit, StateDB(home / "state.sqlite3"), EventLog(policy.report, home), LogNotifier()
-    )
-    scope = Scope(roots=(downloads,), excluded=(home,), ignore_patterns=())
-    return pipeline, scope, downloads, home
+    built = build(tmp_path, vault_class=CountingVault)
+    return built.pipeline, built.scope, built.downloads, built.home
 
 
 def _verdicts(home: Path) -> list[dict[str, Any]]:
-    return [e for e in read_events(home / "logs" / "events.jsonl") if e["event"] == "verdict"]
+    return events_of(home, "verdict")
 
 
 def _burst(downloads: Path) -> tuple[list[str], set[str]]:

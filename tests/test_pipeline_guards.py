@@ -15,51 +15,30 @@ from agent.inspect.limits import Limits
 from agent.model import Finding, Report, Severity, Verdict
 from agent.policy.decide import Decision
 from agent.policy.schema import Policy
-from agent.service.events import EventLog, read_events
+from agent.service.events import read_events
 from agent.service.pipeline import (
     Outcome,
     Pipeline,
     Scope,
-    default_toolkit,
     first_reason_text,
     hard_linked_finding,
     plain_error,
     sha256_of,
 )
-from agent.service.statedb import FileVersion, StateDB
+from agent.service.statedb import FileVersion
 from tests.agent_harness import make_jpeg, make_pe_bytes
-
-
-class Notes:
-    """A notifier that keeps what it was asked to show."""
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str, dict[str, Any]]] = []
-
-    def notify(self, title: str, body: str, **fields: Any) -> None:
-        self.shown.append((title, body, fields))
+from tests.pipeline_helpers import Notes, build, events_of
 
 
 @pytest.fixture
 def parts(tmp_path: Path) -> tuple[Pipeline, Scope, Path, Path, Notes]:
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    home = tmp_path / "home"
-    policy = Policy()
     notes = Notes()
-    pipeline = Pipeline(
-        default_toolkit(home / "vault"),
-        StateDB(home / "state.sqlite3"),
-        EventLog(policy.report, home),
-        notes,  # type: ignore[arg-type]
-    )
-    scope = Scope(roots=(downloads,), excluded=(home,), ignore_patterns=("*.crdownload",))
-    return pipeline, scope, downloads, home, notes
+    built = build(tmp_path, notifier=notes, ignore_patterns=("*.crdownload",))
+    return built.pipeline, built.scope, built.downloads, built.home, notes
 
 
 def _verdicts(home: Path) -> list[dict[str, Any]]:
-    path = home / "logs" / "events.jsonl"
-    return [e for e in read_events(path) if e["event"] == "verdict"] if path.exists() else []
+    return events_of(home, "verdict")
 
 
 # --- helpers ----------------------------------------------------------------------------------
