@@ -9,6 +9,10 @@ the whole batch RETRY.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import random
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -17,15 +21,28 @@ from typing import Any
 
 import pytest
 
+import agent.service.acting
 import agent.service.pipeline
+from agent import platform
 from agent.inspect.limits import Limits
 from agent.model import Report
-from agent.policy.schema import Policy
-from agent.service.events import read_events
+from agent.platform import wintext
+from agent.policy.schema import Policy, PolicyInfo
+from agent.service import staffdb
+from agent.service.events import EventLog, read_events
 from agent.service.pipeline import Outcome, Pipeline, Scope
+from agent.service.recovery import announce_cut_off_verdicts
+from agent.service.statedb import FileVersion
 from agent.vault.store import QuarantineRequest, QuarantineResult, Vault
 from tests.agent_harness import has_flag_marker, make_jpeg, make_jpeg_with_zip, make_pe_bytes
-from tests.pipeline_helpers import build, events_of
+from tests.pipeline_helpers import (
+    Clock,
+    HeldByAnotherProgram,
+    Notes,
+    build,
+    events_of,
+    windows_error,
+)
 
 
 class CountingVault(Vault):
@@ -244,3 +261,408 @@ def test_one_file_whose_guards_fail_does_not_stop_the_batch(
     assert [(e["path"], e["error"]) for e in failures] == [(paths[3], "RuntimeError: engine bug")]
     assert Path(paths[3]).exists()
     assert _vault(pipeline).batches == [2]
+
+
+# --- acting on a batch: what is recorded, announced and left for recovery ----------------------
+
+PE_REASON = "This file pretends to be a JPEG picture but is a Windows program."
+NOT_AN_IMAGE_REASON = "This file is named like a picture but is not one."
+VERSIONED = Policy(policy=PolicyInfo(version="clinic-7"))
+
+
+def _not_an_image(seed: int, size: int = 4000) -> bytes:
+    """No known format under a picture's name: content.not_an_image (medium), flagged."""
+    return random.Random(seed).randbytes(size)
+
+
+def _log_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "photogate.pipeline" and r.levelno == level
+    ]
+
+
+def test_a_quarantine_records_reports_and_announces_every_field(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    bad = built.downloads / "invoice.jpg"
+    data = make_pe_bytes(8)
+    bad.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+
+    assert built.pipeline.process(str(bad), VERSIONED, built.scope) is Outcome.JUDGED
+
+    (item,) = built.pipeline.toolkit.vault.items()
+    assert (item.sha256, item.detected_type, item.policy_version, item.size) == (
+        sha256, "pe", "clinic-7", len(data),
+    )  # fmt: skip
+    assert [f.code for f in item.findings] == ["content.executable"]
+    (event,) = built.verdicts()
+    expected = {
+        "policy_version": "clinic-7",
+        "path": str(bad),
+        "sha256": sha256,
+        "size": len(data),
+        "type": "pe",
+        "verdict": "quarantine",
+        "findings": ["content.executable"],
+        "severity": "high",
+        "action": "quarantine",
+        "rule": "severity:high",
+        "item_id": item.id,
+        "folder": str(built.downloads),
+    }
+    assert {key: event.get(key) for key in expected} == expected
+    for absent in ("intended_action", "allowlisted", "error", "link_count", "retried"):
+        assert absent not in event  # None is left out
+    record = built.pipeline.statedb.lookup(bad)
+    assert record is not None
+    assert (record.verdict, record.action, record.sha256, record.detected_type) == (
+        "quarantine", "quarantine", sha256, "pe",
+    )  # fmt: skip
+    assert (record.finding_codes, record.item_id, record.folder) == (
+        ("content.executable",), item.id, str(built.downloads),
+    )  # fmt: skip
+    counts = built.pipeline.statedb.counts()
+    assert (counts.inspected, counts.quarantined, counts.flagged, counts.unreviewed) == (1, 1, 0, 1)
+    assert notes.shown == [
+        (
+            "Photogate moved a dangerous file to safety",
+            f"invoice.jpg: {PE_REASON}",
+            {"item_id": item.id, "severity": "high"},
+        )
+    ]
+    assert _log_lines(caplog, logging.WARNING) == []
+    assert built.judged == ["quarantine"]  # the constructor's on_judged, once per batch
+    with built.pipeline.statedb.transaction() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pending_verdicts").fetchone()[0] == 0
+
+
+def test_the_duration_is_from_the_start_of_judging_to_the_event_in_ms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock moved by hand: inspecting takes 1.2345679 s, the event says 1234.57 ms."""
+    built = build(tmp_path)
+    photo = built.downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(1))
+    clock = Clock(100.0)
+    monkeypatch.setattr(agent.service.pipeline, "time", clock)
+    monkeypatch.setattr(agent.service.acting, "time", clock)
+    real_inspect = built.pipeline.toolkit.inspect
+
+    def slow_inspect(path: str, limits: Limits) -> Report:
+        clock.now += 1.2345679
+        return real_inspect(path, limits)
+
+    built.pipeline.toolkit.inspect = slow_inspect
+    assert built.pipeline.process(str(photo), Policy(), built.scope) is Outcome.JUDGED
+    (event,) = built.verdicts()
+    assert event["duration_ms"] == 1234.57
+    for absent in ("severity", "item_id", "allowlisted"):
+        assert absent not in event  # a clean file: no severity, nothing moved
+    assert event["rule"] == "clean"
+
+
+def test_a_batch_is_cut_when_judging_took_exactly_its_time(
+    parts: tuple[Pipeline, Scope, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, scope, downloads, _home = parts
+    clock = Clock(0.0)
+    monkeypatch.setattr(agent.service.pipeline, "time", clock)
+    monkeypatch.setattr(agent.service.pipeline, "BATCH_MAX_SECONDS", 0.25)
+    real_inspect = pipeline.toolkit.inspect
+
+    def quarter_second_inspect(path: str, limits: Limits) -> Report:
+        clock.now += 0.25
+        return real_inspect(path, limits)
+
+    pipeline.toolkit.inspect = quarter_second_inspect
+    paths = []
+    for index in range(2):
+        path = downloads / f"invoice-{index}.jpg"
+        path.write_bytes(make_pe_bytes(index))
+        paths.append(str(path))
+    assert pipeline.process_many(paths, Policy(), scope) == [Outcome.JUDGED] * 2
+    assert _vault(pipeline).batches == [1, 1]  # 0.25 s of judging reached the bound: acted
+
+
+def test_a_flagged_file_is_marked_and_recorded_as_marked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    target = built.downloads / "notes.jpg"
+    data = _not_an_image(5)
+    target.write_bytes(data)
+    written = FileVersion.of(os.lstat(target))
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+
+    assert built.pipeline.process(str(target), Policy(), built.scope) is Outcome.JUDGED
+
+    assert target.read_bytes() == data
+    assert built.pipeline.toolkit.marker.read(target) == {  # type: ignore[attr-defined]
+        "user.photogate.verdict": "untrusted",
+        "user.photogate.reason": NOT_AN_IMAGE_REASON,
+    }
+    marked = FileVersion.of(os.lstat(target))
+    assert marked.ctime_ns != written.ctime_ns  # the marker changed the ctime...
+    record = built.pipeline.statedb.lookup(target)
+    assert record is not None and record.version == marked  # ...which is remembered
+    assert (record.action, record.verdict, record.item_id) == ("flag", "flag", None)
+    (event,) = built.verdicts()
+    assert (event["action"], event["severity"], event["rule"]) == (
+        "flag", "medium", "severity:medium",
+    )  # fmt: skip
+    assert "error" not in event and "item_id" not in event
+    assert notes.shown == [
+        (
+            "Photogate marked a suspicious file",
+            f"notes.jpg: {NOT_AN_IMAGE_REASON}",
+            {"item_id": None, "severity": "medium"},
+        )
+    ]
+    counts = built.pipeline.statedb.counts()
+    assert (counts.inspected, counts.quarantined, counts.flagged, counts.unreviewed) == (1, 0, 1, 1)
+    assert _log_lines(caplog, logging.WARNING) == []
+    assert built.pipeline.process(str(target), Policy(), built.scope) is Outcome.UNCHANGED
+
+
+class RefusingMarker:
+    """A file system that does not take the marker (FAT, a read-only share): mark says False."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Path, str]] = []
+
+    def mark(self, path: Path, *, reason: str, origin_url: str | None = None) -> bool:
+        self.asked.append((path, reason))
+        return False
+
+
+def test_a_flag_the_file_system_refuses_is_reported_with_its_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    marker = RefusingMarker()
+    built.pipeline.toolkit.marker = marker
+    target = built.downloads / "notes.jpg"
+    target.write_bytes(_not_an_image(6))
+    written = FileVersion.of(os.lstat(target))
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+
+    assert built.pipeline.process(str(target), Policy(), built.scope) is Outcome.JUDGED
+
+    refused = "the file system does not accept the untrusted-origin marker"
+    assert marker.asked == [(target, NOT_AN_IMAGE_REASON)]
+    (event,) = built.verdicts()
+    assert (event["action"], event["error"]) == ("flag", refused)
+    assert _log_lines(caplog, logging.WARNING) == [f"flag: notes.jpg ({refused})"]
+    record = built.pipeline.statedb.lookup(target)
+    assert record is not None and record.version == written  # nothing changed the file
+    assert [title for title, _, _ in notes.shown] == ["Photogate marked a suspicious file"]
+
+
+def test_a_flagged_file_rewritten_before_its_marker_is_judged_again(
+    parts: tuple[Pipeline, Scope, Path, Path],
+) -> None:
+    """The marker lands on other bytes than were judged: the judged version is recorded."""
+    pipeline, scope, downloads, home = parts
+    target, other = downloads / "notes.jpg", downloads / "photo.jpg"
+    target.write_bytes(_not_an_image(7))
+    other.write_bytes(make_jpeg(7))
+    real_inspect = pipeline.toolkit.inspect
+
+    def inspect_and_rewrite_the_first(path: str, limits: Limits) -> Report:
+        if path == str(other):
+            target.write_bytes(_not_an_image(8, 5000))
+        return real_inspect(path, limits)
+
+    pipeline.toolkit.inspect = inspect_and_rewrite_the_first
+    assert pipeline.process_many([str(target), str(other)], Policy(), scope) == [Outcome.JUDGED] * 2
+    pipeline.toolkit.inspect = real_inspect
+    assert pipeline.process(str(target), Policy(), scope) is Outcome.JUDGED
+    assert [e["size"] for e in _verdicts(home) if e["path"] == str(target)] == [4000, 5000]
+
+
+def test_a_file_held_by_another_program_is_busy_then_moved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Windows: the quarantine's open meets a sharing violation: not complete yet (BUSY)."""
+    built = build(tmp_path)
+    pipeline = built.pipeline
+    bad = built.downloads / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(4))
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+    previous = platform.use(HeldByAnotherProgram("invoice.jpg", opens=1))
+    try:
+        assert pipeline.process(str(bad), Policy(), built.scope) is Outcome.BUSY
+        assert bad.exists() and has_flag_marker(bad)  # marked while it waits
+        assert pipeline.busy.attempts(str(bad)) == 1
+        assert built.verdicts() == [] and pipeline.statedb.lookup(bad) is None
+        assert pipeline.statedb.failed_count() == 0  # never a final failure
+        with pipeline.statedb.transaction() as conn:  # nothing for crash recovery either
+            assert conn.execute("SELECT COUNT(*) FROM pending_verdicts").fetchone()[0] == 0
+        assert _log_lines(caplog, logging.INFO) == [
+            "invoice.jpg is in use by another program (look 1); trying again"
+        ]
+        assert pipeline.process(str(bad), Policy(), built.scope) is Outcome.JUDGED
+    finally:
+        platform.use(previous)
+    assert not bad.exists() and pipeline.busy.attempts(str(bad)) == 0
+    assert [e["action"] for e in built.verdicts()] == ["quarantine"]
+
+
+def test_a_file_whose_writer_still_holds_it_is_busy(tmp_path: Path) -> None:
+    built = build(tmp_path)
+    photo = built.downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(5))
+    previous = platform.use(HeldByAnotherProgram("photo.jpg", probes=2))
+    try:
+        for look in (1, 2):
+            assert built.pipeline.process(str(photo), Policy(), built.scope) is Outcome.BUSY
+            assert built.pipeline.busy.attempts(str(photo)) == look
+        photo.unlink()  # deleted while held: gone, and its count forgotten
+        assert built.pipeline.process(str(photo), Policy(), built.scope) is Outcome.GONE
+    finally:
+        platform.use(previous)
+    assert built.pipeline.busy.attempts(str(photo)) == 0
+
+
+def test_a_stat_that_meets_a_sharing_violation_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build(tmp_path)
+    photo = built.downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(6))
+    real_lstat = os.lstat
+    held = [str(photo)]
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if os.fspath(path) in held:
+            raise windows_error(wintext.ERROR_SHARING_VIOLATION, "in use")
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    previous = platform.use(HeldByAnotherProgram("nothing"))
+    try:
+        assert built.pipeline.process(str(photo), Policy(), built.scope) is Outcome.BUSY
+        assert built.pipeline.busy.attempts(str(photo)) == 1
+        held.clear()  # the other program let go
+        assert built.pipeline.process(str(photo), Policy(), built.scope) is Outcome.JUDGED
+    finally:
+        platform.use(previous)
+    assert built.pipeline.busy.attempts(str(photo)) == 0
+
+
+def test_a_vault_that_fails_as_a_whole_leaves_every_file_marked_for_a_retry(
+    tmp_path: Path,
+) -> None:
+    built = build(tmp_path)
+    bad = [built.downloads / f"invoice-{i}.jpg" for i in range(2)]
+    for index, path in enumerate(bad):
+        path.write_bytes(make_pe_bytes(20 + index))
+    vault_root = built.home / "vault"
+    vault_root.rename(built.home / "vault-gone")
+    vault_root.write_bytes(b"")  # a file where the vault was: nothing opens inside it
+
+    outcomes = built.pipeline.process_many([str(p) for p in bad], VERSIONED, built.scope)
+
+    assert outcomes == [Outcome.RETRY] * 2
+    assert all(path.exists() and has_flag_marker(path) for path in bad)
+    events = built.verdicts()
+    assert [(e["path"], e["action"]) for e in events] == [
+        (str(path), "quarantine_failed") for path in bad
+    ]
+    assert all(str(e["error"]).startswith("NotADirectoryError: ") for e in events)
+    assert built.pipeline.statedb.failed_count() == 2
+
+
+class ShortVault(Vault):
+    """A broken vault: one result fewer than the files it was given."""
+
+    def quarantine_many(self, requests: Sequence[QuarantineRequest]) -> list[QuarantineResult]:
+        return super().quarantine_many(requests)[:-1]
+
+
+def test_a_vault_answering_for_fewer_files_fails_the_batch_loudly(tmp_path: Path) -> None:
+    """No file may be recorded as moved on a result that is not its own."""
+    built = build(tmp_path, vault_class=ShortVault)
+    bad = [built.downloads / f"invoice-{i}.jpg" for i in range(2)]
+    for index, path in enumerate(bad):
+        path.write_bytes(make_pe_bytes(30 + index))
+
+    outcomes = built.pipeline.process_many([str(p) for p in bad], VERSIONED, built.scope)
+
+    assert outcomes == [Outcome.SKIPPED] * 2
+    assert built.verdicts() == []
+    failures = events_of(built.home, "action_failed")
+    assert [(e["path"], e["policy_version"]) for e in failures] == [
+        (str(path), "clinic-7") for path in bad
+    ]
+    assert all(str(e["error"]).startswith("ValueError: zip()") for e in failures)
+    assert all(built.pipeline.statedb.lookup(path) is None for path in bad)
+
+
+class Crashed(BaseException):
+    """The process died here (what the crash hook's SIGKILL does, without killing pytest)."""
+
+
+def test_a_crash_after_the_move_leaves_the_verdict_for_recovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build(tmp_path)
+    bad = built.downloads / "invoice.jpg"
+    data = make_pe_bytes(40)
+    bad.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    def crash_point(name: str) -> None:
+        if name == "quarantined-before-verdict":
+            raise Crashed
+
+    monkeypatch.setattr(agent.service.acting, "crash_point", crash_point)
+    with pytest.raises(Crashed):
+        built.pipeline.process(str(bad), VERSIONED, built.scope)
+
+    assert not bad.exists() and built.verdicts() == []  # moved, not announced
+    ((path, pending_sha256, fields, _started),) = staffdb.pending_verdicts(built.pipeline.statedb)
+    assert (path, pending_sha256) == (str(bad), sha256)
+    assert fields == {
+        "policy_version": "clinic-7",
+        "sha256": sha256,
+        "size": len(data),
+        "type": "pe",
+        "verdict": "quarantine",
+        "findings": ["content.executable"],
+        "folder": str(built.downloads),
+    }
+    # the next start announces it from those fields
+    events = EventLog(Policy().report, built.home)
+    vault = built.pipeline.toolkit.vault
+    assert announce_cut_off_verdicts(built.pipeline.statedb, vault, events) == 1
+    (event,) = built.verdicts()
+    (item,) = vault.items()
+    assert (event["item_id"], event["policy_version"], event["recovered"]) == (
+        item.id, "clinic-7", True,
+    )  # fmt: skip
+
+
+def test_nothing_moved_is_no_crash_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crash hook marks "moved, not yet announced": a batch whose moves all failed is not."""
+    built = build(tmp_path)
+    bad = built.downloads / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(41))
+    points: list[str] = []
+    monkeypatch.setattr(agent.service.acting, "crash_point", points.append)
+    previous = platform.use(HeldByAnotherProgram("invoice.jpg", opens=1))
+    try:
+        assert built.pipeline.process(str(bad), Policy(), built.scope) is Outcome.BUSY
+        assert points == []
+        assert built.pipeline.process(str(bad), Policy(), built.scope) is Outcome.JUDGED
+    finally:
+        platform.use(previous)
+    assert points == ["quarantined-before-verdict"]

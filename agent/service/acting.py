@@ -88,9 +88,7 @@ def busy_outcome(busy: BusyFiles, path: str) -> Outcome:
     return Outcome.BUSY
 
 
-def act(
-    self: ActingPipeline, batch: list[Judged], policy: Policy, *, paused: bool
-) -> list[Outcome]:
+def act(self: ActingPipeline, batch: list[Judged], policy: Policy) -> list[Outcome]:
     """Move (one vault batch), mark, record (one transaction), report and notify."""
     moving = [j for j in batch if j.action == "quarantine"]
     if moving:
@@ -109,11 +107,11 @@ def act(
     for judged in done:
         if not (judged.retrying and judged.action == QUARANTINE_FAILED_ACTION):
             _emit(self, judged, policy.policy.version)
-    ended = [j.path for j in done if j.intended == "quarantine" and not paused]
-    if ended:
+    # Every verdict begun before the move is over: announced, or (in use) not moved at all.
+    if moving:
         with self.statedb.batch():
-            for path in ended:
-                staffdb.end_verdict(self.statedb, path)
+            for judged in moving:
+                staffdb.end_verdict(self.statedb, judged.path)
     return [_report(self, judged, policy) for judged in batch]
 
 
@@ -181,7 +179,7 @@ def _record(self: ActingPipeline, judged: Judged) -> None:
         finding_codes=tuple(f.code for f in judged.report.findings),
         sha256=judged.sha256,
         detected_type=judged.report.type,
-        item_id=None if still_failing else judged.item_id,
+        item_id=judged.item_id,  # None unless this move succeeded
         folder=judged.root,
         count=not still_failing,
         retried=judged.retrying and not still_failing,
@@ -203,7 +201,7 @@ def _emit(self: ActingPipeline, judged: Judged, policy_version: str) -> None:
         severity=None if report.worst_severity is None else report.worst_severity.label,
         action=action,
         intended_action=judged.intended if action != judged.intended else None,
-        rule=None if decision.rule is None else str(decision.rule),
+        rule=decision.rule,
         allowlisted=bool(decision.allowlisted) or None,
         item_id=judged.item_id,
         folder=str(judged.root),

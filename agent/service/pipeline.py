@@ -147,10 +147,10 @@ class Pipeline:
             if on_step is not None:
                 on_step()
             if pending and time.perf_counter() - batch_started >= BATCH_MAX_SECONDS:
-                healthy = self._act_on(pending, outcomes, policy, paused=paused) and healthy
+                healthy = self._act_on(pending, outcomes, policy) and healthy
                 pending, batch_started = [], time.perf_counter()
         if pending:
-            healthy = self._act_on(pending, outcomes, policy, paused=paused) and healthy
+            healthy = self._act_on(pending, outcomes, policy) and healthy
         if healthy:
             self.on_problem("state", None)
         return outcomes
@@ -160,13 +160,11 @@ class Pipeline:
         pending: list[tuple[int, Judged]],
         outcomes: list[Outcome],
         policy: Policy,
-        *,
-        paused: bool,
     ) -> bool:
         """Act on one batch, filling in its outcomes; False when acting itself failed."""
         batch = [judged for _, judged in pending]
         try:
-            acted = act(self, batch, policy, paused=paused)
+            acted = act(self, batch, policy)
         except Exception as error:
             outcome = self._failed([judged.path for judged in batch], policy, error)
             acted = [outcome] * len(batch)
