@@ -27,7 +27,7 @@ from agent import platform
 from agent.inspect.limits import Limits
 from agent.model import Report
 from agent.platform import wintext
-from agent.policy.schema import Policy, PolicyInfo
+from agent.policy.schema import Policy, PolicyInfo, UiSettings
 from agent.service import staffdb
 from agent.service.events import EventLog, read_events
 from agent.service.pipeline import Outcome, Pipeline, Scope
@@ -666,3 +666,188 @@ def test_nothing_moved_is_no_crash_point(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         platform.use(previous)
     assert points == ["quarantined-before-verdict"]
+
+
+def test_a_move_that_keeps_failing_is_counted_and_announced_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dropper is rewritten while another file of its batch is inspected, twice."""
+    built = build(tmp_path)
+    pipeline, scope = built.pipeline, built.scope
+    dropper = built.downloads / "invoice.jpg"
+    dropper.write_bytes(make_pe_bytes(50))
+    real_inspect = pipeline.toolkit.inspect
+    rewrites = iter(range(51, 60))
+
+    def inspect_and_rewrite_the_dropper(path: str, limits: Limits) -> Report:
+        if path != str(dropper):
+            dropper.write_bytes(make_pe_bytes(next(rewrites)))  # same name, other bytes
+        return real_inspect(path, limits)
+
+    pipeline.toolkit.inspect = inspect_and_rewrite_the_dropper
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+
+    def counts() -> tuple[int, int]:
+        totals = pipeline.statedb.counts()
+        return totals.inspected, totals.quarantined
+
+    photos = [built.downloads / f"photo-{i}.jpg" for i in range(2)]
+    for index, photo in enumerate(photos):
+        photo.write_bytes(make_jpeg(60 + index))
+    first = pipeline.process_many([str(dropper), str(photos[0])], Policy(), scope)
+    assert first == [Outcome.RETRY, Outcome.JUDGED]
+    assert counts() == (2, 0)
+    (failed,) = [e for e in built.verdicts() if e["path"] == str(dropper)]
+    assert failed["action"] == "quarantine_failed" and "retried" not in failed
+    warned = _log_lines(caplog, logging.WARNING)
+    assert len(warned) == 1 and warned[0].startswith("quarantine_failed: invoice.jpg (VaultError: ")
+    assert warned[0].endswith(f"{failed['error']})")
+
+    second = pipeline.process_many([str(dropper), str(photos[1])], Policy(), scope)
+    assert second == [Outcome.RETRY, Outcome.JUDGED]
+    assert counts() == (3, 0)  # the retry is not inspected anew, nor announced again
+    assert [e["path"] for e in built.verdicts()].count(str(dropper)) == 1
+    record = pipeline.statedb.lookup(dropper)
+    assert record is not None and (record.action, record.item_id) == ("quarantine_failed", None)
+    assert pipeline.statedb.failed_count() == 1
+    (still,) = [m for m in _log_lines(caplog, logging.INFO) if m.startswith("still cannot move")]
+    assert still.startswith("still cannot move invoice.jpg (VaultError: ")
+    assert "changed after it was inspected" in still
+
+    assert pipeline.process_many([str(dropper)], Policy(), scope) == [Outcome.JUDGED]
+    assert counts() == (3, 1)  # moved at last: counted as quarantined, not as inspected
+    moved = [e for e in built.verdicts() if e["path"] == str(dropper)][-1]
+    assert (moved["action"], moved["retried"]) == ("quarantine", True)
+    record = pipeline.statedb.lookup(dropper)
+    assert record is not None and record.action == "quarantine" and record.item_id is not None
+    assert pipeline.statedb.failed_count() == 0
+
+
+def test_an_allowlisted_file_is_only_logged(tmp_path: Path) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    bad = built.downloads / "invoice.jpg"
+    data = make_pe_bytes(70)
+    bad.write_bytes(data)
+    policy = Policy(allowlist_sha256=(hashlib.sha256(data).hexdigest(),))
+    assert built.pipeline.process(str(bad), policy, built.scope) is Outcome.JUDGED
+    assert bad.exists() and not has_flag_marker(bad)
+    (event,) = built.verdicts()
+    assert (event["action"], event["allowlisted"], event["rule"], event["severity"]) == (
+        "log", True, "allowlist", "high",
+    )  # fmt: skip
+    assert notes.shown == []
+
+
+def test_a_notifier_that_fails_does_not_fail_the_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def notify(self, title: str, body: str, **fields: Any) -> None:
+            raise RuntimeError("no notification daemon")
+
+    built = build(tmp_path, notifier=Broken())  # type: ignore[arg-type]
+    bad = built.downloads / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(71))
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+    assert built.pipeline.process(str(bad), Policy(), built.scope) is Outcome.JUDGED
+    assert not bad.exists()
+    (failure,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert failure.getMessage() == "notifier failed" and failure.exc_info is not None
+
+
+def test_notifications_show_a_long_name_cut_to_its_bound(tmp_path: Path) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    name = "a" * 70 + ".jpg"
+    (built.downloads / name).write_bytes(make_pe_bytes(72))
+    assert built.pipeline.process(str(built.downloads / name), Policy(), built.scope) is (
+        Outcome.JUDGED
+    )
+    ((_, body, _),) = notes.shown
+    assert body == "a" * 29 + "…" + "a" * 26 + ".jpg" + f": {PE_REASON}"  # 60 characters
+
+
+def test_no_notifications_when_the_policy_turns_them_off(tmp_path: Path) -> None:
+    notes = Notes()
+    built = build(tmp_path, notifier=notes)
+    bad = built.downloads / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(73))
+    quiet = Policy(ui=UiSettings(notifications=False))
+    assert built.pipeline.process(str(bad), quiet, built.scope) is Outcome.JUDGED
+    assert not bad.exists() and notes.shown == []
+
+
+def test_a_state_failure_is_a_problem_until_a_call_goes_through_without_one(
+    parts: tuple[Pipeline, Scope, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A guard's read or a batch's record failing on a full disk: the problem stays set
+    for the whole call, however the other files of it fare."""
+    pipeline, scope, downloads, _home = parts
+    paths, _bad = _burst(downloads)
+    problems: list[tuple[str, str | None]] = []
+    pipeline.on_problem = lambda source, problem: problems.append((source, problem))
+    real_lookup = pipeline.statedb.lookup
+
+    def locked_on_the_first(path: str | os.PathLike[str]) -> Any:
+        if os.fspath(path) == paths[0]:
+            raise sqlite3.OperationalError("database is locked")
+        return real_lookup(path)
+
+    monkeypatch.setattr(pipeline.statedb, "lookup", locked_on_the_first)
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+    outcomes = pipeline.process_many(paths, Policy(), scope)
+    assert outcomes == [Outcome.RETRY] + [Outcome.JUDGED] * 5
+    problem = "cannot record verdicts (OperationalError: database is locked)"
+    assert problems == [("state", problem)]  # not cleared by the five that went through
+    assert _log_lines(caplog, logging.WARNING) == [f"{problem}; scan-0.jpg will be looked at again"]
+
+    monkeypatch.undo()
+    monkeypatch.setattr(agent.service.pipeline, "BATCH_MAX_SECONDS", 0.0)
+    real_record = pipeline.statedb.record
+    calls: list[str] = []
+
+    def full_on_the_first(path: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_record(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.statedb, "record", full_on_the_first)
+    problems.clear()
+    photos = [downloads / f"photo-{i}.jpg" for i in range(2)]
+    for index, photo in enumerate(photos):
+        photo.write_bytes(make_jpeg(80 + index))
+    assert pipeline.process_many([str(p) for p in photos], Policy(), scope) == [
+        Outcome.RETRY,
+        Outcome.JUDGED,
+    ]  # one batch each: the first failed, the second went through
+    full = "cannot record verdicts (OperationalError: database or disk is full)"
+    assert problems == [("state", full)]
+    monkeypatch.undo()
+    assert pipeline.process_many([str(photos[0])], Policy(), scope) == [Outcome.JUDGED]
+    assert problems[-1] == ("state", None)
+
+
+def test_a_pipeline_bug_is_logged_with_its_traceback(
+    parts: tuple[Pipeline, Scope, Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, scope, downloads, home = parts
+    photo = downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(90))
+
+    def broken(path: str, limits: Limits) -> Report:
+        raise RuntimeError("engine bug")
+
+    pipeline.toolkit.inspect = broken
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+    assert pipeline.process(str(photo), VERSIONED, scope) is Outcome.SKIPPED
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "pipeline failed on photo.jpg"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+    (event,) = events_of(home, "action_failed")
+    assert (event["path"], event["policy_version"], event["error"]) == (
+        str(photo), "clinic-7", "RuntimeError: engine bug",
+    )  # fmt: skip

@@ -5,17 +5,30 @@ between), the scope rules, hashing, and the words of errors, notifications and e
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import random
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import agent.service.pipeline
+from agent import platform
 from agent.inspect.limits import Limits
 from agent.model import Finding, Report, Severity, Verdict
 from agent.policy.decide import Decision
-from agent.policy.schema import Policy
-from agent.service.events import read_events
+from agent.policy.schema import (
+    ActionSettings,
+    FolderRule,
+    InspectSettings,
+    Policy,
+    PolicyInfo,
+)
+from agent.service import staffdb
+from agent.service.events import EventLog, read_events
 from agent.service.pipeline import (
     Outcome,
     Pipeline,
@@ -25,9 +38,12 @@ from agent.service.pipeline import (
     plain_error,
     sha256_of,
 )
+from agent.service.staff import StaffActions
 from agent.service.statedb import FileVersion
-from tests.agent_harness import make_jpeg, make_pe_bytes
-from tests.pipeline_helpers import Notes, build, events_of
+from tests.agent_harness import has_flag_marker, make_jpeg, make_pe_bytes
+from tests.pipeline_helpers import OS_IMPL, Clock, Notes, build, events_of
+
+VERSIONED = Policy(policy=PolicyInfo(version="clinic-7"))
 
 
 @pytest.fixture
@@ -279,3 +295,291 @@ def test_a_pipeline_failure_is_an_action_failed_event_never_a_raise(
     ]
     assert event["error"] == "RuntimeError: engine bug"
     assert event["path"] == str(photo)
+
+
+# --- the words of a reason, from the finding, the file's type and its name ------------------
+
+
+def test_first_reason_text_uses_the_type_and_the_name() -> None:
+    """content.* sentences say what the name claims and what the bytes are."""
+    finding = Finding("content.executable", Severity.HIGH, "a program")
+    report = Report(
+        path="/x/scan.png", type="pe", size=1, findings=(finding,), verdict=Verdict.QUARANTINE
+    )
+    expected = "This file pretends to be a PNG picture but is a Windows program."
+    assert first_reason_text(_decision(finding), report, "scan.png") == expected
+    assert first_reason_text(_decision(), report, "scan.png") == expected  # the summary
+
+    class Coded:
+        message = 42  # not words: the summary instead
+
+    assert first_reason_text(_decision(Coded()), report, "scan.png") == expected
+
+
+# --- decisions that depend on where the file is and what else holds it -----------------------
+
+
+def test_a_folder_rule_applies_to_the_files_own_folder(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    """A rule for a subfolder of the watched root (a scanner's drop folder) is found."""
+    pipeline, scope, downloads, home, _ = parts
+    scanner = downloads / "scanner"
+    scanner.mkdir()
+    bad = scanner / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(20))
+    policy = Policy(folder_rules=(FolderRule(path=str(scanner), high="flag"),))
+    assert pipeline.process(str(bad), policy, scope) is Outcome.JUDGED
+    [event] = _verdicts(home)
+    assert (event["action"], event["rule"]) == ("flag", f"folder:{scanner} severity:high")
+    assert bad.exists()
+
+
+class ExtendedPaths(OS_IMPL):  # type: ignore[misc,valid-type]
+    """Windows' `\\\\?\\` form stood in for by /proc/self/root: another string, the same file."""
+
+    def os_path(self, path: str) -> str:
+        return "/proc/self/root" + path
+
+
+def test_a_folder_rule_matches_the_path_staff_know_not_the_os_form(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    scanner = downloads / "scanner"
+    scanner.mkdir()
+    bad = scanner / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(21))
+    policy = Policy(folder_rules=(FolderRule(path=str(scanner), high="flag"),))
+    previous = platform.use(ExtendedPaths())
+    try:
+        assert pipeline.process(str(bad), policy, scope) is Outcome.JUDGED
+    finally:
+        platform.use(previous)
+    [event] = _verdicts(home)
+    assert event["action"] == "flag"
+
+
+def test_paused_flags_are_deferred_and_not_marked(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, home, notes = parts
+    target = downloads / "notes.jpg"
+    target.write_bytes(random.Random(5).randbytes(4000))  # content.not_an_image: flag
+    assert pipeline.process(str(target), Policy(), scope, paused=True) is Outcome.JUDGED
+    assert not has_flag_marker(target)
+    [event] = _verdicts(home)
+    assert (event["action"], event["intended_action"]) == ("deferred", "flag")
+    assert notes.shown == []
+
+
+def test_a_flag_on_a_file_with_other_names_is_withheld(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes], tmp_path: Path
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    target = downloads / "notes.jpg"
+    target.write_bytes(random.Random(6).randbytes(4000))
+    os.link(target, tmp_path / "other-name.jpg")
+    assert pipeline.process(str(target), Policy(), scope) is Outcome.JUDGED
+    assert not has_flag_marker(target)  # marking it would mark the other name too
+    [event] = _verdicts(home)
+    assert (event["action"], event["intended_action"], event["link_count"]) == (
+        "left_linked", "flag", 2,
+    )  # fmt: skip
+
+
+# --- a version already judged -----------------------------------------------------------------
+
+
+def test_a_ctime_only_change_with_the_same_bytes_is_not_judged_again(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    """A browser's xattr written after the verdict: same file, its record refreshed."""
+    pipeline, scope, downloads, home, _ = parts
+    photo = downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(30))
+    assert pipeline.process(str(photo), Policy(), scope) is Outcome.JUDGED
+    judged = FileVersion.of(os.lstat(photo))
+    _touch_ctime(photo, judged)
+    changed = FileVersion.of(os.lstat(photo))
+    assert pipeline.process(str(photo), Policy(), scope) is Outcome.UNCHANGED
+    record = pipeline.statedb.lookup(photo)
+    assert record is not None and record.version == changed
+    assert len(_verdicts(home)) == 1
+
+
+def test_a_rewrite_with_the_old_size_and_mtime_put_back_is_judged_again(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    photo = downloads / "photo.jpg"
+    photo.write_bytes(make_pe_bytes(31))
+    policy = Policy(actions=ActionSettings(high="log"))
+    assert pipeline.process(str(photo), policy, scope) is Outcome.JUDGED
+    before = os.lstat(photo)
+    with open(photo, "r+b") as handle:  # in place: same inode, same size
+        handle.seek(600)
+        handle.write(b"\xff" * 4)
+    os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert pipeline.process(str(photo), policy, scope) is Outcome.JUDGED
+    assert len(_verdicts(home)) == 2
+
+
+def test_a_ctime_change_of_a_file_too_big_to_hash_is_judged_again(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    """Without a SHA-256 nothing proves the bytes are the same."""
+    pipeline, scope, downloads, home, _ = parts
+    big = downloads / "big.jpg"
+    big.write_bytes(make_jpeg(32) + bytes(1024 * 1024))
+    policy = Policy(inspect=InspectSettings(max_file_mb=1))
+    assert pipeline.process(str(big), policy, scope) is Outcome.JUDGED
+    [event] = _verdicts(home)
+    assert event["findings"] == ["resource.file_too_large"] and "sha256" not in event
+    _touch_ctime(big, FileVersion.of(os.lstat(big)))
+    assert pipeline.process(str(big), policy, scope) is Outcome.JUDGED
+    assert len(_verdicts(home)) == 2
+
+
+def _touch_ctime(path: Path, version: FileVersion) -> None:
+    """Change only the ctime (an xattr write), waiting until the clock shows it."""
+    for attempt in range(100):
+        os.setxattr(path, "user.xdg.origin.url", f"https://example.invalid/{attempt}".encode())
+        if os.lstat(path).st_ctime_ns != version.ctime_ns:
+            return
+        time.sleep(0.005)  # a coarse file system clock: the next tick
+    raise AssertionError("the ctime never changed")
+
+
+# --- released versions ------------------------------------------------------------------------
+
+
+def test_a_restored_file_is_released_there_and_a_rewrite_is_judged_again(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes], caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    bad = downloads / "lab_results.jpg"
+    data = make_pe_bytes(40)
+    bad.write_bytes(data)
+    assert pipeline.process(str(bad), Policy(), scope) is Outcome.JUDGED
+    [item] = pipeline.toolkit.vault.items()
+    staff = StaffActions(
+        pipeline.toolkit.vault, pipeline.statedb, EventLog(Policy().report, home), "p", via="cli"
+    )
+    staff.restore(item.id)
+    assert bad.read_bytes() == data
+    caplog.set_level(logging.INFO, logger="photogate.pipeline")
+
+    assert pipeline.process(str(bad), Policy(), scope) is Outcome.UNCHANGED
+
+    assert bad.exists() and len(_verdicts(home)) == 1
+    record = pipeline.statedb.lookup(bad)
+    assert record is not None
+    assert (record.verdict, record.action, record.item_id, record.folder) == (
+        "released", "released", item.id, str(downloads),
+    )  # fmt: skip
+    assert record.sha256 == hashlib.sha256(data).hexdigest()
+    assert record.version == FileVersion.of(os.lstat(bad))
+    assert [r.getMessage() for r in caplog.records if r.name == "photogate.pipeline"] == [
+        f"lab_results.jpg was released by {staff.user}: left alone"
+    ]
+    counts = pipeline.statedb.counts()
+    assert (counts.inspected, counts.quarantined) == (1, 1)  # a release is not a new verdict
+    assert pipeline.process(str(bad), Policy(), scope) is Outcome.UNCHANGED
+
+    # other bytes with the released size and mtime: judged (and moved) as usual
+    released = os.lstat(bad)
+    bad.write_bytes(make_pe_bytes(41))
+    os.utime(bad, ns=(released.st_atime_ns, released.st_mtime_ns))
+    assert pipeline.process(str(bad), Policy(), scope) is Outcome.JUDGED
+    assert not bad.exists()
+
+
+def test_a_release_elsewhere_or_of_another_version_does_not_count(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, _home, _ = parts
+    bad = downloads / "invoice.jpg"
+    data = make_pe_bytes(42)
+    bad.write_bytes(data)
+    status = os.lstat(bad)
+    staffdb.record_release(
+        pipeline.statedb,
+        staffdb.Release(
+            path=str(bad), size=status.st_size, mtime_ns=status.st_mtime_ns + 1,
+            sha256=hashlib.sha256(data).hexdigest(), item_id="x", released_by="it",
+            released_at=0.0, policy_version="p",
+        ),
+    )  # fmt: skip
+    assert pipeline.process(str(bad), Policy(), scope) is Outcome.JUDGED
+    assert not bad.exists()
+
+
+# --- which paths are looked at ----------------------------------------------------------------
+
+
+def test_only_the_names_below_the_root_count_for_ignore_patterns_and_depth(
+    tmp_path: Path,
+) -> None:
+    """The watched folder itself may be named like an ignored file, and its top files are
+    judged when subfolders are not."""
+    built = build(tmp_path, ignore_patterns=("*.download",))
+    root = tmp_path / "scans.download"
+    root.mkdir()
+    photo = root / "photo.jpg"
+    photo.write_bytes(make_jpeg(50))
+    flat = Scope(roots=(root,), excluded=(built.home,), ignore_patterns=("*.download",),
+                 recursive=False)  # fmt: skip
+    assert built.pipeline.process(str(photo), Policy(), flat) is Outcome.JUDGED
+
+
+def test_an_empty_file_is_judged_once_it_is_older_than_the_settle_time(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    empty = downloads / "empty.jpg"
+    empty.write_bytes(b"")
+    written = 1_700_000_000  # whole seconds: the age below is exact
+    os.utime(empty, ns=(written * 10**9, written * 10**9))
+    clock = Clock()
+    monkeypatch.setattr(agent.service.pipeline, "time", clock)
+    clock.wall = written + 0.5
+    assert pipeline.process(str(empty), Policy(), scope) is Outcome.SETTLE
+    clock.wall = written + Policy().watch.settle_seconds  # exactly the settle time
+    assert pipeline.process(str(empty), Policy(), scope) is Outcome.JUDGED
+    [event] = _verdicts(home)
+    assert event["size"] == 0
+
+
+def test_an_empty_file_written_long_ago_is_judged(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, _home, _ = parts
+    empty = downloads / "empty.jpg"
+    empty.write_bytes(b"")
+    os.utime(empty, (time.time() - 3600, time.time() - 3600))
+    assert pipeline.process(str(empty), Policy(), scope) is Outcome.JUDGED
+
+
+class PathsTooLong(OS_IMPL):  # type: ignore[misc,valid-type]
+    """What a path over MAX_PATH gives without the prefix: the OS refuses it."""
+
+    def os_path(self, path: str) -> str:
+        return path + "/" + "x" * 300  # the OS says no (here: ENOTDIR, a file is no folder)
+
+
+def test_a_path_the_os_refuses_is_an_action_failed_event(
+    parts: tuple[Pipeline, Scope, Path, Path, Notes],
+) -> None:
+    pipeline, scope, downloads, home, _ = parts
+    photo = downloads / "photo.jpg"
+    photo.write_bytes(make_jpeg(51))
+    previous = platform.use(PathsTooLong())
+    try:
+        assert pipeline.process(str(photo), VERSIONED, scope) is Outcome.SKIPPED
+    finally:
+        platform.use(previous)
+    [event] = events_of(home, "action_failed")
+    assert (event["path"], event["policy_version"], event["error"]) == (
+        str(photo), "clinic-7", "cannot read the file: Not a directory",
+    )  # fmt: skip
