@@ -167,10 +167,12 @@ def _move_failed(self: ActingPipeline, judged: Judged, failure: Exception) -> No
 
 
 def _record(self: ActingPipeline, judged: Judged) -> None:
-    """The verdict in the state database (inside the batch's transaction)."""
-    still_failing = judged.retrying and judged.action == QUARANTINE_FAILED_ACTION
-    # Still failing: keep the record (and the count of unmoved files), and do not
-    # repeat the verdict and notification on every retry.
+    """The verdict in the state database (inside the batch's transaction).
+
+    A retry (its move failed before) was counted as inspected the first time: moved now,
+    it counts as quarantined only; still failing, it counts nothing (a failed move bumps
+    no total) and its record stays, so the count of unmoved files stays right.
+    """
     self.statedb.record(
         judged.path,
         judged.version,
@@ -181,8 +183,7 @@ def _record(self: ActingPipeline, judged: Judged) -> None:
         detected_type=judged.report.type,
         item_id=judged.item_id,  # None unless this move succeeded
         folder=judged.root,
-        count=not still_failing,
-        retried=judged.retrying and not still_failing,
+        retried=judged.retrying,
     )
 
 
