@@ -61,7 +61,8 @@ def build(
     downloads.mkdir()
     home = tmp_path / "home"
     toolkit = default_toolkit(home / "vault")
-    toolkit.vault = vault_class(home / "vault")
+    if vault_class is not Vault:
+        toolkit.vault = vault_class(home / "vault")
     judged: list[str] = []
     pipeline = Pipeline(
         toolkit,

@@ -495,24 +495,35 @@ def test_a_restored_file_is_released_there_and_a_rewrite_is_judged_again(
     assert not bad.exists()
 
 
-def test_a_release_elsewhere_or_of_another_version_does_not_count(
+def test_a_release_is_of_one_version_at_one_path(
     parts: tuple[Pipeline, Scope, Path, Path, Notes],
 ) -> None:
-    pipeline, scope, downloads, _home, _ = parts
-    bad = downloads / "invoice.jpg"
-    data = make_pe_bytes(42)
-    bad.write_bytes(data)
-    status = os.lstat(bad)
-    staffdb.record_release(
-        pipeline.statedb,
-        staffdb.Release(
-            path=str(bad), size=status.st_size, mtime_ns=status.st_mtime_ns + 1,
-            sha256=hashlib.sha256(data).hexdigest(), item_id="x", released_by="it",
-            released_at=0.0, policy_version="p",
-        ),
-    )  # fmt: skip
-    assert pipeline.process(str(bad), Policy(), scope) is Outcome.JUDGED
-    assert not bad.exists()
+    """Releases recorded for paths the agent never judged (a restore to a new place)."""
+    pipeline, scope, downloads, home, _ = parts
+
+    def released_as(path: Path, data: bytes, *, mtime_shift: int = 0) -> None:
+        status = os.lstat(path)
+        staffdb.record_release(
+            pipeline.statedb,
+            staffdb.Release(
+                path=str(path), size=status.st_size, mtime_ns=status.st_mtime_ns + mtime_shift,
+                sha256=hashlib.sha256(data).hexdigest(), item_id="a1", released_by="it",
+                released_at=0.0, policy_version="p",
+            ),
+        )  # fmt: skip
+
+    kept, other_time, other_bytes = (downloads / f"{n}.jpg" for n in ("kept", "time", "bytes"))
+    for index, path in enumerate((kept, other_time, other_bytes)):
+        path.write_bytes(make_pe_bytes(42 + index))
+    released_as(kept, make_pe_bytes(42))
+    released_as(other_time, make_pe_bytes(43), mtime_shift=1)
+    released_as(other_bytes, make_pe_bytes(99))  # same size and time, other bytes
+    outcomes = [pipeline.process(str(p), Policy(), scope) for p in (kept, other_time, other_bytes)]
+    assert outcomes == [Outcome.UNCHANGED, Outcome.JUDGED, Outcome.JUDGED]
+    assert kept.exists() and not other_time.exists() and not other_bytes.exists()
+    record = pipeline.statedb.lookup(kept)
+    assert record is not None and (record.action, record.item_id) == ("released", "a1")
+    assert [e["path"] for e in _verdicts(home)] == [str(other_time), str(other_bytes)]
 
 
 # --- which paths are looked at ----------------------------------------------------------------
