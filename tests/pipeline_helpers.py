@@ -130,4 +130,5 @@ class HeldByAnotherProgram(OS_IMPL):  # type: ignore[misc,valid-type]
         if path.name == self.held and self.opens > 0:
             self.opens -= 1
             raise windows_error(wintext.ERROR_SHARING_VIOLATION, "in use")
-        return super().open_source(path)
+        opened: SourceFile = super().open_source(path)
+        return opened
