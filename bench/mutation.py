@@ -11,6 +11,9 @@ score = killed / (killed + survived), over the mutants not listed as equivalent 
 change no test can see because behaviour does not change; each is listed with the reason
 in bench/mutation_equivalent.toml). "unchecked" counts mutants the time bound left out.
 Every other survivor is printed (with its diff under --show) so it can become a test.
+mutmut numbers a function's mutants in order, so editing the function renumbers them: a
+listed mutant that a test kills, or that no longer exists, is printed as a stale entry
+(and a killed one counts as killed) so its line gets a new look.
 
     .venv/bin/python bench/mutation.py                 # every target
     .venv/bin/python bench/mutation.py policy vault    # targets whose name contains a word
@@ -82,6 +85,7 @@ TARGETS: tuple[Target, ...] = (
             "agent/inspect/classify/kinds.py",
             "agent/inspect/classify/decoders.py",
             "agent/inspect/classify/markers.py",
+            "agent/inspect/classify/byte_runs.py",  # the prefilters: a wrong skip hides a payload
         ),
         (
             "tests/test_classify.py",
@@ -91,6 +95,8 @@ TARGETS: tuple[Target, ...] = (
             "tests/test_classify_decoders.py",
             "tests/test_payload.py",
             "tests/test_leftover_judgement.py",
+            "tests/test_byte_runs.py",
+            "tests/test_redteam_decoders.py",
         ),
     ),
     Target(
@@ -355,6 +361,32 @@ def parse_results(listing: str) -> dict[str, str]:
     return found
 
 
+KILLED = ("killed", "timeout", "segfault")
+
+
+def stale_entries(
+    equivalent: dict[str, str], statuses: dict[str, str], target: Target
+) -> list[str]:
+    """Listed equivalents of the target's modules that a test killed or mutmut no longer makes.
+
+    mutmut numbers a function's mutants in order, so an edit to the function renumbers them
+    and an entry may then name a different mutant: a killed one cannot be equivalent (it is
+    counted as killed), a missing one is left over. Either way the entry needs a new look.
+    """
+    if not statuses:
+        return []  # the run made no mutants (stopped before it began): nothing to compare
+    found = []
+    for mutant in sorted(equivalent):
+        if module_of(mutant) not in target.sources:
+            continue
+        status = statuses.get(mutant)
+        if status is None:
+            found.append(f"{mutant} (no such mutant)")
+        elif status in KILLED:
+            found.append(f"{mutant} (killed, so not equivalent)")
+    return found
+
+
 def module_of(mutant: str) -> str:
     """agent.policy.decide.x_decide__mutmut_3 -> agent/policy/decide.py."""
     dotted = _FUNCTION.sub("", mutant)
@@ -412,14 +444,17 @@ def main(argv: list[str] | None = None) -> int:
     equivalent = load_equivalent()
     rows: dict[str, list[int]] = {}
     survivors: list[str] = []
+    stale: list[str] = []
     for target in chosen:
         print(f"mutating {target.name}: {', '.join(target.sources)}", flush=True)
-        for mutant, status in run_target(target, args).items():
+        statuses = run_target(target, args)
+        stale += stale_entries(equivalent, statuses, target)
+        for mutant, status in statuses.items():
             row = rows.setdefault(module_of(mutant), [0, 0, 0, 0, 0])
             row[0] += 1
-            if mutant in equivalent:
+            if mutant in equivalent and status not in KILLED:
                 row[3] += 1
-            elif status in ("killed", "timeout", "segfault"):
+            elif status in KILLED:
                 row[1] += 1
             elif status in ("survived", "no tests"):
                 row[2] += 1
@@ -429,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table({m: r for m, r in rows.items() if m in target.sources})
     print("\nall targets:")
     worst = print_table(rows)
+    for line in stale:
+        print(f"  stale entry in {EQUIVALENT_FILE.name}: {line}")
     print(f"\n{len(survivors)} survivors (not listed as equivalent in {EQUIVALENT_FILE.name})")
     for mutant in survivors:
         print(f"  {mutant}")

@@ -53,12 +53,15 @@ def test_may_hold_finds_alternating_classes_and_any_of_its_needles() -> None:
 
 
 @pytest.mark.parametrize(
-    "classes",
-    [{0: b"a"}, {ord("A"): b"ab", ord("B"): b"bc"}],
+    ("classes", "message"),
+    [
+        ({0: b"a"}, "a class letter must not be 0"),
+        ({ord("A"): b"ab", ord("B"): b"bc"}, "byte 0x62 is in two classes"),
+    ],
     ids=["letter zero", "a byte in two classes"],
 )
-def test_bad_classes_are_refused(classes: dict[int, bytes]) -> None:
-    with pytest.raises(ValueError):
+def test_bad_classes_are_refused(classes: dict[int, bytes], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
         run_prefilter(classes, b"A")
 
 

@@ -5,6 +5,7 @@ formats (RFC 1952 gzip via the stdlib, APPNOTE ZIP end record, base64 of a known
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import io
 import math
@@ -306,6 +307,27 @@ def test_decoded_budget_is_four_mebibytes(short_by: int, judged: bool) -> None:
     assert (result is not None) is judged
     if judged:
         assert result == ("pe", len(b"".join(streams)), "xor 0x21")
+
+
+def test_the_view_that_uses_up_the_budget_is_still_looked_inside() -> None:
+    """The 16th stream view brings the budget to exactly 0; it was admitted, so the gzip
+    stream it starts with is inflated and judged like any other view's."""
+    streams = [zlib.compress(bytes(256 * 1024)) for _ in range(15)]
+    streams.append(zlib.compress(gzip.compress(PE, mtime=0).ljust(256 * 1024, b"\x00")))
+    offset = len(b"".join(streams[:15]))
+    assert decoded_payload(b"".join(streams)) == ("pe", offset, "gzip > zlib")
+
+
+def test_two_streams_inside_a_decoded_view_are_beyond_the_depth_cap() -> None:
+    # base64 > bzip2 > gzip is three levels: MAX_DECODE_DEPTH (2) stops before the program
+    # (bzip2, unlike deflate, never stores the incompressible gzip as it is)
+    twice = bz2.compress(gzip.compress(PE, mtime=0))
+    assert decoded_payload(b"\x01" + base64.b64encode(twice)) is None
+    assert decoded_payload(b"\x01" + base64.b64encode(gzip.compress(PE, mtime=0))) == (
+        "pe",
+        1,
+        "gzip > base64",
+    )
 
 
 # --- libmagic: asked only where nothing else decided ------------------------------------------

@@ -374,3 +374,182 @@ def test_base64_ending_in_x() -> None:
     text = base64.b64encode(payload)
     assert text.endswith(b"X")
     assert View("base64", 1, payload) in decoders.base64_views(b"!" + text + b"!")
+
+
+# --- URL-safe base64 (RFC 4648 section 5: `-` for `+`, `_` for `/`) ------------------------------
+
+DASHED = bytes(range(33)) + b"\xfb\xef\xbe"  # 48 characters ending in "----" (no `_`)
+UNDERSCORED = bytes(range(33)) + b"\xff\xff\xff"  # 48 characters ending in "____" (no `-`)
+
+
+def test_url_safe_run_filling_the_whole_range_is_decoded() -> None:
+    text = b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g----"
+    assert text == base64.urlsafe_b64encode(DASHED)
+    # starting at offset 0 and running to the range's end, with `-` as its only RFC 4648
+    # section 5 letter: every byte of it decoded, `-` as 62
+    assert decoders._urlsafe_views(text, 4) == [View("url-safe base64", 0, DASHED)]
+    assert View("url-safe base64", 0, DASHED) in decoders.base64_views(text)
+
+
+def test_url_safe_runs_in_order_up_to_the_room_left() -> None:
+    run = base64.urlsafe_b64encode(UNDERSCORED)
+    assert run.endswith(b"____") and b"-" not in run
+    data = b".".join([run] * 3)  # runs at 0, 49 and 98
+    views = decoders._urlsafe_views(data, 3)
+    assert [(v.offset, v.data) for v in views] == [
+        (0, UNDERSCORED),
+        (49, UNDERSCORED),
+        (98, UNDERSCORED),
+    ]
+    assert [v.offset for v in decoders._urlsafe_views(data, 2)] == [0, 49]
+
+
+def test_url_safe_views_share_the_per_range_cap_with_the_standard_ones() -> None:
+    standard = base64.b64encode(PAYLOAD)  # a forward and a reversed view each
+    url_safe = base64.urlsafe_b64encode(UNDERSCORED)
+    data = b"!".join([standard] * 7) + b"!" + b".".join([url_safe] * 3)
+    views = decoders.base64_views(data)
+    assert len(views) == decoders.MAX_VIEWS == 16
+    assert [v.encoding for v in views[14:]] == ["url-safe base64"] * 2
+
+
+# --- runs beyond the first MiB are not decoded, even when one before it is -----------------------
+
+
+def test_base64_runs_past_the_input_cap_are_left_out() -> None:
+    run = base64.b64encode(PAYLOAD)
+    data = b"!" + run + b"!" * MIB + run + b"!"
+    assert [v.offset for v in decoders.base64_views(data) if v.encoding == "base64"] == [1]
+
+
+def test_hex_runs_past_the_input_cap_are_left_out() -> None:
+    run = binascii.hexlify(PAYLOAD)
+    data = b"!" + run + b"!" * MIB + run + b"!"
+    assert decoders.hex_views(data) == [View("hex", 1, PAYLOAD)]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_runs_past_the_input_cap_are_left_out(codec: str) -> None:
+    run = "abcdefghijkl".encode(codec)
+    data = b"\x01" + run + b"\x01" * MIB + run + b"\x01"
+    assert [(v.offset, v.data) for v in decoders.utf16_views(data)] == [(1, b"abcdefghijkl")]
+
+
+def test_uuencode_bodies_past_the_input_cap_are_left_out() -> None:
+    body = b"begin 644 a\n" + binascii.b2a_uu(b"hello") + b"`\nend\n"
+    data = body + b"!" * MIB + body
+    assert decoders.uuencode_views(data) == [View("uuencode", 0, b"hello")]
+
+
+# --- uuencode: a body ends at its first line that is not a uuencoded line -------------------------
+
+
+def test_uuencode_body_ends_at_a_blank_line() -> None:
+    # a2b_uu would read an empty line as 32 zero bytes: the body must stop there
+    body = binascii.b2a_uu(b"hello") + b"\n" + binascii.b2a_uu(b"world") + b"`\nend\n"
+    assert decoders.uuencode_views(b"begin 644 a\n" + body) == [View("uuencode", 0, b"hello")]
+
+
+def test_uuencode_body_ends_at_a_line_a2b_uu_refuses() -> None:
+    # "!" announces one byte, the ten letters after it are trailing garbage to a2b_uu
+    body = binascii.b2a_uu(b"hello") + b"!AAAAAAAAAA\n" + binascii.b2a_uu(b"world")
+    assert decoders.uuencode_views(b"begin 644 a\n" + body) == [View("uuencode", 0, b"hello")]
+
+
+# --- UTF-16: a big-endian run right after a little-endian one is its own text ------------------
+
+
+def test_utf16_be_run_starting_where_an_le_run_ends() -> None:
+    data = b"A\x00" * 12 + b"\x00B" * 12  # LE [0, 24), then \x00 B ... from 24
+    assert decoders.utf16_views(data) == [
+        View("utf-16le", 0, b"A" * 12),
+        View("utf-16be", 24, b"B" * 12),
+    ]
+
+
+# --- streams ------------------------------------------------------------------------------------
+
+
+def test_stream_views_with_more_false_headers_than_candidates() -> None:
+    # 70 zlib-looking headers fill the candidate list; the gzip stream before them is
+    # still a candidate (each kind is searched) and the earliest
+    stream = gzip.compress(b"inside", mtime=0)
+    assert decoders.stream_views(stream + b"\x78\x01" * 70) == [View("gzip", 0, b"inside")]
+
+
+RAW_PE = zlib.compress(PE)[2:-4]  # RFC 1951 deflate: no zlib header, no Adler-32
+
+
+def test_raw_deflate_view_encoding_offset_and_data() -> None:
+    assert decoders.raw_deflate_view(RAW_PE) == [View("raw deflate", 0, PE)]
+
+
+@pytest.mark.parametrize(("size", "seen"), [(63, False), (64, True)])
+def test_raw_deflate_needs_a_range_of_64_bytes(size: int, seen: bool) -> None:
+    stored = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)  # level 0: stored block
+    raw = stored.compress(b"A" * (size - 5)) + stored.flush()  # 5 bytes of block header
+    assert len(raw) == size
+    assert decoders.raw_deflate_view(raw) == (
+        [View("raw deflate", 0, b"A" * (size - 5))] if seen else []
+    )
+
+
+def test_raw_deflate_output_cap_and_an_empty_stream() -> None:
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    big = squeeze.compress(bytes(300_000)) + squeeze.flush()
+    assert decoders.raw_deflate_view(big.ljust(64, b"\xff")) == [
+        View("raw deflate", 0, bytes(256 * 1024))
+    ]
+    # b"\x03\x00" is a final fixed-Huffman block holding only its end code: no bytes out
+    assert decoders.raw_deflate_view(b"\x03\x00" + b"\xff" * 62) == []
+
+
+# --- XOR: headers at the very start of the range, and the key lengths searched ------------------
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
+
+
+def test_xor_header_at_offset_zero() -> None:
+    [view] = decoders.xor_views(_xor(PE, b"\x5a"))
+    assert (view.encoding, view.offset, view.data) == ("xor 0x5a", 0, PE)
+
+
+def test_xor_header_found_by_its_stub_message_at_offset_zero() -> None:
+    odd = bytearray(PE)
+    odd[2] = 0x50  # not the linkers' e_cblp: only the stub message at 0x4E matches
+    [view] = decoders.xor_views(_xor(bytes(odd), b"\x21"))
+    assert (view.encoding, view.offset, view.data) == ("xor 0x21", 0, bytes(odd))
+
+
+def test_multi_key_xor_header_ending_the_range() -> None:
+    # the 0x3C linker bytes fit exactly at the last offset tried: 64 bytes, header at 4
+    header = PE[:0x3C]
+    [view] = decoders.xor_views(b"VNDR" + _xor(header, b"\x13\x37"))
+    assert (view.encoding, view.offset, view.data) == ("xor key 1337", 4, header)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        b"\x13\x13\x37",  # bytes 0x19.. read 13 37 13 13 37 ..: 13 again 2 bytes on, period 3
+        # 16 bytes: bytes 0x19.. read key[9], key[10], key[11] = key[9]: a false period 2
+        bytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 10, 13, 14, 15, 16]),
+    ],
+)
+def test_multi_key_xor_with_a_key_byte_repeated_inside_the_key(key: bytes) -> None:
+    [view] = decoders.xor_views(b"VNDR\x00" + _xor(PE, key))
+    assert (view.encoding, view.offset, view.data) == (f"xor key {key.hex()}", 5, PE)
+
+
+@pytest.mark.parametrize(
+    "key",
+    # bytes 0x19.. of the header XOR the key read key[8], key[9], ...: in the second key
+    # key[10] is key[8] again, a false period 2 before the real one, 17
+    [bytes(range(1, 18)), bytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9, *range(12, 18)])],
+    ids=["17 distinct bytes", "17 bytes, one repeated"],
+)
+def test_multi_key_xor_keys_longer_than_16_bytes_are_not_searched(key: bytes) -> None:
+    assert len(key) == decoders.MAX_XOR_KEY_BYTES + 1
+    assert decoders.xor_views(b"VNDR\x00" + _xor(PE, key)) == []

@@ -414,3 +414,21 @@ def test_pixel_marker_text_is_at_most_forty_bytes() -> None:
     data = b"<svg " + b"x" * 60 + b" onload=go()>"
     [marker] = find_markers(Reader.from_bytes(data), 0, len(data), True, pixel_data=True)
     assert marker.text == data[:40]
+
+
+def test_a_small_window_is_searched_through_one_prefix_index_per_rule_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a fresh cache (the module's is filled by whatever ran before): the first small value
+    # builds the index, the next ones reuse it
+    from agent.inspect.classify import markers
+
+    monkeypatch.setattr(markers, "_PREFIX_INDEXES", {})
+    assert [(m.offset, m.kind) for m in find_markers_in_bytes(b"\x05%PDF-1.7\n")] == [(1, "pdf")]
+    [index] = markers._PREFIX_INDEXES.values()
+    # `<` is the prefix of `</?script` (the `/` is optional)
+    assert index.present(b"xx%pdf-1 <?php") == {b"%pdf-", b"<", b"<?php"}
+    value = b"\x05x<?php system($_GET['c']); ?>"
+    assert ("php", 2) in {(m.kind, m.offset) for m in find_markers_in_bytes(value)}
+    [again] = markers._PREFIX_INDEXES.values()
+    assert again is index
