@@ -514,6 +514,12 @@ def _xor(data: bytes, key: bytes) -> bytes:
 def test_xor_header_at_offset_zero() -> None:
     [view] = decoders.xor_views(_xor(PE, b"\x5a"))
     assert (view.encoding, view.offset, view.data) == ("xor 0x5a", 0, PE)
+    # Borland's stub message instead of Microsoft's: only the MZ header needle matches
+    message = b"This program must be run under Win32\r\n$".ljust(len(cs.DOS_MESSAGE), b"\x00")
+    borland = PE.replace(cs.DOS_MESSAGE, message)
+    assert len(borland) == len(PE) and cs.DOS_MESSAGE not in borland
+    [view] = decoders.xor_views(_xor(borland, b"\x5a"))
+    assert (view.encoding, view.offset, view.data) == ("xor 0x5a", 0, borland)
 
 
 def test_xor_header_found_by_its_stub_message_at_offset_zero() -> None:
