@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,20 @@ class Clock:
         return self.now
 
     def time(self) -> float:
-        import time
-
         return time.time() if self.wall is None else self.wall
+
+
+def after_a_ctime_tick(folder: Path, ctime_ns: int) -> None:
+    """Return once a change made now gets a later ctime than `ctime_ns` (file systems stamp
+    times from a coarse clock: a change within the same tick keeps the same ctime)."""
+    probe = folder / ".ctime-probe"
+    for _ in range(1000):
+        probe.write_bytes(b"")
+        if os.lstat(probe).st_ctime_ns > ctime_ns:
+            probe.unlink()
+            return
+        time.sleep(0.001)
+    raise AssertionError("the file system clock did not move")
 
 
 def windows_error(code: int, message: str) -> OSError:

@@ -39,6 +39,7 @@ from tests.pipeline_helpers import (
     Clock,
     HeldByAnotherProgram,
     Notes,
+    after_a_ctime_tick,
     build,
     events_of,
     windows_error,
@@ -399,6 +400,7 @@ def test_a_flagged_file_is_marked_and_recorded_as_marked(
     data = _not_an_image(5)
     target.write_bytes(data)
     written = FileVersion.of(os.lstat(target))
+    after_a_ctime_tick(tmp_path, written.ctime_ns)  # so that the marker's change shows
     caplog.set_level(logging.INFO, logger="photogate.pipeline")
 
     assert built.pipeline.process(str(target), Policy(), built.scope) is Outcome.JUDGED
