@@ -6,12 +6,14 @@ codestream is walked to its own end whatever its box says: SOC (FF4F), SIZ (FF51
 other main-header marker segments [marker][Lmar u16][...], then tile-parts chained by
 SOT (FF90, Psot = tile-part length from the SOT marker; 0 = up to EOC), then EOC (FFD9).
 Bytes of a `jp2c` box after EOC, and of a size-0 `jp2c` after EOC, are unexplained or left
-over; `xml `/`uuid`/unknown boxes are metadata (uuid and unknown ones opaque).
+over, as is a `free` box's content; every other box (`jp2h`, `xml `, `uuid`, labels,
+URLs, unknown ones) is metadata (uuid and unknown ones opaque), and so are main-header
+marker segments that are no coding parameter (COM).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.inspect.base import Region, Structure
 from agent.inspect.boxes import box_header
@@ -21,12 +23,24 @@ from agent.model import Finding, Severity
 
 SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 SOC, SIZ, SOT, SOD, EOC = 0xFF4F, 0xFF51, 0xFF90, 0xFF93, 0xFFD9
+# Main-header marker segments of coding parameters (15444-1 Table A.2, 15444-2 Table A.3):
+# SIZ, CAP, COD, COC, TLM, PLM, PPM, QCD, QCC, RGN, POC, CRG, CPF, and Part 2's DCO, VMS,
+# DFS, ADS, ATK, CBD, MCT, MCC, MIC, NLT. Anything else (COM) is judged as metadata.
+CODING_MARKERS = frozenset(
+    {0xFF51, 0xFF50, 0xFF52, 0xFF53, 0xFF55, 0xFF57, 0xFF60, 0xFF5C, 0xFF5D, 0xFF5E, 0xFF5F,
+     0xFF63, 0xFF59, 0xFF70, 0xFF71, 0xFF72, 0xFF73, 0xFF74, 0xFF75, 0xFF78, 0xFF79, 0xFF7A,
+     0xFF7B, 0xFF76}
+)  # fmt: skip
 MAX_TILE_PARTS = MAX_STRUCTURES  # tile-parts followed in one codestream
 KNOWN_BOXES = frozenset(
     {b"jP  ", b"ftyp", b"jp2h", b"ihdr", b"colr", b"res ", b"jp2c", b"jp2i", b"rreq", b"asoc",
      b"lbl ", b"nlst", b"cgrp", b"dtbl", b"ftbl", b"comp", b"jpch", b"jplh", b"cdef", b"pclr",
      b"cmap", b"bpcc", b"uinf", b"ulst", b"url ", b"xml ", b"uuid", b"jumb", b"free"}
 )  # fmt: skip
+
+
+# Boxes walked or judged above: the signature, the codestream, XML, uuid, free.
+_JUDGED_APART = frozenset({b"jP  ", b"jp2c", b"xml ", b"uuid", b"free"})
 
 
 def _finding(code: str, message: str, offset: int, detail: str) -> Finding:
@@ -43,6 +57,9 @@ class Codestream:
     components: int = 0
     bits: int = 8
     problem: str = ""
+    # (start, end) of main-header marker segments that are no coding parameter: COM
+    # comments (Rcom, then text or binary) and markers Annex A does not define
+    comments: list[tuple[int, int]] = field(default_factory=list)
 
 
 def walk_codestream(reader: Reader, start: int, stop: int) -> Codestream:
@@ -65,6 +82,8 @@ def walk_codestream(reader: Reader, start: int, stop: int) -> Codestream:
             return found
         if marker in (SOT, EOC):
             break
+        if marker not in CODING_MARKERS:
+            found.comments.append((pos + 4, min(pos + 2 + length, stop)))
         pos += 2 + length
     for _ in range(MAX_TILE_PARTS):
         reader.check_deadline()
@@ -94,6 +113,9 @@ def _finish_codestream(st: Structure, cs: Codestream, start: int, box_end: int) 
     if cs.width and cs.height and st.pixels is None:
         st.width, st.height, st.pixels = cs.width, cs.height, cs.width * cs.height
         st.decoded_bytes = st.pixels * max(1, cs.components) * (2 if cs.bits > 8 else 1)
+    for comment_start, comment_end in cs.comments:
+        if comment_end > comment_start:
+            st.metadata.append(Region(comment_start, comment_end, "JP2 codestream comment"))
     if cs.end is None:
         st.findings.append(
             _finding("jp2.malformed", "The picture's structure is damaged.", start, cs.problem)
@@ -148,6 +170,12 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             st.metadata.append(Region(pos + header, box_end, "JP2 uuid box (private data)"))
         elif kind not in KNOWN_BOXES:
             st.metadata.append(Region(pos + header, box_end, f"JP2 unknown box {kind!r}"))
+        elif kind == b"free":
+            st.unexplained.append(Region(pos + header, box_end, "JP2 free box"))
+        if kind == b"jp2h" or (kind in KNOWN_BOXES and kind not in _JUDGED_APART):
+            # Header boxes (colour profile, palette), labels, URLs, IPR, association
+            # boxes: values of the writer's choosing.
+            st.metadata.append(Region(pos + header, box_end, f"JP2 {kind.decode()} box"))
         pos = box_end
     st.end = min(pos, reader.size)
     return st
