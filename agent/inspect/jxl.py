@@ -3,7 +3,8 @@
 Container: the 12-byte signature box `JXL `, `ftyp` (`jxl `), then ISO-BMFF boxes: `jxlc`
 (the whole codestream; size 0 = to the end of the file), `jxlp` (codestream parts), `jxll`,
 `jbrd`, `Exif`, `xml `, `jumb`, `brob` (Brotli-compressed metadata boxes). The end is the
-end of the last box; Exif/XMP/JUMBF/brob boxes are metadata, unknown ones opaque.
+end of the last box; every box but the signature and the codestream is metadata (Exif, XMP,
+JUMBF, brob, jbrd, jxli...), unknown ones opaque.
 
 A JPEG XL codestream (FF 0A) has no end marker and no length: only decoding the frame
 headers and their tables of contents finds its end. So a bare codestream, and a
@@ -145,6 +146,10 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             st.metadata.append(Region(pos + header, box_end, METADATA_BOXES[kind]))
         elif kind not in KNOWN_BOXES:
             st.metadata.append(Region(pos + header, box_end, f"JPEG XL unknown box {kind!r}"))
+        elif kind != b"JXL ":
+            # ftyp, jxll, jbrd (JPEG reconstruction data), jxli (frame index): bytes of the
+            # writer's choosing, however few a decoder reads.
+            st.metadata.append(Region(pos + header, box_end, f"JPEG XL {kind.decode()} box"))
         pos = box_end
     st.end = min(pos, reader.size)
     return st
