@@ -148,7 +148,7 @@ def test_jxl_container_boxes_end_the_file() -> None:
     )
     st = _walk("jxl", boxes + ZIP)
     assert st.end == len(boxes) and st.pixels == 32 * 32
-    assert [r.label for r in st.metadata] == ["JPEG XL Exif box"]
+    assert [r.label for r in st.metadata] == ["JPEG XL ftyp box", "JPEG XL Exif box"]
 
 
 @pytest.mark.parametrize("kind", sorted(WRITTEN))
