@@ -501,6 +501,7 @@ def xcf_bytes(
     compression: int = 1,
     comment: bytes = b"Made in GIMP",
     size: tuple[int, int] | None = None,
+    layer_name: bytes = b"Background",
 ) -> bytes:
     """A one-layer RGBA GIMP image in GIMP's order (header, properties, pointer lists, layer,
     hierarchy, level, tiles, one dummy level); tiles raw (0), RLE (1) or zlib (2)."""
@@ -524,7 +525,7 @@ def xcf_bytes(
         head += struct.pack(">I", 150)  # precision: 8-bit gamma integer
     head += prop(17, bytes([compression])) + prop(21, parasite) + prop(0, b"")
     layer_at = len(head) + 3 * pointer  # layer list (one + 0), channel list (0)
-    layer_head = struct.pack(">III", width, height, 1) + string(b"Background") + prop(0, b"")
+    layer_head = struct.pack(">III", width, height, 1) + string(layer_name) + prop(0, b"")
     hierarchy_at = layer_at + len(layer_head) + 2 * pointer
     level_at = hierarchy_at + 12 + 3 * pointer
     tiles = [_xcf_tile(pixels, width, x, y, compression) for y in range(0, height, 64)
@@ -567,11 +568,13 @@ def exr_bytes(
     comments: bytes = b"",
     gap: bytes = b"",
     size: tuple[int, int] | None = None,
+    attributes: bytes = b"",
 ) -> bytes:
     """A single-part OpenEXR image (half B, G, R) assembled from the file layout: scan lines
     of 16 (ZIP) or 64x64 tiles (one level or mipmaps, rounded down); `comments` adds the
-    standard text attribute, `gap` sits between the offset table and the first chunk (the
-    offsets skip it). Chunk data are zlib streams, as ZIP compression stores them."""
+    standard text attribute, `attributes` more (name, type, size, value each), `gap` sits
+    between the offset table and the first chunk (the offsets skip it). Chunk data are zlib
+    streams, as ZIP compression stores them."""
     width, height = size or (rng.randint(20, 150), rng.randint(20, 130))
     channels = (
         b"".join(name + b"\x00" + struct.pack("<iB3xii", 1, 0, 1, 1) for name in (b"B", b"G", b"R"))
@@ -590,7 +593,7 @@ def exr_bytes(
         header += _exr_attribute(b"comments", b"string", comments)
     if tiled:
         header += _exr_attribute(b"tiles", b"tiledesc", struct.pack("<IIB", 64, 64, int(mipmap)))
-    header += b"\x00"
+    header += attributes + b"\x00"
     chunks: list[bytes] = []
     if not tiled:
         for y in range(0, height, 16):

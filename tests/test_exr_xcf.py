@@ -91,7 +91,8 @@ def test_exr_bytes_before_the_first_chunk_are_unexplained() -> None:
 def test_exr_text_attributes_are_judged_as_metadata() -> None:
     data = wf.exr_bytes(random.Random(9), comments=b"<?php system($_GET['c']); ?>")
     st = _walk("exr", data)
-    assert [m.label for m in st.metadata] == ["EXR attribute comments (string)"]
+    labels = [m.label for m in st.metadata]
+    assert labels == ["EXR attribute channels (chlist)", "EXR attribute comments (string)"]
     report = inspect_bytes("render.exr", data)
     assert report.verdict is Verdict.QUARANTINE
     assert any(f.code == "exr.payload_in_metadata" for f in report.findings)
@@ -158,7 +159,7 @@ def test_xcf_builder_is_read_by_imagemagick(tmp_path: Path) -> None:
 def test_xcf_parasites_are_metadata_and_judged() -> None:
     data = wf.xcf_bytes(random.Random(12), comment=b"powershell -enc SQBFAFgA")
     st = _walk("xcf", data)
-    assert [m.label for m in st.metadata] == ["XCF parasites"]
+    assert [m.label for m in st.metadata if "name" not in m.label] == ["XCF parasites"]
     assert inspect_bytes("logo.xcf", data).verdict is Verdict.QUARANTINE
 
 

@@ -13,7 +13,8 @@ lines) or the `tiles` description (tiles, all mip/rip levels).
 The end is the end of the last chunk. Bytes between the offset tables and the chunks, or
 between chunks, are unexplained (OpenEXR writes them back to back); attribute values that
 are free text or of a type the walker does not know (`comments`, `owner`, custom attributes,
-the `preview` image) are metadata regions, judged by the engine.
+the `preview` image), channel lists (their names) and structural values longer than their
+type are metadata regions, judged by the engine.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ _STRUCTURAL_TYPES = frozenset(
         b"tiledesc", b"timecode", b"v2i", b"v2f", b"v3i", b"v3f", b"deepImageState",
     }
 )  # fmt: skip
+
+
+# bytes of each fixed-size structural type ("Technical Introduction", attribute types);
+# chlist is a list of names (no fixed size), judged like a text value
+_FIXED_SIZES = {
+    b"box2i": 16, b"box2f": 16, b"chromaticities": 32, b"compression": 1, b"double": 8,
+    b"envmap": 1, b"float": 4, b"int": 4, b"keycode": 28, b"lineOrder": 1, b"m33f": 36,
+    b"m44f": 64, b"rational": 8, b"tiledesc": 9, b"timecode": 8, b"v2i": 8, b"v2f": 8,
+    b"v3i": 12, b"v3f": 12, b"deepImageState": 1,
+}  # fmt: skip
 
 
 @dataclass
@@ -95,7 +106,10 @@ def _header(reader: Reader, pos: int, name_limit: int, st: Structure) -> tuple[_
             return None
         value_at = type_name[1] + 4
         part.attributes[name[0]] = reader.read(value_at, min(size[0], MAX_ATTRIBUTE_VALUE_BYTES))
-        if size[0] and type_name[0] not in _STRUCTURAL_TYPES:
+        fixed = _FIXED_SIZES.get(type_name[0])
+        if size[0] and (type_name[0] not in _STRUCTURAL_TYPES or (fixed or 0) < size[0]):
+            # Free text, a type the walker does not know, a channel list (its names), or a
+            # structural value longer than its type: bytes of the writer's choosing.
             shown, kind = name[0][:32].decode("latin-1"), type_name[0][:32].decode("latin-1")
             label = f"EXR attribute {shown} ({kind})"
             st.metadata.append(Region(value_at, value_at + size[0], label))

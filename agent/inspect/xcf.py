@@ -13,7 +13,8 @@ property PROP_COMPRESSION says: raw, RLE (one byte stream per byte of a pixel) o
 A tile's length is not stored: GIMP reads to the next tile. So the walker takes each
 level's tiles as reaching from one pointer to the next and decodes only the last tile of
 a level to find where it ends; the file's end is the furthest end of any structure.
-Parasites (comments, Exif, XMP, ICC profiles...) are metadata regions.
+Parasites (comments, Exif, XMP, ICC profiles...), layer and channel names and properties
+longer than 16 bytes (colour maps, paths, unknown ones) are metadata regions.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ PROP_COLORMAP, PROP_COMPRESSION, PROP_PARASITES = 1, 17, 21
 COMPRESSION_NONE, COMPRESSION_RLE, COMPRESSION_ZLIB = 0, 1, 2
 # hierarchy bytes per pixel beyond this are no image GIMP writes (RGBA double = 32)
 MAX_BYTES_PER_PIXEL = 32
+# bytes: properties up to this long are flags, offsets, opacities and colours (xcf.txt)
+# with no room for a payload; longer ones are judged as metadata
+SMALL_PROPERTY_BYTES = 16
 
 
 class _Bad(Exception):
@@ -99,6 +103,9 @@ class _Walk:
                 self.compression = self.reader.byte(payload) or 0
             if kind == PROP_PARASITES and length:
                 self.st.metadata.append(Region(payload, payload + length, "XCF parasites"))
+            elif length > SMALL_PROPERTY_BYTES:
+                # A colour map, vectors, paths, an unknown property: writer-chosen values.
+                self.st.metadata.append(Region(payload, payload + length, f"XCF property {kind}"))
             pos = payload + length
             self.end = max(self.end, pos)
         raise _Bad("xcf.malformed", "too many properties", pos)
@@ -109,6 +116,8 @@ class _Walk:
         if length > MAX_NAME_BYTES or pos + 4 + length > self.reader.size:
             raise _Bad("xcf.malformed", f"name of {length} bytes", pos)
         self.end = max(self.end, pos + 4 + length)
+        if length:
+            self.st.metadata.append(Region(pos + 4, pos + 4 + length, "XCF layer or channel name"))
         return pos + 4 + length
 
     def drawable(self, pos: int, layer: bool) -> None:
