@@ -5,16 +5,16 @@ lines up to an empty line, a resolution line such as `-Y 512 +X 768`, then the s
 A scan line of width 8..32767 starting `02 02 hi lo` (hi lo = the width) is run-length
 encoded per component (four components, each until `width` values: a count byte > 128 is
 a run of count - 128 copies of the next byte, otherwise that many literal bytes); any other
-scan line is flat (width x 4 bytes). The end is the end of the last scan line. The RLE walk
-is a Python loop over the runs (real images average long literal runs), bounded by the time
-budget.
+scan line is flat (width x 4 bytes). The header is metadata. The end is the end of the
+last scan line. The RLE walk is a Python loop over the runs (real images average long
+literal runs), bounded by the time budget.
 """
 
 from __future__ import annotations
 
 import re
 
-from agent.inspect.base import Structure
+from agent.inspect.base import Region, Structure
 from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -65,6 +65,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st.decoded_bytes = st.pixels * 12  # decoders expand RGBE to three 32-bit floats
     pos = match.end()
     data_start = pos
+    # Its lines (`# comments`, SOFTWARE=, VIEW=...) are free text of the writer's choosing.
+    st.metadata.append(Region(0, pos, "HDR header"))
     if width == 0 or height == 0:
         st.end = pos
         return st
