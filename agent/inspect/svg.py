@@ -41,6 +41,12 @@ def _words(text: str) -> frozenset[str]:
 
 
 MAX_PARSE_BYTES = 8 * 1024**2  # bytes of (decompressed) SVG parsed as XML
+MAX_PROSE_TEXTS = 256  # comments and descriptive texts judged per file
+_COMMENT = re.compile(rb"<!--(?P<text>.*?)-->", re.DOTALL)
+_DESCRIPTIVE = re.compile(
+    rb"<(?P<tag>(?:[\w.-]+:)?(?:desc|title|metadata))\b[^>]*>(?P<text>.*?)</(?P=tag)\s*>",
+    re.DOTALL,
+)
 MAX_NESTING_DEPTH = 3  # data: SVGs inside data: SVGs followed before giving up
 GZIP_MAGIC = b"\x1f\x8b"
 XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
@@ -230,6 +236,19 @@ def judge_svg_text(
         found.context = outer
 
 
+def _prose(text: bytes) -> list[tuple[str, int, bytes]]:
+    """Comments and the text of desc/title/metadata elements: prose no renderer draws or
+    runs, judged like a picture's metadata text (a script or an encoded program there is a
+    payload waiting for a loader, as in a JPEG comment)."""
+    found: list[tuple[str, int, bytes]] = []
+    for pattern, label in ((_COMMENT, "SVG comment"), (_DESCRIPTIVE, "SVG description")):
+        for match in pattern.finditer(text):
+            if len(found) >= MAX_PROSE_TEXTS:
+                return found
+            found.append((label, match.start(), match.group("text")))
+    return found
+
+
 def _load_text(reader: Reader, found: FoundSet) -> bytes | None:
     """The SVG text to parse (gunzipped for .svgz), or None when over MAX_PARSE_BYTES."""
     head = reader.read(0, MAX_PARSE_BYTES + 1)
@@ -252,6 +271,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     if text is None:
         found.too_large(reader, MAX_PARSE_BYTES)
     elif text:
+        st.texts.extend(_prose(text))
         root = judge_svg_text(text, found, check=reader)
         size = canvas_pixels(root) if root is not None else None
         if size is not None:
