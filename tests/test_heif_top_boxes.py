@@ -4,9 +4,10 @@
 ISO/IEC 23008-12: a HEIF picture is `ftyp`, `meta` (which locates the items) and the
 `mdat`/`idat` data they point to. Movie, streaming and vendor boxes at the top level (udta,
 Xtra, moov, pdin, sidx, jumb, sefd...) are read by no picture decoder: opaque values; `junk`
-is filler and `wide` a placeholder with no content. A raw program is found anywhere by the
-whole-file search for program headers; an encoded program or a script line only in a
-region a judge is given.
+is filler and `wide` a placeholder with no content. Likewise the data of an item whose type
+is no image (§9.2: other MIME content, URIs, unknown types) is read by no decoder. A raw
+program is found anywhere by the whole-file search for program headers; an encoded program
+or a script line only in a region a judge is given.
 """
 
 from __future__ import annotations
@@ -76,3 +77,58 @@ def test_harmless_boxes_not_part_of_the_picture_stay_clean(box_type: bytes) -> N
 
 def test_empty_wide_and_zero_junk_stay_clean() -> None:
     assert _codes(_heif(box(b"wide", b"") + box(b"junk", bytes(32))))[0] == "clean"
+
+
+# --- items that are no image -----------------------------------------------------------------
+
+
+def _infe(item_id: int, item_type: bytes, extra: bytes = b"") -> bytes:
+    """An ItemInfoEntry version 2 (23008-12 §9.2 / 14496-12 §8.11.6): id, protection 0, type."""
+    return box(
+        b"infe", b"\x02" + bytes(3) + struct.pack(">HH", item_id, 0) + item_type + b"\x00" + extra
+    )
+
+
+def _heif_with_item(item_type: bytes, data: bytes, extra: bytes = b"") -> bytes:
+    """Item 1 (hvc1, the picture) and item 2 of `item_type` holding `data`, both in mdat."""
+    ftyp = box(b"ftyp", b"heic" + bytes(4) + b"mif1heic")
+    hdlr = box(b"hdlr", bytes(8) + b"pict" + bytes(13))
+    iprp = box(b"iprp", box(b"ipco", box(b"ispe", bytes(4) + struct.pack(">II", 64, 64))))
+    iinf = box(
+        b"iinf", bytes(4) + struct.pack(">H", 2) + _infe(1, b"hvc1") + _infe(2, item_type, extra)
+    )
+
+    def meta(base: int) -> bytes:
+        extents = struct.pack(">HHHII", 1, 0, 1, base, len(CODED))
+        extents += struct.pack(">HHHII", 2, 0, 1, base + len(CODED), len(data))
+        iloc = box(b"iloc", bytes(4) + b"\x44\x00" + struct.pack(">H", 2) + extents)
+        return box(b"meta", bytes(4) + hdlr + iinf + iprp + iloc)
+
+    base = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(base) + box(b"mdat", CODED + data)
+
+
+NON_IMAGE_ITEMS = {
+    "unknown type": (b"zzzz", b""),
+    "text MIME content": (b"mime", b"text/plain\x00"),
+    "URI item": (b"uri ", b"urn:example:data\x00"),
+}
+
+
+@pytest.mark.parametrize("kind", PAYLOADS)
+@pytest.mark.parametrize("item", NON_IMAGE_ITEMS)
+def test_a_payload_as_an_item_that_is_no_image_is_quarantined(item: str, kind: str) -> None:
+    item_type, extra = NON_IMAGE_ITEMS[item]
+    verdict, codes = _codes(_heif_with_item(item_type, PAYLOADS[kind], extra))
+    assert verdict == "quarantine"
+    assert "heif.payload_in_metadata" in codes
+
+
+@pytest.mark.parametrize("item", NON_IMAGE_ITEMS)
+def test_harmless_items_that_are_no_image_stay_clean(item: str) -> None:
+    item_type, extra = NON_IMAGE_ITEMS[item]
+    assert _codes(_heif_with_item(item_type, bytes(range(256)), extra))[0] == "clean"
+
+
+def test_a_second_coded_image_item_is_not_metadata() -> None:
+    assert _codes(_heif_with_item(b"hvc1", bytes(range(256)) * 4)) == ("clean", set())

@@ -3,7 +3,8 @@
 The logical end is the end of the last well-formed top-level box. Phone motion photos
 carry their video in top-level `mpvd` boxes and Samsung SEF records in `sefd`: both are
 ordinary boxes here. Dimensions come from `ispe` properties in meta/iprp/ipco; the
-top-level `meta` box, and the Exif/XMP items it locates, are metadata regions.
+top-level `meta` box, and the Exif/XMP items it locates, are metadata regions, as is the
+data of every item whose type is no image (other MIME content, URIs, unknown types).
 
 Positive accounting: the content of `free`/`skip`/`junk` boxes, of unknown top-level boxes
 and of a size-0 box other than `mdat` is unexplained (the engine judges it like left-over
@@ -59,6 +60,13 @@ KNOWN_TOP_LEVEL = frozenset(
 )
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
 METADATA_ITEM_TYPES = {b"Exif": "HEIF Exif item", b"mime": "HEIF XMP item"}
+# Item types whose data a decoder reads to draw the picture (ISO/IEC 23008-12 and its
+# codec bindings: HEVC, AVC, VVC, AV1, JPEG, JPEG 2000, uncompressed; derived images, tiles,
+# masks and tone maps). The data of any other item is judged as metadata.
+IMAGE_ITEM_TYPES = frozenset(
+    {b"hvc1", b"hev1", b"hvt1", b"lhv1", b"avc1", b"avc3", b"vvc1", b"vvi1", b"av01", b"jpeg",
+     b"j2k1", b"unci", b"grid", b"iovl", b"iden", b"tmap", b"mski", b"mask", b"avci", b"jxl "}
+)  # fmt: skip
 
 
 def _finding(code: str, severity: Severity, message: str, offset: int, detail: str) -> Finding:
@@ -231,7 +239,8 @@ def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> list[tup
 
 
 def _metadata_items(reader: Reader, start: int, stop: int) -> dict[int, str]:
-    """item_ID -> label for Exif and XMP (mime application/rdf+xml) items in `iinf`."""
+    """item_ID -> label for Exif and XMP (mime application/rdf+xml) items in `iinf`, and for
+    every item whose type is no image (other MIME content, URIs, unknown types)."""
     version = reader.byte(start)
     first = start + 4 + (4 if version else 2)  # FullBox header + entry_count
     wanted: dict[int, str] = {}
@@ -241,10 +250,12 @@ def _metadata_items(reader: Reader, start: int, stop: int) -> dict[int, str]:
         id_size = 4 if reader.byte(s) == 3 else 2
         item_id = int.from_bytes(reader.read(s + 4, id_size), "big")
         item_type = reader.read(s + 4 + id_size + 2, 4)
-        if item_type == b"mime" and b"rdf+xml" not in reader.read(s, min(e - s, 256)):
-            continue
-        if item_type in METADATA_ITEM_TYPES:
+        xmp = item_type == b"mime" and b"rdf+xml" in reader.read(s, min(e - s, 256))
+        if item_type in METADATA_ITEM_TYPES and (xmp or item_type != b"mime"):
             wanted[item_id] = METADATA_ITEM_TYPES[item_type]
+        elif item_type not in IMAGE_ITEM_TYPES:
+            # Other MIME content, URI items, types no decoder knows: data no picture needs.
+            wanted[item_id] = f"HEIF {item_type!r} item (private data)"
     return wanted
 
 
