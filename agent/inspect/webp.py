@@ -8,7 +8,9 @@ regions; ANMF chunks are frames.
 Positive accounting inside the RIFF: bytes past the fixed size of VP8X (10) and ANIM (6),
 ANMF bytes that are not its 16-byte header and sub-chunks, a non-zero pad byte and RIFF
 bytes after the last chunk are unexplained; unknown chunks, which every decoder skips,
-are opaque metadata (the engine classifies them for payloads).
+and image chunks the file's layout leaves unread (anything after a simple file's bitstream,
+a second still image, frames in a still file) are opaque metadata (the engine classifies
+them for payloads).
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def _walk_riff(reader: Reader, st: Structure, start: int) -> tuple[int, bool]:
     frames = 0
     largest = 0
     image_bytes = 0
+    layout = _Layout()
     pos = start + RIFF_HEADER_BYTES
     for _ in range(MAX_STRUCTURES):
         reader.check_deadline()
@@ -159,6 +162,9 @@ def _walk_riff(reader: Reader, st: Structure, start: int) -> tuple[int, bool]:
             st.metadata.append(Region(pos, min(chunk_end, end), METADATA_LABELS[fourcc]))
         elif fourcc not in IMAGE_CHUNKS:
             st.metadata.append(Region(pos, min(chunk_end, end), f"WebP chunk {fourcc!r}"))
+        elif not layout.reads(fourcc, reader.byte(data_at)):
+            label = f"WebP chunk {fourcc!r} no decoder reads"
+            st.metadata.append(Region(pos, min(chunk_end, end), label))
         if fourcc in BITSTREAM_CHUNKS:
             image_bytes += size
         if overrun:
@@ -173,6 +179,42 @@ def _walk_riff(reader: Reader, st: Structure, start: int) -> tuple[int, bool]:
     st.pixels = largest or None
     st.image_bytes = image_bytes or None
     return end, declared_end <= reader.size
+
+
+class _Layout:
+    """Which image chunks a decoder reads (WebP container specification, "File Format").
+
+    A simple file is one VP8 or VP8L chunk: libwebp reads nothing after it. An extended
+    file (VP8X first) holds one still image (an optional ALPH, then VP8 or VP8L) or, with
+    the animation flag, ANIM and ANMF frames; a second VP8X, image chunks after the still
+    image, frames in a still file and still-image chunks in an animation are never read.
+    """
+
+    ANIMATION_FLAG = 0x02  # VP8X flags bit 1
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.extended = False
+        self.animated = False
+        self.image_done = False
+
+    def reads(self, fourcc: bytes, first_byte: int | None) -> bool:
+        """Note one top-level image chunk, in file order; True when a decoder reads it."""
+        first = self.chunks == 0
+        self.chunks += 1
+        if first:
+            self.extended = fourcc == b"VP8X"
+            self.animated = self.extended and bool((first_byte or 0) & self.ANIMATION_FLAG)
+            self.image_done = not self.extended  # a simple file is its first chunk
+            return True
+        if not self.extended or fourcc == b"VP8X":
+            return False
+        if self.animated:
+            return fourcc in (b"ANIM", b"ANMF")
+        if self.image_done or fourcc in (b"ANIM", b"ANMF"):
+            return False
+        self.image_done = fourcc != b"ALPH"
+        return True
 
 
 def _chunk_tail(
