@@ -6,7 +6,8 @@ layer and mask information u32, u64 in PSB), then the merged image data: a compr
 u16 and either raw planes (channels x height x row bytes) or RLE (PackBits) with a table
 of byte counts per row and channel (u16 each, u32 in PSB). The end is the end of that
 data; ZIP-compressed merged data (2, 3) has no length, so it runs to the end of the file
-and is judged as opaque image data. Image resources and colour mode data are metadata.
+and is judged as opaque image data. Image resources, colour mode data and the layer section
+without its channel image data (layer records, additional layer information) are metadata.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from agent.model import Finding, Severity
 
 HEADER_BYTES = 26
 MAX_RLE_ROWS = 4 * 1024 * 1024  # byte-count entries read (channels x height)
+MAX_LAYERS = 8000  # layer records read (Photoshop's own limit)
 
 
 def _malformed(st: Structure, detail: str, offset: int = 0) -> Structure:
@@ -61,6 +63,8 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         elif index == 0 and length_t[0]:
             # An indexed image's palette or a duotone's curves: values of the writer's choosing.
             st.metadata.append(Region(start, pos, "PSD colour mode data"))
+        elif index == 2 and length_t[0]:
+            _layer_metadata(reader, st, start, pos, big)
     compression = reader.u16be(pos)
     if compression is None:
         return _truncated(st, pos, "image data")
@@ -88,6 +92,34 @@ def walk(reader: Reader, limits: Limits) -> Structure:
         return _truncated(st, data_at, "image data")
     st.end = end
     return st
+
+
+def _layer_metadata(reader: Reader, st: Structure, start: int, stop: int, big: bool) -> None:
+    """The layer and mask section [start, stop) without its channel image data: the layer
+    records (names, blend settings, additional layer information: text layers, effects,
+    Unicode names) and what follows the layer info (global layer mask, additional layer
+    information such as linked smart-object files) are metadata."""
+    length = reader.unpack(">Q" if big else ">I", start)
+    if length is None:
+        return
+    info_at = start + (8 if big else 4)
+    info_end = min(info_at + length[0], stop)
+    count_t = reader.unpack(">h", info_at)
+    if count_t is not None and info_end > info_at + 2:
+        pos = info_at + 2
+        for _ in range(min(abs(count_t[0]), MAX_LAYERS)):
+            channels = reader.u16be(pos + 16)
+            if channels is None:
+                break
+            blend_at = pos + 18 + channels * (10 if big else 6)  # id u16, length u32/u64
+            extra = reader.u32be(blend_at + 12)  # after signature, key, four single bytes
+            if extra is None or blend_at + 16 + extra > info_end:
+                break
+            pos = blend_at + 16 + extra
+        if pos > info_at + 2:
+            st.metadata.append(Region(info_at + 2, pos, "PSD layer records"))
+    if info_end < stop:
+        st.metadata.append(Region(info_end, stop, "PSD global layer mask and layer information"))
 
 
 def _truncated(st: Structure, offset: int, what: str) -> Structure:
