@@ -6,7 +6,8 @@ Photoshop, MakerNote, UserComment, XP*) and every other ASCII value are metadata
 the values of private tags (>= 32768) and every other value stored outside its entry (a
 public tag this walker does not know, a colour map, JPEG tables) are opaque metadata
 ("private", "value"): the engine classifies them for payloads. Only the offsets the walk
-follows (IFD pointers, strip/tile offsets and byte counts) are not judged as values.
+follows (IFD pointers, strip/tile offsets and byte counts) and public values shorter than
+the classifier judges (16 bytes: resolutions, bits per sample) are not judged as values.
 
 Positive accounting: every byte before the end belongs to the header, an IFD, a value, a
 strip or a tile. What nothing references is unexplained and judged, except an embedded
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 from agent.inspect import tiff_gaps
 from agent.inspect.base import Region, Structure
+from agent.inspect.classify.metadata import MIN_JUDGED_VALUE_BYTES
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
 from agent.model import Finding, Severity
@@ -277,6 +279,8 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
             pass  # offsets the walk follows, or a value within the entry itself
         elif tag >= PRIVATE_TAG_MIN:
             state.st.metadata.append(Region(value_at, value_end, f"TIFF private tag {tag}"))
+        elif size < MIN_JUDGED_VALUE_BYTES:
+            pass  # a resolution, a few bits per sample: too short to hold a payload
         elif typ == TYPE_ASCII:
             state.st.metadata.append(Region(value_at, value_end, f"TIFF ASCII tag {tag}"))
         elif tag not in DATA_LAYOUT_TAGS:
