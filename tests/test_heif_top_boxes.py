@@ -132,3 +132,12 @@ def test_harmless_items_that_are_no_image_stay_clean(item: str) -> None:
 
 def test_a_second_coded_image_item_is_not_metadata() -> None:
     assert _codes(_heif_with_item(b"hvc1", bytes(range(256)) * 4)) == ("clean", set())
+
+
+@pytest.mark.parametrize("kind", PAYLOADS)
+def test_a_payload_in_an_item_extent_of_length_zero_is_quarantined(kind: str) -> None:
+    """An extent_length of 0 means "to the end of the file" (ISO/IEC 14496-12 §8.11.3.3)."""
+    heif = _heif_with_item(b"zzzz", PAYLOADS[kind])
+    last_extent = heif.index(struct.pack(">I", len(PAYLOADS[kind])), heif.index(b"iloc"))
+    heif = heif[:last_extent] + bytes(4) + heif[last_extent + 4 :]
+    assert _codes(heif)[0] == "quarantine"

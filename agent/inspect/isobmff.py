@@ -232,8 +232,10 @@ def _read_meta(reader: Reader, st: Structure, start: int, stop: int) -> list[tup
         wanted = _metadata_items(reader, *boxes[b"iinf"]) if b"iinf" in boxes else {}
         for item_id, extent_start, extent_len in _iloc_extents(reader, *boxes[b"iloc"]):
             found.append((extent_start, extent_len))
-            if item_id in wanted and extent_len:
-                st.metadata.append(Region(extent_start, extent_start + extent_len, wanted[item_id]))
+            if item_id in wanted and extent_start < reader.size:
+                # length 0: the extent runs to the end of the file (14496-12 §8.11.3.3)
+                extent_end = extent_start + extent_len if extent_len else reader.size
+                st.metadata.append(Region(extent_start, extent_end, wanted[item_id]))
     st.frames = st.frames or 1
     return found
 
