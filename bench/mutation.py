@@ -111,6 +111,19 @@ TARGETS: tuple[Target, ...] = (
         ),
     ),
     Target(
+        "stray-code",
+        ("agent/inspect/stray_code.py", "agent/inspect/jpeg/tables.py"),
+        (
+            "tests/test_jpeg_tables.py",
+            "tests/test_jpeg_table_values.py",
+            "tests/test_judge.py",
+            "tests/test_engine.py",
+            "tests/test_dicom_disguises.py",
+            "tests/test_byte_runs.py",
+            "tests/test_redteam_corpus.py",
+        ),
+    ),
+    Target(
         "policy",
         ("agent/policy/decide.py", "agent/policy/layers.py", "agent/policy/keeper.py"),
         ("tests/test_policy.py", "tests/test_policy_keeper.py", "tests/test_config.py"),

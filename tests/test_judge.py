@@ -328,6 +328,26 @@ def test_the_pixel_pass_runs_only_over_pictures() -> None:
     assert judge.judge_structure(_reader(data), other, _structure(data), []) == []
 
 
+def test_a_program_among_a_pictures_pixels_is_payload_in_image_data() -> None:
+    # no region explains the bytes at 62: the whole-picture header search names them
+    data = b"BM" + bytes(60) + pe_executable() + bytes(100)
+    structure = Structure(type="bmp", end=len(data))
+    bmp = Sniffed("bmp", "image", "a BMP picture")
+    assert judge.judge_structure(_reader(data), bmp, structure, []) == [
+        Finding(
+            "bmp.payload_in_image_data",
+            Severity.HIGH,
+            "Hidden inside this picture's image data is a Windows program.",
+            offset=62,
+            payload="pe",
+            detail="pe header at 62, outside any region the format explains",
+        )
+    ]
+    # the search is the pictures' own: other families are judged by their own checks
+    document = Sniffed("bmp", "document", "not a picture")
+    assert judge.judge_structure(_reader(data), document, structure, []) == []
+
+
 def test_the_pixel_pass_looks_only_for_markup_openings() -> None:
     # a 4-byte ZIP signature or "%PDF-1.4" in compressed pixels is chance, not a payload;
     # the pass looks for `<`-anchored PHP/HTML openings only
@@ -871,3 +891,26 @@ def test_a_markup_opening_at_a_range_start_is_classified_without_its_marker(
     finding = judge.judge_gap(_reader(data), "gif", 6, len(data), [])
     assert finding is not None
     assert (finding.severity, finding.payload, finding.offset) == (Severity.HIGH, kind, 6)
+
+
+# --- values split over adjacent regions: judged joined unless a piece was reported ---------------
+
+
+def test_a_split_value_whose_first_piece_was_reported_is_not_judged_again() -> None:
+    # the first piece's own script is the finding (at 20, the run's first byte); joined,
+    # the pieces hold the same script: one payload, one finding
+    reader, structure = _with_regions(
+        ("COM", b"<script>alert(1)</script>"), ("COM", b"hello there")
+    )
+    assert [f.offset for f in _metadata(reader, structure)] == [20]
+
+
+def test_a_finding_right_after_a_split_value_does_not_stop_its_judgement() -> None:
+    # "<scr" and "ipt>" are harmless pieces of one COM value [20, 28); the XMP region right
+    # after it (at 28, the run's end) has a finding of its own, which is not a piece
+    data = b"GIF89a" + bytes(14) + b"<scr" + b"ipt>" + b"<html> " + bytes(10)
+    regions = [Region(20, 24, "COM"), Region(24, 28, "COM"), Region(28, 35, "XMP")]
+    structure = Structure(type="gif", end=len(data), metadata=regions)
+    found = _metadata(_reader(data), structure)
+    assert [(f.offset, f.payload) for f in found] == [(28, "html"), (20, "html")]
+    assert found[1].detail.startswith("in COM, 2 pieces joined: html@")
