@@ -22,10 +22,13 @@ missing=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
 if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg libmagic1
-  # shellcheck lints the installer scripts in the test suite.
+  # The test suite lints the installer scripts with shellcheck.
   [ "$want_dev" = 1 ] && need_pkg shellcheck
   # A real TLS syslog receiver for tests/test_syslog_tls.py (started by the test, own config).
   if [ "$want_dev" = 1 ]; then need_pkg rsyslog; need_pkg rsyslog-gnutls; fi
+  # ImageMagick with its OpenEXR coder (the -extra library): a second, independent reader
+  # that the EXR/XCF walkers' test files are real (tests/imagemagick.py).
+  if [ "$want_dev" = 1 ]; then need_pkg imagemagick; need_pkg libmagickcore-6.q16-6-extra; fi
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     if [ "$(id -u)" != 0 ]; then

@@ -9,7 +9,6 @@ inspected with `inspect_path`. The slice is an exact subset of the full corpus t
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +21,7 @@ from agent.inspect.wide_text import as_utf8
 from agent.model import Report, Verdict
 from bench import eval_corpus
 from bench.eval_corpus import Item, generate, planned_count, write_corpus
+from tests import imagemagick
 
 SLICE_SCALE = 0.15  # fraction of the full corpus run in the test suite (~200 files)
 SLICE_SEED = eval_corpus.DEFAULT_SEED
@@ -93,8 +93,8 @@ _MAGIC = {".exr": b"\x76\x2f\x31\x01", ".xcf": b"gimp xcf ", ".hdr": b"#?"}
 
 def _check_with_imagemagick(path: Path, data: bytes) -> None:
     """Decode with ImageMagick where installed; else at least the format's magic."""
-    convert = shutil.which("convert")
-    if convert is None:
+    convert = imagemagick.convert()
+    if convert is None or not imagemagick.coder(path.suffix[1:].upper()):
         assert data.startswith(_MAGIC[path.suffix]), path
         return
     decoded = subprocess.run([convert, str(path), "png:-"], capture_output=True, check=False)

@@ -8,7 +8,6 @@ real implementations.
 from __future__ import annotations
 
 import random
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -23,10 +22,11 @@ from agent.inspect.limits import Limits
 from agent.inspect.reader import Reader
 from agent.model import Verdict
 from bench import walker_files as wf
+from tests import imagemagick
 from tests.format_samples import zip_payload
 
 ZIP = zip_payload()
-CONVERT = shutil.which("convert")
+CONVERT = imagemagick.convert()
 
 
 def _walk(kind: str, data: bytes) -> Structure:
@@ -134,7 +134,9 @@ def test_exr_damage_is_a_finding() -> None:
     assert _walk("exr", b"\x76\x2f\x31\x01\x01\x00\x00\x00").findings[0].code == "exr.malformed"
 
 
-@pytest.mark.skipif(CONVERT is None, reason="ImageMagick is not installed")
+@pytest.mark.skipif(
+    not imagemagick.coder("EXR"), reason="no ImageMagick with OpenEXR (scripts/setup.sh --dev)"
+)
 @pytest.mark.parametrize("compression", ["None", "Zip", "Zips", "Piz"])
 def test_exr_written_by_openexr_ends_at_its_size(compression: str, tmp_path: Path) -> None:
     out = tmp_path / "x.exr"
@@ -146,7 +148,7 @@ def test_exr_written_by_openexr_ends_at_its_size(compression: str, tmp_path: Pat
     assert inspect_bytes("x.exr", data + ZIP).verdict is Verdict.QUARANTINE
 
 
-@pytest.mark.skipif(CONVERT is None, reason="ImageMagick is not installed")
+@pytest.mark.skipif(CONVERT is None, reason="no ImageMagick (scripts/setup.sh --dev)")
 def test_xcf_builder_is_read_by_imagemagick(tmp_path: Path) -> None:
     path = tmp_path / "x.xcf"
     path.write_bytes(wf.xcf_bytes(random.Random(11), 0, 1, size=(70, 66)))  # 2x2 tiles, RLE
