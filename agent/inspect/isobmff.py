@@ -12,12 +12,15 @@ data); `uuid` boxes are opaque metadata (classified for payloads), and so, in a 
 picture, is every other top-level box that is not part of the picture (`udta`, `Xtra`,
 `moov`, `sefd`...); a `wide` placeholder holds nothing. In a HEIF/AVIF image without
 tracks (no `moov`: an image sequence's samples sit in `mdat` too, located by its sample
-tables), `mdat` bytes that no `iloc` extent references are never decoded: unexplained.
+tables), `mdat` bytes that no `iloc` extent references are never decoded: unexplained; in
+an image sequence whose tracks' samples `bmff_tracks` locates, so are those that neither
+an item nor a sample uses.
 """
 
 from __future__ import annotations
 
 from agent.inspect.base import Region, Structure
+from agent.inspect.bmff_tracks import track_samples
 from agent.inspect.boxes import box_header
 from agent.inspect.limits import MAX_STRUCTURES, Limits
 from agent.inspect.reader import Reader
@@ -110,6 +113,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st = Structure(type=kind)
     media: list[tuple[int, int]] = []  # (content start, end) of top-level mdat boxes
     has_tracks = False  # a moov box: mdat also holds track samples (image sequences)
+    samples: list[tuple[int, int]] | None = []  # (offset, length) of track chunks; None: unknown
     extents: list[tuple[int, int]] = []  # (file offset, length) of iloc item extents
     pos = 0
     for _ in range(MAX_STRUCTURES):
@@ -152,7 +156,10 @@ def walk(reader: Reader, limits: Limits) -> Structure:
             )
             pos = reader.size
             break
-        has_tracks = has_tracks or box_type == b"moov"
+        if box_type == b"moov":
+            has_tracks = True
+            found = track_samples(reader, pos + header, box_end) if kind in _PICTURE_TYPES else None
+            samples = None if found is None or samples is None else samples + found
         if box_type == b"meta":
             st.metadata.append(Region(pos, box_end, "HEIF meta box"))
             extents += _read_meta(reader, st, pos + header + 4, box_end)  # +4: FullBox header
@@ -177,6 +184,9 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st.end = min(pos, reader.size)
     if kind != "mp4" and extents and not has_tracks:
         _unreferenced_media(st, media, extents, reader.size)
+    elif kind in _PICTURE_TYPES and extents and samples:
+        # An image sequence whose tracks' samples are all located: the rest is unused too.
+        _unreferenced_media(st, media, extents + samples, reader.size)
     return st
 
 
