@@ -214,7 +214,7 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st.frames = frames or None
     _zero_count_strips(state)
     st.end = min(state.end, reader.size)
-    st.unexplained.extend(tiff_gaps.unreferenced(reader, state.covered, st.end))
+    st.unexplained.extend(tiff_gaps.unreferenced(reader, state.covered, st.end, st.metadata))
     if state.overrun:
         st.findings.append(
             _finding(

@@ -9,8 +9,13 @@ MAX_GAPS = 4096  # unreferenced ranges listed per file (the engine judges the fi
 MAX_PREVIEW_SEARCH = 64  # gaps checked for an embedded preview JPEG
 
 
-def unreferenced(reader: Reader, covered: list[tuple[int, int]], end: int) -> list[Region]:
-    """[0, end) minus the covered ranges, minus embedded JPEGs that walk cleanly."""
+def unreferenced(
+    reader: Reader, covered: list[tuple[int, int]], end: int, metadata: list[Region]
+) -> list[Region]:
+    """[0, end) minus the covered ranges, minus embedded JPEGs that walk cleanly.
+
+    Such a JPEG's own metadata (APPn, COM, tables) is appended to `metadata`: accepting
+    the preview must not leave its segments judged by nothing."""
     gaps: list[tuple[int, int]] = []
     position = 0
     for start, stop in sorted(covered):
@@ -24,7 +29,7 @@ def unreferenced(reader: Reader, covered: list[tuple[int, int]], end: int) -> li
         if stop <= start:
             continue
         if index < MAX_PREVIEW_SEARCH:
-            start = _after_preview(reader, start, stop)
+            start = _after_preview(reader, start, stop, metadata)
         if _header_stub(reader, start, stop):
             continue
         if start < stop:
@@ -46,8 +51,9 @@ def _header_stub(reader: Reader, start: int, stop: int) -> bool:
     return reader.first_non_zero(start, stop - TIFF_HEADER_STUB_BYTES) < 0
 
 
-def _after_preview(reader: Reader, start: int, stop: int) -> int:
-    """Past an unreferenced preview JPEG at the gap's start (after alignment zeros)."""
+def _after_preview(reader: Reader, start: int, stop: int, metadata: list[Region]) -> int:
+    """Past an unreferenced preview JPEG at the gap's start (after alignment zeros); its
+    metadata regions go to `metadata`."""
     at = start
     while at < stop and at - start < 8 and reader.byte(at) == 0:
         at += 1
@@ -58,4 +64,5 @@ def _after_preview(reader: Reader, start: int, stop: int) -> int:
     walked = jpeg_extent(reader, at)
     if walked is None or walked.end is None or walked.end > stop:
         return start
+    metadata.extend(Region(r.start, r.end, f"TIFF preview JPEG {r.label}") for r in walked.metadata)
     return walked.end
