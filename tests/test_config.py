@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from agent.errors import ConfigError
 from agent.policy import keys as ck
 from agent.policy.keeper import PolicyKeeper
-from agent.policy.layers import check_file, load_policy, shipped_config_text
+from agent.policy.layers import check_file, fingerprint, load_policy, shipped_config_text
 from agent.policy.registry import FileRegistryPolicySource, coerce_value, flatten_registry_tree
 from agent.policy.schema import Policy
 from agent.policy.toml_lines import LineIndex
@@ -489,3 +490,78 @@ def test_fingerprint_changes_with_policy_only(tmp_path: Path) -> None:
     three = write(tmp_path / "c.toml", '[actions]\nlow = "ignore"\n')
     assert load_policy(one).fingerprint == load_policy(two).fingerprint
     assert load_policy(one).fingerprint != load_policy(three).fingerprint
+
+
+# --- issue 15: rules between keys, user checks, registry keys, sources, the fingerprint ---------
+
+
+def test_a_client_key_without_its_certificate_is_named_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.toml", '[report]\nsyslog_client_key = "/k.pem"\n')
+    assert check_file(path) == [
+        f"{path}:2: report.syslog_client_key: a client key needs report.syslog_client_cert"
+    ]
+    both = write(
+        tmp_path / "q.toml",
+        '[report]\nsyslog_client_key = "/k.pem"\nsyslog_client_cert = "/c.pem"\n',
+    )
+    assert check_file(both) == []
+
+
+def test_pixel_limits_may_be_equal_and_a_warning_above_the_default_limit_is_named(
+    tmp_path: Path,
+) -> None:
+    equal = write(tmp_path / "p.toml", "[inspect]\npixels_warn = 1000\npixels_reject = 1000\n")
+    assert check_file(equal) == []
+    # only the warning is set: the built-in limit (178956970) is below it, the warning's line
+    # is the one to fix
+    warn = write(tmp_path / "q.toml", "[inspect]\npixels_warn = 300000000\n")
+    assert check_file(warn) == [
+        f"{warn}:2: inspect.pixels_warn: inspect.pixels_reject (178956970) must be at least "
+        "inspect.pixels_warn (300000000)"
+    ]
+
+
+def test_a_preferences_file_is_checked_as_one(tmp_path: Path) -> None:
+    path = write(tmp_path / "u.toml", '[actions]\nhigh = "log"\n')
+    assert check_file(path, user=True) == [
+        f"{path}:2: actions.high: only IT policy may set this; user preferences may set "
+        "watch.folders, ui.notifications"
+    ]
+    assert check_file(path) == []  # IT may
+
+
+def test_registry_codes_keep_the_dots_of_their_names(tmp_path: Path) -> None:
+    registry = registry_file(
+        tmp_path / "reg.json", {"actions": {"codes": {"jpeg.trailing_data": "ignore"}}}
+    )
+    assert load_policy(registry=registry).policy.actions.codes == (
+        ("jpeg.trailing_data", "ignore"),
+    )
+
+
+def test_a_registry_that_cannot_be_read_is_a_problem_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "reg.json"
+    path.write_text("{not json", encoding="utf-8")
+    registry = FileRegistryPolicySource(path)
+    with pytest.raises(ConfigError) as caught:
+        load_policy(registry=registry)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{registry.location}: (registry): cannot read: ")
+
+
+def test_user_folders_added_to_built_in_ones_name_the_user_file(tmp_path: Path) -> None:
+    user = write(tmp_path / "u.toml", '[watch]\nfolders = ["/srv/mine"]\n')
+    loaded = load_policy(user_file=user)
+    assert loaded.policy.watch.folders == ("/srv/mine",)
+    assert loaded.sources["watch.folders"] == f"user:{user}"
+
+
+def test_the_fingerprint_is_of_the_canonical_json_form(tmp_path: Path) -> None:
+    """Sorted keys, ASCII escapes: the same policy has the same fingerprint everywhere."""
+    machine = write(tmp_path / "p.toml", '[ui]\nit_contact = "Zoë at IT"\n')
+    policy = load_policy(machine_file=machine).policy
+    flat = ck.to_flat(policy)
+    assert list(flat) != sorted(flat)  # so the sorting is what the test pins
+    canonical = json.dumps(flat, sort_keys=True, ensure_ascii=True)
+    assert "\\u00eb" in canonical
+    assert fingerprint(policy) == hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -190,3 +190,18 @@ def test_a_clean_file_is_not_reported_as_allowlisted() -> None:
     decision = decide(report(), Policy(allowlist_sha256=(SHA,)), sha256="d" * 64)
     assert decision.allowlisted is False
     assert (decision.action, decision.rule, decision.reasons) == ("log", "clean", ())
+
+
+def test_a_unc_share_rule_written_with_a_trailing_backslash_covers_the_share() -> None:
+    # normpath keeps the backslash after a UNC share's name; the rule is still that share
+    rules = (FolderRule(path="\\\\srv\\share\\", high="flag"),)
+    assert folder_rule_for("\\\\srv\\share", rules) == rules[0]
+    assert folder_rule_for("\\\\SRV\\Share\\scans", rules) == rules[0]
+
+
+def test_only_separators_are_trimmed_from_a_posix_rule() -> None:
+    # a trailing space or a final capital X is part of the folder's name
+    assert folder_rule_for("/srv/scans/in", (FolderRule(path="/srv/scans ", high="flag"),)) is None
+    assert folder_rule_for("/srv/scan/in", (FolderRule(path="/srv/scanX", high="flag"),)) is None
+    spaced = (FolderRule(path="/srv/scans ", high="flag"),)
+    assert folder_rule_for("/srv/scans /in", spaced) == spaced[0]

@@ -261,12 +261,14 @@ class PolicyKeeper:
         copy = self._last_good_file
         if copy is None:
             return
+        # named before anything can fail: the cleanup below must not meet an unbound name
+        # (a folder that cannot be made, a copy that cannot be removed)
+        temp = copy.with_name(f".{copy.name}.{os.getpid()}.tmp")
         try:
             if layer is None:
                 copy.unlink(missing_ok=True)  # IT deleted the file: defaults are the good one
                 return
             copy.parent.mkdir(parents=True, exist_ok=True)
-            temp = copy.with_name(f".{copy.name}.{os.getpid()}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(layer.raw)
