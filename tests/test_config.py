@@ -565,3 +565,12 @@ def test_the_fingerprint_is_of_the_canonical_json_form(tmp_path: Path) -> None:
     canonical = json.dumps(flat, sort_keys=True, ensure_ascii=True)
     assert "\\u00eb" in canonical
     assert fingerprint(policy) == hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def test_a_registry_value_name_with_a_dot_stays_one_key_of_its_section(tmp_path: Path) -> None:
+    registry = registry_file(tmp_path / "reg.json", {"actions": {"hi.gh": "log"}})
+    with pytest.raises(ConfigError) as caught:
+        load_policy(registry=registry)
+    assert caught.value.problems == [
+        f'{registry.location}: actions.hi.gh: unknown key in [actions] (did you mean "high"?)'
+    ]

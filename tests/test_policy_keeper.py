@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ConfigError
-from agent.policy.keeper import PREFERENCES_PROBLEM, PolicyChange, PolicyKeeper
+from agent.policy.keeper import PREFERENCES_PROBLEM, PendingPolicy, PolicyChange, PolicyKeeper
 from agent.policy.layers import LoadedPolicy, fingerprint, load_policy
 from agent.policy.reading import MAX_POLICY_FILE_BYTES, PolicyFileError, read_policy_file
 from agent.policy.registry import FileRegistryPolicySource
@@ -378,6 +378,8 @@ def test_a_linked_machine_file_is_watched_through_its_link(tmp_path: Path) -> No
     target = write(tmp_path / "real.toml", GOOD, bump=-100)
     machine = tmp_path / "m.toml"
     machine.symlink_to(target)
+    settled = target.stat().st_mtime_ns
+    os.utime(machine, ns=(settled, settled), follow_symlinks=False)  # the link is old too
     keeper = PolicyKeeper(machine, None)
     assert keeper.current.policy.policy.version == "v1"
     write(target, GOOD.replace("v1", "v5"), bump=-50)  # the link itself never changes
@@ -389,9 +391,14 @@ def test_a_linked_preferences_file_is_not_read_through_its_link(tmp_path: Path) 
     target = write(tmp_path / "real.toml", "[ui]\nnotifications = false\n", bump=-100)
     user = tmp_path / "u.toml"
     user.symlink_to(target)
+    settled = target.stat().st_mtime_ns
+    os.utime(user, ns=(settled, settled), follow_symlinks=False)  # the link is old too
     keeper = PolicyKeeper(None, user)
     assert ("preferences_rejected", "user") in kinds(keeper)
     write(target, "[ui]\nnotifications = true\n", bump=-50)  # the link itself never changes
+    assert keeper.reload_if_changed() is False
+    assert keeper.changes == ()
+    target.unlink()  # nor does it when its target goes
     assert keeper.reload_if_changed() is False
     assert keeper.changes == ()
 
@@ -405,6 +412,9 @@ def test_touching_a_file_after_its_retry_is_no_change(tmp_path: Path) -> None:
     assert keeper.reload_if_changed(lambda candidate: []) is True
     write(machine, GOOD.replace("v1", "v9"), bump=12)  # touched: same bytes, no retry owed
     assert keeper.reload_if_changed(lambda candidate: []) is False
+    assert keeper.changes == ()
+    assert keeper.reload_if_changed(lambda candidate: []) is False  # and still none
+    assert keeper.changes == ()
 
 
 def test_a_rejected_preferences_push_is_retried_when_pushed_again(tmp_path: Path) -> None:
@@ -436,3 +446,45 @@ def test_an_empty_registry_is_no_layer(tmp_path: Path) -> None:
     keeper = PolicyKeeper(None, None, FileRegistryPolicySource(path))
     assert keeper.current.policy == Policy()
     assert keeper.reload_if_changed() is False
+
+
+def test_problems_between_keys_with_no_layer_to_blame_are_kept_until_a_clean_commit(
+    tmp_path: Path,
+) -> None:
+    keeper = PolicyKeeper(None, None)
+    assert keeper.commit(PendingPolicy({}, keeper.current, ["keys disagree"])) is None
+    assert keeper.problems == ("keys disagree",)
+    assert keeper.problem == "policy rejected, the last good one stays in force: keys disagree"
+    assert keeper.commit(PendingPolicy({}, keeper.current, [])) is False
+    assert keeper.problems == () and keeper.problem is None
+
+
+def test_a_restart_on_a_broken_push_keeps_the_registry_layer(tmp_path: Path) -> None:
+    machine = write(tmp_path / "m.toml", GOOD)
+    copy = tmp_path / "last-good.toml"
+    path = tmp_path / "reg.json"
+    path.write_text(json.dumps({"actions": {"low": "ignore"}}), encoding="utf-8")
+    PolicyKeeper(machine, None, FileRegistryPolicySource(path), last_good_file=copy)
+    write(machine, BAD)
+    keeper = PolicyKeeper(machine, None, FileRegistryPolicySource(path), last_good_file=copy)
+    assert keeper.current.policy.actions.medium == "log"  # the copy's
+    assert keeper.current.policy.actions.low == "ignore"  # the registry's
+
+
+def test_the_racy_window_is_two_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file written less than RACY_MTIME_SECONDS (2 s) ago is hashed even when its stat
+    looks the same; from 2 s on, the stat decides."""
+    from agent.policy import keeper as keeper_module
+
+    machine = write(tmp_path / "m.toml", GOOD)
+    whole = 1_700_000_000  # whole seconds: the float arithmetic below is exact
+    os.utime(machine, ns=(whole * 10**9, whole * 10**9))
+    keeper = PolicyKeeper(machine, None)
+    write(machine, GOOD.replace("v1", "v8"))  # same size, inode and mode
+    os.utime(machine, ns=(whole * 10**9, whole * 10**9))
+    clock = type("Clock", (), {"time": staticmethod(lambda: whole + 2.0)})
+    monkeypatch.setattr(keeper_module, "time", clock)
+    assert keeper.reload_if_changed() is False  # 2 s old: settled, the stat decides
+    clock.time = staticmethod(lambda: whole + 1.5)
+    assert keeper.reload_if_changed() is True  # 1.5 s old: hashed
+    assert keeper.current.policy.policy.version == "v8"
