@@ -43,8 +43,14 @@ def tiff(width: int, height: int, compression: int, strip: bytes) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + strip
 
 
+# SOI, then an SOS header (T.81 B.2.3: Ls 8, one component, Ss 0, Se 63, Ah/Al 0): what
+# follows is scan data, which the walk of a strip's headers does not read
+_JPEG_START = b"\xff\xd8" + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+
+
 def _strip(size: int, jpeg: bool = True) -> bytes:
-    return (b"\xff\xd8\xff\xdb" if jpeg else b"\x00\x01\x02\x03") + bytes(size - 4)
+    start = _JPEG_START if jpeg else b"\x00\x01\x02\x03"
+    return start + bytes(size - len(start))
 
 
 def _verdict(tmp_path: Path, data: bytes) -> tuple[str, set[str]]:

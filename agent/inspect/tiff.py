@@ -292,6 +292,7 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
             state.queue.extend((o, False) for o in pointers)
         elif tag in ARRAY_TAGS:
             values[tag] = _read_array(reader, layout, typ, n, value_at)
+    jpeg_data = LOSSY_CODECS.get((values.get(TAG_COMPRESSION) or [1])[0], ("",))[0] == "jpeg"
     for offsets_tag, counts_tag in DATA_PAIRS:
         starts, lengths = values.get(offsets_tag, []), values.get(counts_tag, [])
         if offsets_tag == 513 and starts and lengths:
@@ -303,6 +304,8 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
             state.cover(start, start + length)
             if offsets_tag != 513:
                 state.st.image_bytes = (state.st.image_bytes or 0) + length
+                if jpeg_data and reader.read(start, 2) == b"\xff\xd8":
+                    _jpeg_strip_headers(state, start, start + length)
     width, height = values.get(TAG_WIDTH, [0])[:1], values.get(TAG_HEIGHT, [0])[:1]
     if width and height and width[0] * height[0] > (state.st.pixels or 0):
         state.st.pixels = width[0] * height[0]
@@ -316,6 +319,20 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
     if next_t is not None and next_t[0]:
         state.queue.append((next_t[0], is_page))
     return True
+
+
+def _jpeg_strip_headers(state: _Walk, start: int, stop: int) -> None:
+    """The headers of a JPEG strip or tile, judged like a JPEG's own: its APPn and COM
+    segments and table values as metadata, table slack and stray bytes as unexplained.
+
+    Only the headers before the first SOS are walked (the scan data is the pixels), within
+    the strip's byte count, so a tile costs a few segments.
+    """
+    from agent.inspect.jpeg.segments import walk_segments  # lazy: most TIFFs hold no JPEG
+
+    walked = walk_segments(state.reader, start, label_prefix="TIFF JPEG strip ", headers_until=stop)
+    state.st.metadata.extend(walked.metadata)
+    state.st.unexplained.extend(walked.unexplained)
 
 
 def _lossy_codec(reader: Reader, values: dict[int, list[int]]) -> str | None:

@@ -141,14 +141,23 @@ def _record_table(
         walk.table_regions += 1
 
 
-def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> SegmentWalk:
+def walk_segments(
+    reader: Reader,
+    start: int,
+    *,
+    label_prefix: str = "",
+    headers_until: int | None = None,
+) -> SegmentWalk:
     """Walk the JPEG whose SOI is at `start` to its EOI. Never raises for bad input.
 
     Used for the primary image and for every embedded image a trailer claims to hold
     (MPF images, gain maps, previews), so it records metadata regions with `label_prefix`.
+    With `headers_until`, only the headers are walked, within [start, headers_until): the
+    walk ends at the first SOS (its scan data is the container's pixels, not read) or at
+    that bound, as for the JPEG strips and tiles of a TIFF.
     """
     walk = SegmentWalk(start=start)
-    size = reader.size
+    size = reader.size if headers_until is None else min(headers_until, reader.size)
     pos = start + 2
     in_entropy = False
     scan_start = pos
@@ -162,7 +171,7 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             return walk
         if reader.byte(pos) != 0xFF:
             # Garbage between segments (a JS-polyglot's stray "/*", Pillow #630's "hello").
-            resync = reader.search(_RESYNC_MARKER, pos)
+            resync = reader.search(_RESYNC_MARKER, pos, size)
             if len(walk.unexplained) < MAX_UNEXPLAINED_RUNS:
                 stop = resync.start() if resync else size
                 walk.unexplained.append(Region(pos, stop, label_prefix + "JPEG stray bytes"))
@@ -185,7 +194,7 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
         marker_at = pos + 1  # offset of the marker code byte
         marker = reader.byte(marker_at)
         if marker == 0xFF:  # fill bytes before the marker code (rare): skip them in C
-            fill_end = reader.search(_NOT_FILL, pos + 1)
+            fill_end = reader.search(_NOT_FILL, pos + 1, size)
             if fill_end is None:
                 walk.truncated = True
                 walk.clean = False
@@ -309,6 +318,8 @@ def walk_segments(reader: Reader, start: int, *, label_prefix: str = "") -> Segm
             scan_start = segment_end
             if walk.scan_data_start is None:
                 walk.scan_data_start = segment_end
+            if headers_until is not None:
+                return walk  # the headers are walked; the scan data is not ours to read
             found = reader.search(_ENTROPY_MARKER, segment_end)
             if found is None:
                 walk.truncated = True
