@@ -19,6 +19,11 @@ V5_HEADER_BYTES = 124
 UNCOMPRESSED = frozenset({0, 3, 6})  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
 BITFIELDS_MASK_BYTES = {3: 12, 6: 16}  # masks after a 40-byte header
 PROFILE_EMBEDDED = 0x4D424544  # bV5CSType 'MBED'
+# bV5CSType 'LINK': the profile data is a file name (Windows-1252, NUL-terminated) that a
+# colour-managed Windows viewer opens; a network path there makes it connect and sign in.
+PROFILE_LINKED = 0x4C494E4B
+LINKED_PROFILE_LABEL = "BMP linked profile"
+_PROFILE_LABELS = {PROFILE_EMBEDDED: "BMP ICC profile", PROFILE_LINKED: LINKED_PROFILE_LABEL}
 MAX_ROUNDING_SLACK = 16  # bytes bfSize/biSizeImage may exceed the computed pixel array
 
 
@@ -91,12 +96,14 @@ def walk(reader: Reader, limits: Limits) -> Structure:
     st.image_bytes = pixel_bytes or max(0, min(bf_size, reader.size) - pixel_offset)
     st.decoded_bytes = st.pixels * max(1, -(-bpp // 8))
     profile: Region | None = None
-    if dib_size >= V5_HEADER_BYTES and int.from_bytes(dib[56:60], "little") == PROFILE_EMBEDDED:
+    colour_space = int.from_bytes(dib[56:60], "little") if dib_size >= V5_HEADER_BYTES else 0
+    if colour_space in _PROFILE_LABELS:
         profile_at = FILE_HEADER_BYTES + int.from_bytes(dib[112:116], "little")
         profile_len = int.from_bytes(dib[116:120], "little")
         if profile_len:
             ends.append(profile_at + profile_len)
-            profile = Region(profile_at, profile_at + profile_len, "BMP ICC profile")
+            label = _PROFILE_LABELS[colour_space]
+            profile = Region(profile_at, profile_at + profile_len, label)
             st.metadata.append(profile)
     if not pixel_bytes:
         # Compressed with no biSizeImage: bfSize is all we have.

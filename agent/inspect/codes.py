@@ -222,7 +222,8 @@ CODE_SPECS: tuple[CodeSpec, ...] = (
         "script the script detector recognises (PowerShell, VBScript, batch, JavaScript, "
         "Python), a payload behind a decoder (UTF-16 Exif XP*/UserComment, base64, hex, "
         "uuencode, zlib/gzip/bzip2/xz, XOR), a PNG `profile` chunk naming a path "
-        "(CVE-2022-44268)",
+        "(CVE-2022-44268), a BMP V5 linked colour profile on another computer (UNC/URL: "
+        "Windows signs in to that host when it shows the picture)",
         "low for one lone suggestive marker (`alert(`, `eval(`, `import(` ...)",
     ),
     CodeSpec(

@@ -18,9 +18,10 @@ import re
 
 from agent.inspect import payload
 from agent.inspect.base import Region, Structure
+from agent.inspect.bmp import LINKED_PROFILE_LABEL
 from agent.inspect.classify.blob import classify_range
 from agent.inspect.classify.kinds import PAYLOAD_WORDS
-from agent.inspect.classify.metadata import judge_metadata, png_profile_path
+from agent.inspect.classify.metadata import judge_metadata, linked_profile_path, png_profile_path
 from agent.inspect.classify.polyglot import js_polyglot
 from agent.inspect.reader import Reader
 from agent.inspect.sniff import Sniffed
@@ -217,8 +218,12 @@ def judge_metadata_regions(
         use_libmagic = opaque and magic_left[0] > 0
         magic_left[0] -= use_libmagic
         hit = judge_metadata(value, opaque=opaque, use_libmagic=use_libmagic)
-        path_at = png_profile_path(value) if label.startswith("PNG ") else None
-        if hit is None and path_at is not None:  # CVE-2022-44268
+        path_at = None
+        if label.startswith("PNG "):
+            path_at = png_profile_path(value)
+        elif label == LINKED_PROFILE_LABEL:
+            path_at = linked_profile_path(value)
+        if hit is None and path_at is not None:  # CVE-2022-44268, BMP linked profiles
             hit = payload.Payload("file_read", len(value), 0.0, True, path_at)
         if hit is None or counts[True] >= caps[True]:
             return False
@@ -227,7 +232,12 @@ def judge_metadata_regions(
         return True
 
     for region in structure.metadata:
-        markers = payload.find_markers(reader, region.start, region.end, False)
+        if region.label == LINKED_PROFILE_LABEL:
+            # A file name, judged for where it points (`linked_profile_path`), not for the
+            # markers in it: the system's own profile folder is under C:\Windows\System32.
+            markers = []
+        else:
+            markers = payload.find_markers(reader, region.start, region.end, False)
         markers = [m for m in markers if not _in_any(m.offset, covered)]
         proven = bool(markers) and payload.conclusive(markers)
         if not proven and not _in_any(region.start, covered):

@@ -114,3 +114,19 @@ def png_profile_path(untrusted_chunk: bytes) -> int | None:
         return None
     value = _profile_value(untrusted_chunk[4:8], rest)
     return 8 + len(keyword) + 1 if _PATH.match(value) else None
+
+
+# A file name on another computer: UNC (`\\host\share`, or with forward slashes) or a URL.
+_NETWORK_PATH = re.compile(rb"\A\s*(?:[\\/]{2}|file:|https?:|smb:)", re.IGNORECASE)
+
+
+def linked_profile_path(untrusted_value: bytes) -> int | None:
+    """Offset 0 when a BMP V5 linked profile (`bmp.LINKED_PROFILE_LABEL`) names a file on
+    another computer, else None.
+
+    Windows' colour management opens the named file when the picture is shown with ICM:
+    a UNC path makes the PC connect to that host and offer the user's credentials (NTLM).
+    A local name (the system's sRGB profile) is what the format means by a link.
+    """
+    name = untrusted_value[:PROFILE_VALUE_BYTES].split(b"\x00", 1)[0]
+    return 0 if _NETWORK_PATH.match(name) else None
