@@ -188,3 +188,22 @@ def test_a_program_after_a_dnl_segments_line_count_is_quarantined(big_photo: byt
     report = inspect_bytes("scan.jpg", jpeg)
     assert report.verdict.value == "quarantine"
     assert "jpeg.unexplained_data" in _codes(report)
+
+
+# --- issue 15: only real tables' values are handed out (T.81 B.2.4.1, B.2.4.2) -------------------
+
+
+def test_quantization_values_stop_at_destination_four() -> None:
+    assert table_values(DQT, b"\x00" + bytes(64) + b"\x04" + bytes(64)) == [(1, 65)]
+
+
+@pytest.mark.parametrize("tc_th", [0x20, 0x04], ids=["class 2", "destination 4"])
+def test_no_values_from_a_huffman_header_out_of_range(tc_th: int) -> None:
+    assert table_values(DHT, bytes([tc_th]) + bytes([2] + [0] * 15) + b"aa") == []
+
+
+def test_huffman_counts_include_the_first_and_go_up_to_256() -> None:
+    two = b"\x00" + bytes([2] + [0] * 15) + b"aa"  # two 1-bit codes, the same symbol
+    assert table_values(DHT, two) == [(17, 19)]
+    full = b"\x00" + bytes([16] * 16) + bytes(255) + b"\x01"  # 256 codes, zero repeated
+    assert table_values(DHT, full) == [(17, 273)]

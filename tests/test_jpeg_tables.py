@@ -99,3 +99,50 @@ def test_a_program_in_table_slack_is_quarantined() -> None:
     report = inspect_bytes("scan.jpg", patched)
     assert report.verdict.value == "quarantine"
     assert any(f.code == "jpeg.unexplained_data" and f.payload == "pe" for f in report.findings)
+
+
+# --- issue 15: the table headers' bounds (T.81 B.2.4.1: Pq 0..1, Tq 0..3; B.2.4.2: Tc 0..1,
+# Th 0..3, at most 256 codes), read exactly at each bound --------------------------------------
+
+
+def test_dqt_bounds_of_precision_and_destination() -> None:
+    assert slack(DQT, b"\x03" + bytes(64)) == 0  # Tq 3: the last destination
+    assert slack(DQT, DQT_8BIT + b"\x04" + bytes(64)) == 65  # Tq 4: no table
+    assert slack(DQT, DQT_8BIT + b"\x20" + bytes(128)) == 129  # Pq 2: no table
+
+
+def test_a_16_bit_dqt_table_is_129_bytes() -> None:
+    assert slack(DQT, DQT_16BIT + b"MZ" + bytes(40)) == 42
+
+
+def test_dht_bounds_of_class_destination_and_count() -> None:
+    empty_last = b"\x13" + bytes(16)  # Tc 1, Th 3, no codes: 17 bytes, ending the body
+    assert slack(DHT, DHT_DC + empty_last) == 0
+    assert slack(DHT, DHT_DC + b"\x04" + bytes(16)) == 17  # Th 4: no table
+    assert slack(DHT, DHT_DC + b"\x20" + bytes(16)) == 17  # Tc 2: no table
+    full = b"\x00" + bytes([16] * 16) + bytes(range(256))  # exactly 256 codes
+    assert slack(DHT, DHT_DC + full) == 0
+
+
+def test_dht_counts_are_the_16_bytes_after_tc_th() -> None:
+    two = b"\x00" + bytes([2] + [0] * 15) + b"\x01\x02"  # two 1-bit codes: 19 bytes
+    assert slack(DHT, two + b"MZ" + bytes(40)) == 42
+
+
+def test_dht_bodies_that_are_no_table_or_end_short_are_not_slack() -> None:
+    assert slack(DHT, b"\x45" + bytes(20)) == 0  # the first "table" is none: a broken segment
+    assert slack(DHT, bytes(10)) == 0  # too short for any table
+    cut = b"\x00" + bytes([5] + [0] * 15) + b"\x01\x02"  # says 5 codes, holds 2
+    assert slack(DHT, DHT_DC + cut) == 0  # the decoder's problem
+    assert slack(DHT, DHT_DC + b"\x00" + bytes(14)) == 15  # too short for its 16 counts
+    assert slack(DHT, DHT_DC + b"MZ") == 2
+
+
+def test_short_or_empty_table_segments_have_no_slack() -> None:
+    assert slack(DQT, b"") == 0
+    assert slack(DQT, b"\x00" + bytes(30)) == 0  # a table cut short: the decoder's problem
+    assert slack(0xC0, b"\x08\x00\x10") == 0  # an SOF too short for its component count
+
+
+def test_only_ff_bytes_are_huffman_padding() -> None:
+    assert slack(DHT, DHT_DC + b"XX") == 2
