@@ -914,3 +914,74 @@ def test_a_finding_right_after_a_split_value_does_not_stop_its_judgement() -> No
     found = _metadata(_reader(data), structure)
     assert [(f.offset, f.payload) for f in found] == [(28, "html"), (20, "html")]
     assert found[1].detail.startswith("in COM, 2 pieces joined: html@")
+
+
+# --- the program-header search the judge relies on (stray_code.first_executable) ------------------
+
+
+def _mz(lfanew: int) -> bytes:
+    """An MS-DOS header whose e_lfanew (at 0x3C) points at PE\\0\\0 right after it."""
+    dos = bytearray(lfanew)
+    dos[0:2] = b"MZ"
+    dos[0x3C:0x40] = struct.pack("<I", lfanew)
+    return bytes(dos) + b"PE\x00\x00" + bytes(20)
+
+
+ELF_IDENT = b"\x7fELF\x02\x01\x01" + bytes(9)
+
+
+def _first(data: bytes, **options: object) -> tuple[str, int] | None:
+    from agent.inspect.stray_code import first_executable
+
+    covered = options.pop("covered", [])
+    return first_executable(_reader(data), covered, **options)  # type: ignore[arg-type]
+
+
+def test_the_smallest_pe_at_the_first_byte_is_found() -> None:
+    assert _first(_mz(0x40)) == ("pe", 0)  # e_lfanew 0x40: PE\0\0 right after the DOS header
+
+
+def test_the_dos_header_is_the_mz_whose_e_lfanew_points_at_the_signature() -> None:
+    data = bytearray(b"\x01" * 0x200)
+    data[0x10:0x12] = b"MZ"  # an MZ whose e_lfanew field holds 0x01010101
+    data[0x40 : 0x40 + 0x104] = _mz(0x100)  # the real one: PE\0\0 at 0x140
+    data[0x90:0x92] = b"MZ"  # another stray MZ between them
+    assert _first(bytes(data)) == ("pe", 0x40)
+
+
+def test_an_mz_closer_than_64_bytes_to_the_signature_is_no_dos_header() -> None:
+    # "MZ" 0x3F bytes before PE\0\0 with 3F 00 00 right before it: too close to be a header
+    data = b"\x01" * 0x80 + b"MZ" + b"\x01" * 0x3A + b"\x3f\x00\x00" + b"PE\x00\x00" + bytes(20)
+    assert _first(data) is None
+
+
+def test_a_signature_with_no_header_before_it_is_nothing() -> None:
+    assert _first(b"\x01" * 0x80 + b"PE\x00\x00" + bytes(20)) is None
+    assert _first(_mz(0x80), covered=[(0, 4)]) is None  # its header already reported
+
+
+def test_the_first_of_each_kind_wins_and_a_too_early_signature_does_not_stop_the_search() -> None:
+    early = b"\x01" * 0x10 + b"PE\x00\x00" + b"\x01" * 0x20  # PE\0\0 at 0x10: no room for MZ
+    data = early + _mz(0x80) + _mz(0x80)
+    assert _first(data) == ("pe", len(early))
+    elves = b"\x01" * 8 + ELF_IDENT + ELF_IDENT
+    assert _first(elves) == ("elf", 8)
+    both = _mz(0x80) + ELF_IDENT
+    assert _first(both) == ("pe", 0)
+
+
+def test_elf_and_macho_are_searched_only_when_asked() -> None:
+    assert _first(b"\x01" * 4 + ELF_IDENT, elf=False) is None
+    assert _first(b"\x01" * 4 + ELF_IDENT) == ("elf", 4)
+    macho = b"\x01" * 4 + b"\xcf\xfa\xed\xfe" + bytes(28)
+    assert _first(macho) is None
+    assert _first(macho, macho=True) == ("macho", 4)
+    assert _first(macho, macho=True, covered=[(4, 8)]) is None
+
+
+def test_the_search_stays_inside_start_and_end() -> None:
+    data = b"\x01" * 0x100 + _mz(0x80)
+    assert _first(data, start=0x100) == ("pe", 0x100)  # a header exactly at the start
+    assert _first(data, end=0x180) is None  # its signature (at 0x180) past the end
+    macho = b"\x01" * 0x40 + b"\xcf\xfa\xed\xfe" + bytes(28)
+    assert _first(macho, macho=True, end=0x40) is None
