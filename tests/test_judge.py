@@ -985,3 +985,36 @@ def test_the_search_stays_inside_start_and_end() -> None:
     assert _first(data, end=0x180) is None  # its signature (at 0x180) past the end
     macho = b"\x01" * 0x40 + b"\xcf\xfa\xed\xfe" + bytes(28)
     assert _first(macho, macho=True, end=0x40) is None
+
+
+def _stray(data: bytes, findings: list[Finding]) -> list[tuple[str, int | None]]:
+    from agent.inspect.stray_code import stray_code
+
+    found = stray_code(_reader(data), "bmp", Structure(type="bmp", end=len(data)), findings)
+    return [(f.code, f.offset) for f in found]
+
+
+PIXELS_WITH_PE = b"BM" + bytes(60) + _mz(0x80)  # the MZ header at 62
+
+
+def test_a_reported_payload_ends_the_search_and_other_findings_do_not() -> None:
+    hit = [("bmp.payload_in_image_data", 62)]
+    assert _stray(PIXELS_WITH_PE, []) == hit
+    high_payload = Finding("bmp.x", Severity.HIGH, "m", offset=0, payload="script")
+    assert _stray(PIXELS_WITH_PE, [high_payload]) == []  # one payload is enough
+    high_without = Finding("bmp.x", Severity.HIGH, "m", offset=0)
+    assert _stray(PIXELS_WITH_PE, [high_without]) == hit
+    medium_payload = Finding("bmp.x", Severity.MEDIUM, "m", offset=0, payload="script")
+    assert _stray(PIXELS_WITH_PE, [medium_payload]) == hit
+
+
+def test_findings_cover_their_bytes_from_medium_up() -> None:
+    hit = [("bmp.payload_in_image_data", 62)]
+    at_header = Finding("bmp.x", Severity.MEDIUM, "m", offset=62)  # no length: one byte
+    assert _stray(PIXELS_WITH_PE, [at_header]) == []
+    low = Finding("bmp.x", Severity.LOW, "m", offset=62)
+    assert _stray(PIXELS_WITH_PE, [low]) == hit
+    before = Finding("bmp.x", Severity.MEDIUM, "m", offset=61)  # covers 61 only
+    assert _stray(PIXELS_WITH_PE, [before]) == hit
+    one = Finding("bmp.x", Severity.MEDIUM, "m", offset=61, length=1)
+    assert _stray(PIXELS_WITH_PE, [one]) == hit
