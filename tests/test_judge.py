@@ -1018,3 +1018,9 @@ def test_findings_cover_their_bytes_from_medium_up() -> None:
     assert _stray(PIXELS_WITH_PE, [before]) == hit
     one = Finding("bmp.x", Severity.MEDIUM, "m", offset=61, length=1)
     assert _stray(PIXELS_WITH_PE, [one]) == hit
+
+
+def test_the_dos_header_at_the_first_byte_is_found_behind_a_stray_mz() -> None:
+    data = bytearray(_mz(0x100))  # MZ at 0, PE\0\0 at 0x100
+    data[0x80:0x82] = b"MZ"  # a stray MZ nearer the signature, its e_lfanew field zero
+    assert _first(bytes(data)) == ("pe", 0)
