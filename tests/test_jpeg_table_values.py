@@ -17,10 +17,19 @@ import random
 import pytest
 from PIL import Image
 
+from agent.inspect.base import Region, Structure
 from agent.inspect.engine import inspect_bytes
 from agent.inspect.jpeg.segments import walk_segments
 from agent.inspect.jpeg.tables import DHT, DQT, table_values
 from agent.inspect.reader import Reader
+from agent.inspect.stray_code import (
+    _before_eoi,
+    _embedded_images,
+    _restart_marker_in,
+    _script_in,
+    stray_code,
+)
+from agent.model import Finding, Severity
 from tests import classify_samples as cs
 from tests import jpeg_samples as js
 
@@ -207,3 +216,206 @@ def test_huffman_counts_include_the_first_and_go_up_to_256() -> None:
     assert table_values(DHT, two) == [(17, 19)]
     full = b"\x00" + bytes([16] * 16) + bytes(255) + b"\x01"  # 256 codes, zero repeated
     assert table_values(DHT, full) == [(17, 273)]
+
+
+# --- the windows before EOI (agent/inspect/stray_code.py, called directly) -----------------
+# Hand-made byte strings: zero bytes stand for scan data (no 0xFF, so no markers), FF D9 is
+# EOI. The documented windows: a program header is searched in the 1 MiB (1024 * 1024 bytes)
+# before EOI, a script in the 16 KiB (16 * 1024 bytes) before EOI and not before the first
+# scan's data, an accounted image's EOI in its last 64 bytes.
+
+MIB = 1024 * 1024  # JPEG_TAIL_BYTES as documented
+SCRIPT_WINDOW = 16 * 1024  # SCRIPT_TAIL_BYTES as documented
+EOI = b"\xff\xd9"
+PE_MESSAGE = "Hidden inside this picture's image data is a Windows program."
+
+
+def _scan(data: bytes) -> Reader:
+    return Reader.from_bytes(data)
+
+
+def _one(findings: list[Finding]) -> tuple[str, str | None, int | None, str]:
+    assert len(findings) == 1
+    f = findings[0]
+    return f.code, f.payload, f.offset, f.detail
+
+
+def test_a_program_exactly_the_tail_before_eoi_is_found_with_its_offset() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(MIB - len(pe)) + EOI  # header 1 MiB before EOI at 10 + MIB
+    found = _before_eoi(_scan(data), "jpeg", [], (0, 0), 10 + MIB, whole=False)
+    detail = "pe header at 10, 1048576 bytes before the end marker at 1048586"
+    assert _one(found) == ("jpeg.payload_in_image_data", "pe", 10, detail)
+    assert found[0].severity == Severity.HIGH
+
+
+def test_a_program_one_byte_further_back_than_the_tail_is_not_searched() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(MIB + 1 - len(pe)) + EOI
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 0), 10 + MIB + 1, whole=False) == []
+
+
+def test_a_program_far_back_is_found_when_the_scan_is_searched_whole() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(2 * MIB) + EOI
+    eoi = 10 + len(pe) + 2 * MIB
+    assert _one(_before_eoi(_scan(data), "jpeg", [], (0, 0), eoi, whole=True))[2] == 10
+
+
+def test_a_restart_marker_before_eoi_widens_the_program_search_to_the_image() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(2 * MIB) + b"\xff\xd3" + bytes(8) + EOI
+    eoi = 10 + len(pe) + 2 * MIB + 10
+    assert _one(_before_eoi(_scan(data), "jpeg", [], (0, 0), eoi, whole=False))[2] == 10
+
+
+def test_a_restart_marker_after_eoi_does_not_widen_the_search() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(2 * MIB) + EOI + b"\xff\xd3" + bytes(8)
+    eoi = 10 + len(pe) + 2 * MIB
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 0), eoi, whole=False) == []
+
+
+def test_a_program_after_eoi_is_not_in_the_scan_data() -> None:
+    data = bytes(100) + EOI + cs.real_pe()
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 0), 100, whole=True) == []
+
+
+def test_restart_markers_are_looked_for_between_start_and_end_only() -> None:
+    data = b"\xff\xd0" + bytes(20) + b"\xff\xd7" + bytes(20)
+    reader = _scan(data)
+    assert _restart_marker_in(reader, 0, 10) is True
+    assert _restart_marker_in(reader, 2, 22) is False  # both markers outside
+    assert _restart_marker_in(reader, 2, 24) is True  # RST7 at 22..24
+    assert _restart_marker_in(reader, 30, 44) is False
+
+
+def test_a_script_exactly_the_script_window_before_eoi_is_found() -> None:
+    data = bytes(100) + SCRIPT + bytes(SCRIPT_WINDOW - len(SCRIPT)) + EOI
+    eoi = 100 + SCRIPT_WINDOW
+    found = _before_eoi(_scan(data), "jpeg", [], (0, 0), eoi, whole=False)
+    detail = "powershell text in the 16384 bytes before the end marker at 16484"
+    assert _one(found) == ("jpeg.payload_in_image_data", "powershell", 100, detail)
+
+
+def test_a_script_ending_where_the_script_window_starts_is_not_searched() -> None:
+    data = bytes(100) + SCRIPT + bytes(SCRIPT_WINDOW) + EOI
+    eoi = 100 + len(SCRIPT) + SCRIPT_WINDOW
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 0), eoi, whole=True) == []
+
+
+def test_the_script_window_starts_at_the_scan_data() -> None:
+    data = SCRIPT + bytes(37) + bytes(200) + EOI  # headers of 100 bytes, then scan data
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 100), 300, whole=False) == []
+    data = bytes(100) + SCRIPT + bytes(137) + EOI
+    found = _before_eoi(_scan(data), "jpeg", [], (0, 100), 300, whole=False)
+    detail = "powershell text in the 200 bytes before the end marker at 300"
+    assert _one(found) == ("jpeg.payload_in_image_data", "powershell", 100, detail)
+
+
+def test_a_script_after_eoi_is_not_in_the_script_window() -> None:
+    data = bytes(300) + EOI + SCRIPT
+    assert _before_eoi(_scan(data), "jpeg", [], (0, 100), 300, whole=False) == []
+
+
+def test_base64_of_a_program_before_eoi_is_named_as_the_program() -> None:
+    assert _script_in(base64.b64encode(cs.real_pe())) == "pe"
+
+
+def _structure(end: int | None, *regions: tuple[int, int]) -> Structure:
+    accounted = [Region(start, stop, "MPF image") for start, stop in regions]
+    return Structure("jpeg", end=end, accounted=accounted)
+
+
+def test_an_accounted_images_eoi_is_the_last_one_in_its_last_64_bytes() -> None:
+    image = b"\xff\xd8\xff" + bytes(97) + EOI + bytes(10) + EOI + bytes(20)  # 134 bytes
+    data = bytes(50) + image + EOI + bytes(10)  # an FF D9 after the region is not its EOI
+    assert _embedded_images(_scan(data), _structure(50, (50, 184))) == [(50, 50 + 112)]
+
+
+def test_an_eoi_exactly_64_bytes_before_the_region_end_is_found() -> None:
+    image = b"\xff\xd8\xff" + bytes(97) + EOI + bytes(62)  # FF D9 at 100 of 164
+    data = bytes(50) + image
+    assert _embedded_images(_scan(data), _structure(50, (50, 214))) == [(50, 150)]
+
+
+def test_an_accounted_image_without_an_eoi_in_its_tail_ends_at_its_region_end() -> None:
+    image = b"\xff\xd8\xff" + bytes(10) + EOI + bytes(100)  # FF D9 more than 64 bytes back
+    data = bytes(50) + image + EOI
+    assert _embedded_images(_scan(data), _structure(50, (50, 165))) == [(50, 165)]
+
+
+def test_which_accounted_regions_are_images() -> None:
+    data = b"\xff\xd8\xff\xd9" + bytes(6) + b"\xff\xd8\xff" + b"MZ" + b"\xff\xd8\xff\xd9"
+    reader = _scan(data)
+    # a region inside the structure, a 3-byte SOI, a non-image, then a 4-byte image
+    structure = _structure(4, (0, 4), (10, 13), (13, 15), (15, 19))
+    assert _embedded_images(reader, structure) == [(15, 17)]
+    assert _embedded_images(reader, _structure(None, (0, 4))) == [(0, 2)]
+
+
+def test_a_jpeg_without_a_known_end_is_searched_whole() -> None:
+    data = bytes(10) + cs.real_pe()
+    found = stray_code(_scan(data), "jpeg", Structure("jpeg", end=None), [])
+    detail = "pe header at 10, outside any region the format explains"
+    assert _one(found) == ("jpeg.payload_in_image_data", "pe", 10, detail)
+
+
+def test_a_jpeg_ending_at_byte_2_is_searched_before_that_eoi_only() -> None:
+    data = EOI + cs.real_pe()  # what follows EOI is the trailer's to judge
+    assert stray_code(_scan(data), "jpeg", Structure("jpeg", end=2), []) == []
+
+
+def test_the_eoi_is_the_last_two_bytes_of_the_structure() -> None:
+    data = bytes(10) + cs.real_pe() + EOI
+    eoi = len(data) - 2
+    found = stray_code(_scan(data), "jpeg", Structure("jpeg", end=len(data)), [])
+    assert _one(found)[3] == f"pe header at 10, {eoi - 10} bytes before the end marker at {eoi}"
+
+
+def test_stray_bytes_send_the_program_search_over_the_whole_scan() -> None:
+    pe = cs.real_pe()
+    data = bytes(10) + pe + bytes(2 * MIB) + EOI
+    clean = Structure("jpeg", end=len(data))
+    assert stray_code(_scan(data), "jpeg", clean, []) == []
+    stray = Structure("jpeg", end=len(data), unexplained=[Region(5, 6, "stray bytes")])
+    assert _one(stray_code(_scan(data), "jpeg", stray, []))[2] == 10
+
+
+def test_the_script_window_of_a_jpeg_starts_at_its_scan_data() -> None:
+    data = SCRIPT + bytes(200) + EOI
+    headers = Structure("jpeg", end=len(data), scan_data_start=100)
+    assert stray_code(_scan(data), "jpeg", headers, []) == []
+    unknown = Structure("jpeg", end=len(data))  # no scan data start known: from byte 0
+    detail = "powershell text in the 263 bytes before the end marker at 263"
+    assert _one(stray_code(_scan(data), "jpeg", unknown, [])) == (
+        "jpeg.payload_in_image_data",
+        "powershell",
+        0,
+        detail,
+    )
+
+
+def test_a_program_in_an_accounted_image_is_found() -> None:
+    image = b"\xff\xd8\xff" + bytes(7) + cs.real_pe() + EOI
+    data = bytes(100) + EOI + image
+    structure = Structure("jpeg", end=102, accounted=[Region(102, len(data), "MPF image")])
+    found = stray_code(_scan(data), "jpeg", structure, [])
+    eoi = len(data) - 2
+    detail = f"pe header at 112, {eoi - 112} bytes before the end marker at {eoi}"
+    assert _one(found) == ("jpeg.payload_in_image_data", "pe", 112, detail)
+
+
+def test_an_accounted_image_is_searched_in_its_tail_only() -> None:
+    image = b"\xff\xd8\xff" + bytes(7) + cs.real_pe() + bytes(2 * MIB) + EOI
+    data = bytes(100) + EOI + image
+    structure = Structure("jpeg", end=102, accounted=[Region(102, len(data), "MPF image")])
+    assert stray_code(_scan(data), "jpeg", structure, []) == []
+
+
+def test_the_main_images_finding_is_kept_when_accounted_images_follow() -> None:
+    image = b"\xff\xd8\xff" + bytes(7) + EOI
+    data = bytes(10) + cs.real_pe() + EOI + image
+    end = len(data) - len(image)
+    structure = Structure("jpeg", end=end, accounted=[Region(end, len(data), "MPF image")])
+    assert _one(stray_code(_scan(data), "jpeg", structure, []))[2] == 10
