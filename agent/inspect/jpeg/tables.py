@@ -18,6 +18,8 @@ explained by its own structure and costs nothing more.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 DQT, DHT, SOS, DRI = 0xDB, 0xC4, 0xDA, 0xDD
 # SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC)
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -27,31 +29,49 @@ MAX_HUFFMAN_VALUES = 256  # symbols one Huffman table can code
 DQT_VALUES = 64  # values in one quantization table (8x8 coefficients)
 
 
+def _dqt_tables(body: bytes) -> Iterator[tuple[int, int]]:
+    """(start, declared end) of each quantization table's values, while the bytes are a
+    table's header (Pq 0 or 1, Tq 0..3); the declared end may lie past the body."""
+    at = 0
+    while at < len(body):
+        precision, destination = body[at] >> 4, body[at] & 0x0F
+        if precision > 1 or destination > 3:
+            return  # not a table: the rest is slack
+        end = at + 1 + DQT_VALUES * (2 if precision else 1)
+        yield at + 1, end
+        at = end
+
+
+def _dht_tables(body: bytes) -> Iterator[tuple[int, int]]:
+    """(start, declared end) of each Huffman table's values, while the bytes are a table's
+    header (Tc 0 or 1, Th 0..3, at most 256 codes); the declared end may lie past the body."""
+    at = 0
+    while at + 1 + HUFFMAN_COUNTS <= len(body):
+        table_class, destination = body[at] >> 4, body[at] & 0x0F
+        count = sum(body[at + 1 : at + 1 + HUFFMAN_COUNTS])
+        if table_class > 1 or destination > 3 or count > MAX_HUFFMAN_VALUES:
+            return  # not a table: the rest is slack
+        start = at + 1 + HUFFMAN_COUNTS
+        yield start, start + count
+        at = start + count
+
+
 def _dqt_used(body: bytes) -> int:
     used = 0
-    while used < len(body):
-        precision, destination = body[used] >> 4, body[used] & 0x0F
-        if precision > 1 or destination > 3:
-            return used  # not a table (Pq is 0 or 1, Tq 0..3): the rest is slack
-        size = 1 + 64 * (2 if precision else 1)
-        if used + size > len(body):
+    for _, end in _dqt_tables(body):
+        if end > len(body):
             return len(body)  # a short table is the decoder's problem, not slack
-        used += size
-    return used if used else len(body)
+        used = end
+    return used
 
 
 def _dht_used(body: bytes) -> int:
     used = 0
-    while used + 1 + HUFFMAN_COUNTS <= len(body):
-        table_class, destination = body[used] >> 4, body[used] & 0x0F
-        values = sum(body[used + 1 : used + 1 + HUFFMAN_COUNTS])
-        if table_class > 1 or destination > 3 or values > MAX_HUFFMAN_VALUES:
-            return len(body) if used == 0 else used  # not a table: the rest is slack
-        size = 1 + HUFFMAN_COUNTS + values
-        if used + size > len(body):
+    for _, end in _dht_tables(body):
+        if end > len(body):
             return len(body)
-        used += size
-    return len(body) if used == 0 else used
+        used = end
+    return len(body) if used == 0 else used  # no table at all: not slack either
 
 
 def used_bytes(marker: int, body: bytes) -> int:
@@ -78,40 +98,12 @@ def slack(marker: int, body: bytes) -> int:
     return len(body) - used_bytes(marker, body)
 
 
-def _dqt_values(body: bytes) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    at = 0
-    while at < len(body):
-        precision, destination = body[at] >> 4, body[at] & 0x0F
-        if precision > 1 or destination > 3:
-            break  # the rest is slack, judged as such
-        size = DQT_VALUES * (2 if precision else 1)
-        ranges.append((at + 1, min(len(body), at + 1 + size)))
-        at += 1 + size
-    return ranges
-
-
-def _dht_values(body: bytes) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    at = 0
-    while at + 1 + HUFFMAN_COUNTS <= len(body):
-        table_class, destination = body[at] >> 4, body[at] & 0x0F
-        count = sum(body[at + 1 : at + 1 + HUFFMAN_COUNTS])
-        if table_class > 1 or destination > 3 or count > MAX_HUFFMAN_VALUES:
-            break  # not a table: slack
-        start = at + 1 + HUFFMAN_COUNTS
-        values = body[start : start + count]
-        if len(set(values)) < len(values):  # a repeated symbol: no code, free bytes
-            ranges.append((start, start + len(values)))
-        at = start + count
-    return ranges
-
-
 def table_values(marker: int, body: bytes) -> list[tuple[int, int]]:
     """[start, end) offsets in a table segment's body of values to judge as data: every
     quantization table's values, and those of Huffman tables that repeat a symbol."""
     if marker == DQT:
-        return _dqt_values(body)
+        return [(start, min(end, len(body))) for start, end in _dqt_tables(body)]
     if marker == DHT:
-        return _dht_values(body)
+        spans = [(start, min(end, len(body))) for start, end in _dht_tables(body)]
+        return [(a, b) for a, b in spans if len(set(body[a:b])) < b - a]  # a symbol repeats
     return []
