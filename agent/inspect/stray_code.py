@@ -152,12 +152,12 @@ def stray_code(
     eoi = structure.end - 2
     whole = bool(structure.unexplained)  # stray bytes: the scan may hold more than a tail
     scan = structure.scan_data_start or 0
-    found = _before_eoi(reader, type_, covered, (0, scan), eoi, whole=whole)
+    found = _before_eoi(reader, type_, covered, 0, eoi, whole=whole, scan=scan)
     for image_start, image_eoi in _embedded_images(reader, structure):
         if found:
             break
-        image = (image_start, image_start)  # not walked: its headers stay in the window
-        found = _before_eoi(reader, type_, covered, image, image_eoi, whole=False)
+        # not walked: its headers stay in the script window
+        found = _before_eoi(reader, type_, covered, image_start, image_eoi, whole=False)
     return found
 
 
@@ -179,14 +179,14 @@ def _before_eoi(
     reader: Reader,
     type_: str,
     covered: list[tuple[int, int]],
-    image: tuple[int, int],
+    first: int,
     eoi: int,
     *,
     whole: bool,
+    scan: int = 0,
 ) -> list[Finding]:
-    """A program or script in the scan data before the EOI at `eoi` of the image whose
-    SOI and first scan data are at `image` (start, scan data start)."""
-    first, scan = image
+    """A program or script in the scan data before the EOI at `eoi` of an image at
+    `first`, whose scan data starts no earlier than `scan` (the script window's floor)."""
     start = max(first, eoi - JPEG_TAIL_BYTES)
     if whole or _restart_marker_in(reader, start, eoi):
         start = first  # a payload mid-scan keeps the picture intact (or it is broken anyway)
