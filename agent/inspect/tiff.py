@@ -292,7 +292,7 @@ def _walk_ifd(state: _Walk, offset: int, is_page: bool) -> bool:
             state.queue.extend((o, False) for o in pointers)
         elif tag in ARRAY_TAGS:
             values[tag] = _read_array(reader, layout, typ, n, value_at)
-    jpeg_data = LOSSY_CODECS.get((values.get(TAG_COMPRESSION) or [1])[0], ("",))[0] == "jpeg"
+    jpeg_data = (_declared_codec(values) or ("",))[0] == "jpeg"
     for offsets_tag, counts_tag in DATA_PAIRS:
         starts, lengths = values.get(offsets_tag, []), values.get(counts_tag, [])
         if offsets_tag == 513 and starts and lengths:
@@ -335,9 +335,14 @@ def _jpeg_strip_headers(state: _Walk, start: int, stop: int) -> None:
     state.st.unexplained.extend(walked.unexplained)
 
 
+def _declared_codec(values: dict[int, list[int]]) -> tuple[str, tuple[bytes, ...]] | None:
+    """The lossy codec an IFD's Compression names (LOSSY_CODECS), whatever its data holds."""
+    return LOSSY_CODECS.get((values.get(TAG_COMPRESSION) or [1])[0])
+
+
 def _lossy_codec(reader: Reader, values: dict[int, list[int]]) -> str | None:
     """The lossy codec of an IFD's data, when its first strip or tile really starts as one."""
-    codec = LOSSY_CODECS.get((values.get(TAG_COMPRESSION) or [1])[0])
+    codec = _declared_codec(values)
     first = (values.get(273) or values.get(324) or [0])[0]
     if codec is None or not 0 < first < reader.size:
         return None
