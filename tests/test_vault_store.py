@@ -333,15 +333,23 @@ def test_adopt_refuses_content_that_does_not_match_and_leaves_nothing(tmp_path: 
 # --- opening, the lock and recovery -----------------------------------------------------------
 
 
-@posix_only
-def test_the_vault_folders_are_private_whatever_the_umask(tmp_path: Path) -> None:
+def _open_with_umask_zero(root: Path) -> None:
     old = os.umask(0o000)
     try:
-        Vault(tmp_path / "vault")
+        Vault(root)
     finally:
         os.umask(old)
+
+
+def _assert_private(root: Path) -> None:
     for folder in ("", "items", "tmp"):
-        assert stat.S_IMODE((tmp_path / "vault" / folder).stat().st_mode) == 0o700, folder
+        assert stat.S_IMODE((root / folder).stat().st_mode) == 0o700, folder
+
+
+@posix_only
+def test_the_vault_folders_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    _open_with_umask_zero(tmp_path / "vault")
+    _assert_private(tmp_path / "vault")
     (tmp_path / "vault" / "items").chmod(0o755)
     Vault(tmp_path / "vault")
     assert stat.S_IMODE((tmp_path / "vault" / "items").stat().st_mode) == 0o700
@@ -372,13 +380,8 @@ def test_the_folders_are_created_private_where_chmod_is_refused(
         raise PermissionError(1, "Operation not permitted", str(self))
 
     monkeypatch.setattr(Path, "chmod", refuse)
-    old = os.umask(0o000)
-    try:
-        Vault(tmp_path / "vault")
-    finally:
-        os.umask(old)
-    for folder in ("", "items", "tmp"):
-        assert stat.S_IMODE((tmp_path / "vault" / folder).stat().st_mode) == 0o700, folder
+    _open_with_umask_zero(tmp_path / "vault")
+    _assert_private(tmp_path / "vault")
 
 
 def test_a_vault_held_by_a_live_process_is_not_recovered_at_open(tmp_path: Path) -> None:
