@@ -319,16 +319,22 @@ def test_first_reason_text_uses_the_type_and_the_name() -> None:
 # --- decisions that depend on where the file is and what else holds it -----------------------
 
 
+def _scanner_drop(downloads: Path, seed: int) -> tuple[Path, Path, Policy]:
+    """A scanner's drop folder under the watched root, a trapped file in it, and a policy
+    whose folder rule flags (rather than quarantines) high findings there."""
+    scanner = downloads / "scanner"
+    scanner.mkdir()
+    bad = scanner / "invoice.jpg"
+    bad.write_bytes(make_pe_bytes(seed))
+    return scanner, bad, Policy(folder_rules=(FolderRule(path=str(scanner), high="flag"),))
+
+
 def test_a_folder_rule_applies_to_the_files_own_folder(
     parts: tuple[Pipeline, Scope, Path, Path, Notes],
 ) -> None:
     """A rule for a subfolder of the watched root (a scanner's drop folder) is found."""
     pipeline, scope, downloads, home, _ = parts
-    scanner = downloads / "scanner"
-    scanner.mkdir()
-    bad = scanner / "invoice.jpg"
-    bad.write_bytes(make_pe_bytes(20))
-    policy = Policy(folder_rules=(FolderRule(path=str(scanner), high="flag"),))
+    scanner, bad, policy = _scanner_drop(downloads, 20)
     assert pipeline.process(str(bad), policy, scope) is Outcome.JUDGED
     [event] = _verdicts(home)
     assert (event["action"], event["rule"]) == ("flag", f"folder:{scanner} severity:high")
@@ -346,11 +352,7 @@ def test_a_folder_rule_matches_the_path_staff_know_not_the_os_form(
     parts: tuple[Pipeline, Scope, Path, Path, Notes],
 ) -> None:
     pipeline, scope, downloads, home, _ = parts
-    scanner = downloads / "scanner"
-    scanner.mkdir()
-    bad = scanner / "invoice.jpg"
-    bad.write_bytes(make_pe_bytes(21))
-    policy = Policy(folder_rules=(FolderRule(path=str(scanner), high="flag"),))
+    _, bad, policy = _scanner_drop(downloads, 21)
     previous = platform.use(ExtendedPaths())
     try:
         assert pipeline.process(str(bad), policy, scope) is Outcome.JUDGED
