@@ -211,6 +211,20 @@ def test_a_batch_is_cut_once_judging_took_its_time(
     assert [e["path"] for e in _verdicts(home)] == paths  # in order, one each
 
 
+def _disk_full_on_record(monkeypatch: pytest.MonkeyPatch, pipeline: Pipeline, nth: int) -> None:
+    """The state DB's `record` fails as on a full disk at its `nth` call, works otherwise."""
+    real_record = pipeline.statedb.record
+    calls: list[str] = []
+
+    def full_on_the_nth(path: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(path)
+        if len(calls) == nth:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_record(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.statedb, "record", full_on_the_nth)
+
+
 def test_a_failure_to_record_makes_the_whole_batch_retry(
     parts: tuple[Pipeline, Scope, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,16 +232,7 @@ def test_a_failure_to_record_makes_the_whole_batch_retry(
     paths, bad = _burst(downloads)
     problems: list[tuple[str, str | None]] = []
     pipeline.on_problem = lambda source, problem: problems.append((source, problem))
-    real_record = pipeline.statedb.record
-    calls: list[str] = []
-
-    def full_disk_on_the_third(path: str, *args: Any, **kwargs: Any) -> None:
-        calls.append(path)
-        if len(calls) == 3:
-            raise sqlite3.OperationalError("database or disk is full")
-        real_record(path, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline.statedb, "record", full_disk_on_the_third)
+    _disk_full_on_record(monkeypatch, pipeline, 3)
     assert pipeline.process_many(paths, Policy(), scope) == [Outcome.RETRY] * 6
     assert problems == [
         ("state", "cannot record verdicts (OperationalError: database or disk is full)")
@@ -808,16 +813,7 @@ def test_a_state_failure_is_a_problem_until_a_call_goes_through_without_one(
 
     monkeypatch.undo()
     monkeypatch.setattr(agent.service.pipeline, "BATCH_MAX_SECONDS", 0.0)
-    real_record = pipeline.statedb.record
-    calls: list[str] = []
-
-    def full_on_the_first(path: str, *args: Any, **kwargs: Any) -> None:
-        calls.append(path)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("database or disk is full")
-        real_record(path, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline.statedb, "record", full_on_the_first)
+    _disk_full_on_record(monkeypatch, pipeline, 1)
     problems.clear()
     photos = [downloads / f"photo-{i}.jpg" for i in range(2)]
     for index, photo in enumerate(photos):
