@@ -244,7 +244,7 @@ def _one(findings: list[Finding]) -> tuple[str, str | None, int | None, str]:
 def test_a_program_exactly_the_tail_before_eoi_is_found_with_its_offset() -> None:
     pe = cs.real_pe()
     data = bytes(10) + pe + bytes(MIB - len(pe)) + EOI  # header 1 MiB before EOI at 10 + MIB
-    found = _before_eoi(_scan(data), "jpeg", [], 0, 10 + MIB, whole=False)
+    found = _before_eoi(_scan(data), "jpeg", [], 0, 10 + MIB, whole=False, scan=0)
     detail = "pe header at 10, 1048576 bytes before the end marker at 1048586"
     assert _one(found) == ("jpeg.payload_in_image_data", "pe", 10, detail)
     assert found[0].severity == Severity.HIGH
@@ -253,33 +253,33 @@ def test_a_program_exactly_the_tail_before_eoi_is_found_with_its_offset() -> Non
 def test_a_program_one_byte_further_back_than_the_tail_is_not_searched() -> None:
     pe = cs.real_pe()
     data = bytes(10) + pe + bytes(MIB + 1 - len(pe)) + EOI
-    assert _before_eoi(_scan(data), "jpeg", [], 0, 10 + MIB + 1, whole=False) == []
+    assert _before_eoi(_scan(data), "jpeg", [], 0, 10 + MIB + 1, whole=False, scan=0) == []
 
 
 def test_a_program_far_back_is_found_when_the_scan_is_searched_whole() -> None:
     pe = cs.real_pe()
     data = bytes(10) + pe + bytes(2 * MIB) + EOI
     eoi = 10 + len(pe) + 2 * MIB
-    assert _one(_before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=True))[2] == 10
+    assert _one(_before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=True, scan=0))[2] == 10
 
 
 def test_a_restart_marker_before_eoi_widens_the_program_search_to_the_image() -> None:
     pe = cs.real_pe()
     data = bytes(10) + pe + bytes(2 * MIB) + b"\xff\xd3" + bytes(8) + EOI
     eoi = 10 + len(pe) + 2 * MIB + 10
-    assert _one(_before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False))[2] == 10
+    assert _one(_before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False, scan=0))[2] == 10
 
 
 def test_a_restart_marker_after_eoi_does_not_widen_the_search() -> None:
     pe = cs.real_pe()
     data = bytes(10) + pe + bytes(2 * MIB) + EOI + b"\xff\xd3" + bytes(8)
     eoi = 10 + len(pe) + 2 * MIB
-    assert _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False) == []
+    assert _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False, scan=0) == []
 
 
 def test_a_program_after_eoi_is_not_in_the_scan_data() -> None:
     data = bytes(100) + EOI + cs.real_pe()
-    assert _before_eoi(_scan(data), "jpeg", [], 0, 100, whole=True) == []
+    assert _before_eoi(_scan(data), "jpeg", [], 0, 100, whole=True, scan=0) == []
 
 
 def test_restart_markers_are_looked_for_between_start_and_end_only() -> None:
@@ -294,7 +294,7 @@ def test_restart_markers_are_looked_for_between_start_and_end_only() -> None:
 def test_a_script_exactly_the_script_window_before_eoi_is_found() -> None:
     data = bytes(100) + SCRIPT + bytes(SCRIPT_WINDOW - len(SCRIPT)) + EOI
     eoi = 100 + SCRIPT_WINDOW
-    found = _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False)
+    found = _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=False, scan=0)
     detail = "powershell text in the 16384 bytes before the end marker at 16484"
     assert _one(found) == ("jpeg.payload_in_image_data", "powershell", 100, detail)
 
@@ -302,7 +302,7 @@ def test_a_script_exactly_the_script_window_before_eoi_is_found() -> None:
 def test_a_script_ending_where_the_script_window_starts_is_not_searched() -> None:
     data = bytes(100) + SCRIPT + bytes(SCRIPT_WINDOW) + EOI
     eoi = 100 + len(SCRIPT) + SCRIPT_WINDOW
-    assert _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=True) == []
+    assert _before_eoi(_scan(data), "jpeg", [], 0, eoi, whole=True, scan=0) == []
 
 
 def test_the_script_window_starts_at_the_scan_data() -> None:

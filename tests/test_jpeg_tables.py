@@ -57,6 +57,11 @@ def test_a_dht_padded_with_ff_is_not_reported() -> None:
     assert slack(DHT, DHT_DC + b"\xff\xff\xff") == 0
 
 
+def test_a_quantization_segment_that_starts_with_no_table_is_all_slack() -> None:
+    """Pq 2 is no precision T.81 defines (B.2.4.1): nothing of the body is a table."""
+    assert slack(DQT, b"\x20" + bytes(64)) == 65
+
+
 def test_app_segments_have_no_table_slack() -> None:
     assert slack(0xE1, b"Exif\x00\x00" + bytes(100)) == 0
 

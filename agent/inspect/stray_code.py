@@ -157,7 +157,9 @@ def stray_code(
         if found:
             break
         # not walked: its headers stay in the script window
-        found = _before_eoi(reader, type_, covered, image_start, image_eoi, whole=False)
+        found = _before_eoi(
+            reader, type_, covered, image_start, image_eoi, whole=False, scan=image_start
+        )
     return found
 
 
@@ -183,7 +185,7 @@ def _before_eoi(
     eoi: int,
     *,
     whole: bool,
-    scan: int = 0,
+    scan: int,
 ) -> list[Finding]:
     """A program or script in the scan data before the EOI at `eoi` of an image at
     `first`, whose scan data starts no earlier than `scan` (the script window's floor)."""
